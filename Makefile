@@ -1,0 +1,39 @@
+# The README's commands: `make pipeline` runs the pipeline, `make test` runs the tests.
+# Both create .venv and install the locked dependencies on first use.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+
+# Offline / local AG News: `make pipeline AG_NEWS_DIR=path/to/folder` with the original
+# train.csv and test.csv (no header; class index 1-4, title, description).
+AG_NEWS_DIR ?=
+AG_NEWS_OVERRIDES = -S data.source=csv \
+	-S 'data.files.train=$(AG_NEWS_DIR)/train.csv' -S 'data.files.test=$(AG_NEWS_DIR)/test.csv' \
+	-S data.csv.header=false -S 'data.csv.columns=[label,title,description]' \
+	-S 'data.text_columns=[title,description]' -S data.label_base=1 \
+	-S 'data.label_names=[World,Sports,Business,Sci/Tech]'
+
+.PHONY: install pipeline test lint
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+pipeline: install
+ifeq ($(AG_NEWS_DIR),)
+	dvc repro
+else
+	dvc exp run $(AG_NEWS_OVERRIDES)
+endif
+	@echo "Results: metrics/compare.md | dvc exp show | dvc plots show | mlflow ui --backend-store-uri sqlite:///mlflow.db"
+
+test: install
+	pytest
+
+lint: install
+	pre-commit run --all-files

@@ -1,0 +1,227 @@
+"""One typed, validated view of params.yaml.
+
+Every stage calls `load_params()` first: a bad key or value stops it before any work, with a
+message naming the key, the value and the fix.
+"""
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from reprotune.errors import ParamsError
+from reprotune.paths import PARAMS_FILE
+
+SKLEARN_DATASETS = ("breast_cancer", "iris", "wine", "digits")
+CANDIDATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# Metrics `compare.metric` may rank by, and whether a larger value is better.
+RANKABLE_METRICS = {
+    "accuracy": True,
+    "macro_f1": True,
+    "weighted_f1": True,
+    "macro_precision": True,
+    "macro_recall": True,
+    "roc_auc_ovr": True,
+    "log_loss": False,
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitFiles(Strict):
+    train: str | None = None
+    test: str | None = None
+
+
+class CsvOptions(Strict):
+    header: bool = True
+    columns: list[str] | None = Field(
+        default=None, description="column names, for files without a header row"
+    )
+
+
+class DataParams(Strict):
+    source: Literal["hf", "csv", "parquet", "json", "sklearn"] = "hf"
+    name: str | None = "fancyzhx/ag_news"
+    revision: str | None = None
+    files: SplitFiles = SplitFiles()
+    csv: CsvOptions = CsvOptions()
+    text_columns: list[str] = Field(default=["text"], min_length=1)
+    label_column: str = "label"
+    label_names: list[str] | None = None
+    label_base: int = 0
+    train_size: PositiveInt | None = None
+    test_size: PositiveInt | None = None
+    val_fraction: float = Field(default=0.1, gt=0, lt=0.5)
+    test_fraction: float = Field(default=0.2, gt=0, lt=0.9)
+
+    @model_validator(mode="after")
+    def _source_is_complete(self) -> "DataParams":
+        if self.source in ("csv", "parquet", "json"):
+            missing = [s for s in ("train", "test") if getattr(self.files, s) is None]
+            if missing:
+                raise ValueError(
+                    f"data.source is {self.source!r} but data.files.{missing[0]} is not set; "
+                    f"fix: set data.files.train and data.files.test to paths or http(s) URLs"
+                )
+        if self.source == "hf" and not self.name:
+            raise ValueError(
+                "data.source is 'hf' but data.name is empty; fix: name a Hub dataset, "
+                "e.g. fancyzhx/ag_news"
+            )
+        if self.source == "sklearn" and self.name not in SKLEARN_DATASETS:
+            raise ValueError(
+                f"data.name {self.name!r} is not a scikit-learn dataset; "
+                f"fix: use one of {', '.join(SKLEARN_DATASETS)}"
+            )
+        if self.csv.header is False and self.source == "csv" and not self.csv.columns:
+            raise ValueError(
+                "data.csv.header is false but data.csv.columns is not set; "
+                "fix: name the columns, e.g. [label, title, description] for AG News"
+            )
+        return self
+
+
+class PreprocessParams(Strict):
+    clean_text: bool = True
+    lowercase: bool = False
+
+
+class TfidfLogregParams(Strict):
+    """TF-IDF features + logistic regression: the baseline every candidate must beat."""
+
+    family: Literal["tfidf_logreg"]
+    ngram_max: int = Field(default=2, ge=1, le=5)
+    sublinear_tf: bool = True
+    min_df: PositiveInt = 1
+    max_features: PositiveInt | None = None
+    C: PositiveFloat = 10.0
+    max_iter: PositiveInt = 1000
+
+
+CandidateParams = Annotated[TfidfLogregParams, Field(discriminator="family")]
+FAMILIES = ("tfidf_logreg",)
+
+
+class TrainParams(Strict):
+    candidates: dict[str, CandidateParams] = Field(min_length=1)
+
+    @field_validator("candidates")
+    @classmethod
+    def _names_are_paths(cls, candidates: dict[str, Any]) -> dict[str, Any]:
+        for name in candidates:
+            if not CANDIDATE_NAME.match(name):
+                raise ValueError(
+                    f"candidate name {name!r} must be lower-case letters, digits and _ "
+                    "(it names a folder, a metrics file and an MLflow tag)"
+                )
+        return candidates
+
+
+class EvaluateParams(Strict):
+    latency_repeats: PositiveInt = 50
+    throughput_batch_size: PositiveInt = 256
+
+
+class CompareParams(Strict):
+    metric: str = "macro_f1"
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        if metric not in RANKABLE_METRICS:
+            raise ValueError(f"fix: use one of {', '.join(RANKABLE_METRICS)}")
+        return metric
+
+    @property
+    def higher_is_better(self) -> bool:
+        return RANKABLE_METRICS[self.metric]
+
+
+class TrackingParams(Strict):
+    experiment: str = Field(default="reprotune", min_length=1, max_length=200)
+    enabled: bool = True
+
+
+class Params(Strict):
+    seed: int = 42
+    # Top-level knobs of the fine-tuned transformer (`dvc exp run -S lr=...`).
+    lr: PositiveFloat | None = None
+    epochs: PositiveInt | None = None
+    batch_size: PositiveInt | None = None
+    checkpoint: str | None = None
+    data: DataParams = DataParams()
+    preprocess: PreprocessParams = PreprocessParams()
+    train: TrainParams
+    evaluate: EvaluateParams = EvaluateParams()
+    compare: CompareParams = CompareParams()
+    tracking: TrackingParams = TrackingParams()
+
+    def candidate(self, name: str) -> CandidateParams:
+        if name not in self.train.candidates:
+            known = ", ".join(self.train.candidates)
+            raise ParamsError(
+                f"params.yaml: train.candidates has no candidate {name!r}; "
+                f"fix: use one of {known} or add it under train.candidates"
+            )
+        return self.train.candidates[name]
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ParamsError(f"{path} not found; fix: run from the project root") from exc
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path} is not valid YAML: {exc}") from exc
+    return parse_params(raw or {}, source=str(path))
+
+
+def parse_params(raw: dict[str, Any], source: str = "params.yaml") -> Params:
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "\n".join(f"  - {_describe(error)}" for error in exc.errors())
+        raise ParamsError(f"{source} has {exc.error_count()} problem(s):\n{problems}") from None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"] if part not in FAMILIES) or "(top level)"
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key; fix: remove it or correct its spelling"
+    if kind == "missing":
+        return f"{key}: required key is missing; fix: add it"
+    if kind == "union_tag_invalid":
+        return (
+            f"{key}.family = {error['ctx']['tag']!r} is not a known model family; "
+            f"fix: use one of {', '.join(FAMILIES)}"
+        )
+    if kind == "union_tag_not_found":
+        return f"{key}.family is missing; fix: set it to one of {', '.join(FAMILIES)}"
+    message = error["msg"].removeprefix("Value error, ")
+    if kind == "value_error" and isinstance(value, dict):
+        return f"{key}: {message}"  # a check across keys: the message names them
+    return f"{key} = {value!r}: {message}" + ("" if "fix:" in message else _fix(kind, key))
+
+
+def _fix(kind: str, key: str) -> str:
+    if kind.startswith(("greater_than", "less_than")):
+        return f"; fix: change {key} to a value inside the allowed range"
+    if kind == "literal_error":
+        return f"; fix: use one of the values listed for {key}"
+    return f"; fix: correct {key} in params.yaml"

@@ -1,0 +1,227 @@
+"""The preprocess stage's logic: text from columns, cleaning, label names, seeded splits."""
+
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reprotune import paths
+from reprotune.config import DataParams, PreprocessParams
+from reprotune.errors import DataError
+from reprotune.io import read_json, staged_dir, write_json
+
+_NUMERIC_ENTITY = re.compile(r"&?#(\d{1,6});")  # AG News lost the "&" of "&#36;" and kin
+_NAMED_ENTITY = re.compile(r"(?<![&\w])(quot|amp|lt|gt|apos);")
+_TAG = re.compile(r"<[^>]{1,300}>")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _codepoint(match: re.Match) -> str:
+    number = int(match.group(1))
+    return chr(number) if 0 < number < 0x110000 else match.group(0)
+
+
+def clean_text(text: str) -> str:
+    text = _NUMERIC_ENTITY.sub(_codepoint, text)
+    text = _NAMED_ENTITY.sub(lambda m: f"&{m.group(1)};", text)
+    text = html.unescape(text)
+    text = _TAG.sub(" ", text)
+    text = text.replace("\\", " ")
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    label_names: list[str]
+
+    def items(self) -> list[tuple[str, pd.DataFrame]]:
+        return [("train", self.train), ("val", self.val), ("test", self.test)]
+
+
+def load_raw(raw_dir: Path = paths.RAW_DIR) -> tuple[dict[str, pd.DataFrame], dict]:
+    manifest_path = raw_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise DataError(f"{manifest_path} is missing; fix: run the fetch stage first (dvc repro)")
+    frames = {split: pd.read_parquet(raw_dir / f"{split}.parquet") for split in paths.RAW_SPLITS}
+    return frames, read_json(manifest_path)
+
+
+def check_columns(frames: dict[str, pd.DataFrame], data: DataParams) -> None:
+    for split, frame in frames.items():
+        available = [str(c) for c in frame.columns]
+        for key, column in [("data.label_column", data.label_column)] + [
+            ("data.text_columns", c) for c in data.text_columns
+        ]:
+            if column not in frame.columns:
+                raise DataError(
+                    f"{key}: column {column!r} is not in the {split} split "
+                    f"(columns: {available}); fix: set {key} to one of them"
+                )
+
+
+def build_text(frame: pd.DataFrame, columns: list[str], prep: PreprocessParams) -> pd.Series:
+    parts = frame[columns].fillna("").astype(str)
+    text = parts.agg(" ".join, axis=1)
+    if prep.clean_text:
+        text = text.map(clean_text)
+    else:
+        text = text.str.strip()
+    if prep.lowercase:
+        text = text.str.lower()
+    return text
+
+
+def resolve_label_names(
+    frames: dict[str, pd.DataFrame], data: DataParams, manifest: dict
+) -> tuple[list[str], bool]:
+    """The ordered class names, and whether raw labels are integer codes into them."""
+    values = pd.concat([f[data.label_column] for f in frames.values()])
+    names = data.label_names or manifest.get("label_names")
+    if pd.api.types.is_integer_dtype(values) and names:
+        return list(names), True
+    if names:
+        unknown = sorted(set(values.astype(str)) - set(names))
+        if unknown:
+            raise DataError(
+                f"data.label_names: labels {unknown[:5]} in column {data.label_column!r} "
+                f"are not among {names}; fix: list every class"
+            )
+        return list(names), False
+    return sorted(values.astype(str).unique()), False
+
+
+def encode_labels(
+    labels: pd.Series, names: list[str], integer_codes: bool, label_base: int, split: str
+) -> np.ndarray:
+    if integer_codes:
+        codes = labels.astype("int64").to_numpy() - label_base
+        bad = (codes < 0) | (codes >= len(names))
+        if bad.any():
+            raise DataError(
+                f"data.label_base = {label_base}: the {split} split has label "
+                f"{int(labels[bad].iloc[0])}, outside {label_base}..{label_base + len(names) - 1} "
+                f"for {len(names)} label_names; fix: set data.label_base or data.label_names"
+            )
+        return codes
+    index = {name: i for i, name in enumerate(names)}
+    return labels.astype(str).map(index).to_numpy(dtype="int64")
+
+
+def prepare(frames: dict[str, pd.DataFrame], manifest: dict, data: DataParams,
+            prep: PreprocessParams, seed: int) -> Splits:
+    check_columns(frames, data)
+    names, integer_codes = resolve_label_names(frames, data, manifest)
+    tables = {}
+    for split, frame in frames.items():
+        table = pd.DataFrame(
+            {
+                "text": build_text(frame, data.text_columns, prep),
+                "label": encode_labels(
+                    frame[data.label_column], names, integer_codes, data.label_base, split
+                ),
+            }
+        )
+        table = table[table["text"] != ""].reset_index(drop=True)
+        if table.empty:
+            raise DataError(
+                f"the {split} split has no rows with text in {data.text_columns}; "
+                "fix: check data.text_columns and the data"
+            )
+        tables[split] = table
+    train_pool = subsample(tables["train"], data.train_size, "data.train_size", seed)
+    test = subsample(tables["test"], data.test_size, "data.test_size", seed)
+    train, val = split_validation(train_pool, data.val_fraction, seed)
+    return Splits(_with_names(train, names), _with_names(val, names), _with_names(test, names),
+                  names)
+
+
+def _with_names(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    table = table.reset_index(drop=True)
+    table["label_name"] = [names[i] for i in table["label"]]
+    return table
+
+
+def _check_stratifiable(table: pd.DataFrame, key: str, minimum: int = 2) -> None:
+    counts = table["label"].value_counts()
+    too_small = counts[counts < minimum]
+    if not too_small.empty:
+        raise DataError(
+            f"{key}: class id {int(too_small.index[0])} has only {int(too_small.iloc[0])} row(s), "
+            f"too few to split by class; fix: raise {key}, or drop that class from the data"
+        )
+
+
+def subsample(table: pd.DataFrame, size: int | None, key: str, seed: int) -> pd.DataFrame:
+    from sklearn.model_selection import train_test_split
+
+    if size is None or size == len(table):
+        return table
+    if size > len(table):
+        raise DataError(
+            f"{key} = {size} but the split has only {len(table)} rows; "
+            f"fix: set {key} to at most {len(table)}, or null for all rows"
+        )
+    n_classes = table["label"].nunique()
+    if size < n_classes:
+        raise DataError(
+            f"{key} = {size} is smaller than the {n_classes} classes; fix: raise {key}"
+        )
+    _check_stratifiable(table, key)
+    kept, _ = train_test_split(
+        table, train_size=size, stratify=table["label"], random_state=seed
+    )
+    return kept.sort_index()
+
+
+def split_validation(
+    table: pd.DataFrame, fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from sklearn.model_selection import train_test_split
+
+    n_classes = table["label"].nunique()
+    n_val = max(round(len(table) * fraction), n_classes)
+    if len(table) - n_val < n_classes:
+        raise DataError(
+            f"data.val_fraction = {fraction} leaves too few training rows from {len(table)}; "
+            "fix: raise data.train_size or lower data.val_fraction"
+        )
+    _check_stratifiable(table, "data.train_size")
+    train, val = train_test_split(
+        table, test_size=n_val, stratify=table["label"], random_state=seed
+    )
+    return train.sort_index(), val.sort_index()
+
+
+def class_counts(splits: Splits) -> dict:
+    counts = {}
+    for split, table in splits.items():
+        per_class = table["label_name"].value_counts()
+        counts[split] = {
+            "rows": len(table),
+            "classes": {name: int(per_class.get(name, 0)) for name in splits.label_names},
+        }
+    return counts
+
+
+def write_splits(splits: Splits, out_dir: Path = paths.PROCESSED_DIR) -> None:
+    with staged_dir(out_dir) as staging:
+        for split, table in splits.items():
+            table.to_parquet(staging / f"{split}.parquet", index=False)
+        write_json(staging / "labels.json", {"names": splits.label_names})
+
+
+def load_split(split: str, processed_dir: Path = paths.PROCESSED_DIR) -> pd.DataFrame:
+    path = processed_dir / f"{split}.parquet"
+    if not path.is_file():
+        raise DataError(f"{path} is missing; fix: run the preprocess stage first (dvc repro)")
+    return pd.read_parquet(path)
+
+
+def load_label_names(processed_dir: Path = paths.PROCESSED_DIR) -> list[str]:
+    return read_json(processed_dir / "labels.json")["names"]

@@ -1,0 +1,205 @@
+"""Data sources for the fetch stage: Hub datasets, tabular files (local or http), scikit-learn.
+
+Each source returns the raw splits as DataFrames plus what is known of the labels; `fetch`
+writes them as parquet with a manifest (source, revision, rows, columns, sha256 per file).
+"""
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from reprotune import paths
+from reprotune.config import DataParams
+from reprotune.errors import DataError
+from reprotune.io import sha256_file, staged_dir, write_json
+
+OFFLINE_HINT = (
+    "fix: if this machine is offline, point the pipeline at local copies instead, e.g. for "
+    "the original AG News CSV files: data.source: csv, data.files.train: PATH/train.csv, "
+    "data.files.test: PATH/test.csv, data.csv.header: false, "
+    "data.csv.columns: [label, title, description], data.text_columns: [title, description], "
+    "data.label_base: 1, data.label_names: [World, Sports, Business, Sci/Tech]"
+)
+
+
+@dataclass
+class RawData:
+    splits: dict[str, pd.DataFrame]
+    label_names: list[str] | None = None
+    revision: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def fetch(data: DataParams, seed: int, out_dir: Path = paths.RAW_DIR) -> dict:
+    """Load the configured source and write `out_dir` atomically. Returns the manifest."""
+    raw = load_source(data, seed)
+    for split, frame in raw.splits.items():
+        if frame.empty:
+            raise DataError(f"the {split} split of {describe_source(data)} has no rows")
+    with staged_dir(out_dir) as staging:
+        checksums = {}
+        for split, frame in raw.splits.items():
+            target = staging / f"{split}.parquet"
+            frame.to_parquet(target, index=False)
+            checksums[target.name] = sha256_file(target)
+        manifest = {
+            "source": data.source,
+            "name": data.name if data.source in ("hf", "sklearn") else None,
+            "revision": raw.revision,
+            "files": raw.files,
+            "rows": {split: len(frame) for split, frame in raw.splits.items()},
+            "columns": [str(c) for c in next(iter(raw.splits.values())).columns],
+            "label_column": data.label_column,
+            "label_names": raw.label_names,
+            "sha256": checksums,
+        }
+        write_json(staging / "manifest.json", manifest)
+    return manifest
+
+
+def describe_source(data: DataParams) -> str:
+    if data.source in ("hf", "sklearn"):
+        return f"{data.source} dataset {data.name!r}"
+    return f"{data.source} files {data.files.train!r} / {data.files.test!r}"
+
+
+def load_source(data: DataParams, seed: int) -> RawData:
+    if data.source == "hf":
+        return load_hub_dataset(data.name, data.revision, data.label_column, data.test_fraction, seed)
+    if data.source == "sklearn":
+        return load_sklearn_dataset(data.name, data.label_column, data.test_fraction, seed)
+    return load_files(data)
+
+
+def load_hub_dataset(
+    name: str, revision: str | None, label_column: str, test_fraction: float, seed: int
+) -> RawData:
+    import datasets  # heavy: only this source needs it
+
+    try:
+        dataset = datasets.load_dataset(name, revision=revision)
+    except (ConnectionError, OSError, TimeoutError) as exc:
+        raise DataError(
+            f"could not download Hub dataset {name!r} (revision {revision or 'main'}): "
+            f"{type(exc).__name__}: {exc}\n{OFFLINE_HINT}"
+        ) from exc
+    except Exception as exc:  # datasets wraps network and lookup failures in many types
+        raise DataError(
+            f"could not load Hub dataset {name!r} (revision {revision or 'main'}): "
+            f"{type(exc).__name__}: {exc}\n{OFFLINE_HINT}"
+        ) from exc
+    if "train" not in dataset:
+        raise DataError(f"Hub dataset {name!r} has no 'train' split (it has {list(dataset)})")
+    train = dataset["train"].to_pandas()
+    if "test" in dataset:
+        test = dataset["test"].to_pandas()
+    else:
+        train, test = _split_off_test(train, label_column, test_fraction, seed)
+    feature = dataset["train"].features.get(label_column)
+    label_names = list(feature.names) if hasattr(feature, "names") else None
+    return RawData({"train": train, "test": test}, label_names, revision=revision or "main")
+
+
+def load_sklearn_dataset(name: str, label_column: str, test_fraction: float, seed: int) -> RawData:
+    from sklearn import datasets as sk_datasets
+
+    bunch = getattr(sk_datasets, f"load_{name}")(as_frame=True)
+    frame = bunch.frame.rename(columns={"target": label_column})
+    train, test = _split_off_test(frame, label_column, test_fraction, seed)
+    return RawData({"train": train, "test": test}, [str(n) for n in bunch.target_names])
+
+
+def _split_off_test(
+    frame: pd.DataFrame, label_column: str, test_fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from sklearn.model_selection import train_test_split
+
+    train, test = train_test_split(
+        frame, test_size=test_fraction, stratify=frame[label_column], random_state=seed
+    )
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def load_files(data: DataParams) -> RawData:
+    splits, files = {}, {}
+    with tempfile.TemporaryDirectory(prefix="reprotune-download-") as downloads:
+        for split in paths.RAW_SPLITS:
+            location = getattr(data.files, split)
+            local = _localise(location, f"data.files.{split}", Path(downloads))
+            splits[split] = _read_table(local, data, f"data.files.{split}")
+            files[split] = location
+    return RawData(splits, data.label_names, files=files)
+
+
+def _is_url(location: str) -> bool:
+    return urlparse(location).scheme in ("http", "https")
+
+
+def _localise(location: str, key: str, downloads: Path) -> Path:
+    if _is_url(location):
+        return download(location, downloads, key)
+    path = Path(location).expanduser()
+    if not path.is_file():
+        raise DataError(
+            f"{key} = {location!r}: no such file (relative paths start at the project root); "
+            f"fix: point {key} at an existing file or an http(s) URL"
+        )
+    return path
+
+
+def download(url: str, folder: Path, key: str) -> Path:
+    """Stream `url` into `folder` with a progress bar."""
+    import requests
+    from tqdm import tqdm
+
+    target = folder / (Path(urlparse(url).path).name or "download")
+    try:
+        with requests.get(url, stream=True, timeout=(10, 60)) as response:
+            response.raise_for_status()
+            total = int(response.headers.get("content-length", 0)) or None
+            with (
+                open(target, "wb") as handle,
+                tqdm(total=total, unit="B", unit_scale=True, desc=f"download {target.name}") as bar,
+            ):
+                for chunk in response.iter_content(chunk_size=1 << 16):
+                    handle.write(chunk)
+                    bar.update(len(chunk))
+    except requests.RequestException as exc:
+        raise DataError(
+            f"{key} = {url!r}: download failed: {type(exc).__name__}: {exc}\n"
+            f"fix: check the URL, or download the file yourself and set {key} to its local path"
+        ) from exc
+    return target
+
+
+def _read_table(path: Path, data: DataParams, key: str) -> pd.DataFrame:
+    try:
+        if data.source == "csv":
+            return _read_csv(path, data, key)
+        if data.source == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_json(path, lines=path.suffix in (".jsonl", ".ndjson"))
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(
+            f"{key} = {str(path)!r} could not be read as {data.source}: "
+            f"{type(exc).__name__}: {exc}; fix: check the file, or set data.source to its format"
+        ) from exc
+
+
+def _read_csv(path: Path, data: DataParams, key: str) -> pd.DataFrame:
+    if data.csv.header:
+        return pd.read_csv(path, keep_default_na=False)
+    frame = pd.read_csv(path, header=None, keep_default_na=False)
+    names = data.csv.columns or []
+    if frame.shape[1] != len(names):
+        raise DataError(
+            f"{key} = {str(path)!r} has {frame.shape[1]} columns but data.csv.columns names "
+            f"{len(names)} ({names}); fix: name every column of the file"
+        )
+    frame.columns = names
+    return frame

@@ -1,0 +1,72 @@
+"""The compare stage's logic: rank candidates on one metric and pick the champion."""
+
+from pathlib import Path
+
+from reprotune import paths
+from reprotune.config import RANKABLE_METRICS
+from reprotune.errors import DataError
+from reprotune.io import read_json
+
+COLUMNS = ("accuracy", "macro_f1", "weighted_f1", "log_loss", "latency_ms",
+           "throughput_samples_per_s", "train_seconds", "size_mb", "n_parameters")
+
+
+def load_candidate_metrics(candidates: list[str], metrics_dir: Path = paths.METRICS_DIR) -> dict:
+    found = {}
+    for name in candidates:
+        path = metrics_dir / "evaluate" / f"{name}.json"
+        if not path.is_file():
+            raise DataError(f"{path} is missing; fix: run `dvc repro evaluate@{name}` first")
+        found[name] = read_json(path)
+    return found
+
+
+def build_leaderboard(metrics: dict[str, dict], metric: str) -> list[dict]:
+    """Rows sorted best first by `metric`; ties go to the lower single-example latency."""
+    rows = []
+    for name, values in metrics.items():
+        efficiency = values["efficiency"]
+        row = {"candidate": name, **{k: values[k] for k in RANKABLE_METRICS if k in values}}
+        row.update({k: efficiency[k] for k in COLUMNS if k in efficiency})
+        if row.get(metric) is None:
+            raise DataError(f"compare.metric = {metric!r} is not available for {name!r}; "
+                            f"fix: choose another compare.metric")
+        rows.append(row)
+    sign = -1 if RANKABLE_METRICS[metric] else 1
+    rows.sort(key=lambda r: (sign * r[metric], r["latency_ms"], r["candidate"]))
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return rows
+
+
+def summary(rows: list[dict], metric: str) -> dict:
+    champion = rows[0]
+    return {
+        "metric": metric,
+        "champion": champion["candidate"],
+        "champion_score": champion[metric],
+        "candidates": {r["candidate"]: {k: v for k, v in r.items() if k != "candidate"}
+                       for r in rows},
+    }
+
+
+def to_markdown(rows: list[dict], metric: str) -> str:
+    columns = ["rank", "candidate", *COLUMNS]
+    header = "| " + " | ".join(columns) + " |"
+    rule = "| " + " | ".join("---" for _ in columns) + " |"
+    lines = [f"Ranked by **{metric}** (test split); champion: **{rows[0]['candidate']}**.", "",
+             header, rule]
+    for row in rows:
+        cells = [_cell(row.get(c)) for c in columns]
+        if row["rank"] == 1:
+            cells[1] = f"**{cells[1]}**"
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

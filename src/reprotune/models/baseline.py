@@ -1,0 +1,66 @@
+"""The baseline: TF-IDF word n-grams with sublinear tf, then logistic regression."""
+
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from reprotune.config import TfidfLogregParams
+from reprotune.models.base import Candidate
+
+WEIGHTS = "model.joblib"
+
+
+class TfidfLogreg(Candidate):
+    family = "tfidf_logreg"
+
+    def __init__(self, params: TfidfLogregParams, label_names: list[str], seed: int):
+        super().__init__(params, label_names, seed)
+        self.pipeline = Pipeline(
+            [
+                (
+                    "tfidf",
+                    TfidfVectorizer(
+                        ngram_range=(1, params.ngram_max),
+                        sublinear_tf=params.sublinear_tf,
+                        min_df=params.min_df,
+                        max_features=params.max_features,
+                    ),
+                ),
+                ("logreg", LogisticRegression(C=params.C, max_iter=params.max_iter,
+                                              random_state=seed)),
+            ]
+        )
+
+    def fit(self, train_texts, train_labels, val_texts, val_labels) -> list[dict]:
+        self.pipeline.fit(train_texts, train_labels)
+        return []
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        probabilities = self.pipeline.predict_proba(texts)
+        return _expand_to_all_classes(probabilities, self.pipeline.classes_, len(self.label_names))
+
+    def n_parameters(self) -> int:
+        logreg = self.pipeline.named_steps["logreg"]
+        return int(logreg.coef_.size + logreg.intercept_.size)
+
+    def save_weights(self, folder: Path) -> None:
+        joblib.dump(self.pipeline, Path(folder) / WEIGHTS)
+
+    @classmethod
+    def load_weights(cls, folder: Path, card: dict) -> "TfidfLogreg":
+        model = cls(TfidfLogregParams(**card["params"]), card["label_names"], card["seed"])
+        model.pipeline = joblib.load(Path(folder) / WEIGHTS)
+        return model
+
+
+def _expand_to_all_classes(probabilities: np.ndarray, seen: np.ndarray, n_classes: int):
+    """Columns for every class, even ones absent from the training rows."""
+    if len(seen) == n_classes:
+        return probabilities
+    full = np.zeros((probabilities.shape[0], n_classes))
+    full[:, seen] = probabilities
+    return full

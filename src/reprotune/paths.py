@@ -1,0 +1,50 @@
+"""Where each stage reads and writes, relative to the project root.
+
+Stage name = script name = params section = metrics file = MLflow tag, so every path derives
+from the stage (and candidate) name.
+"""
+
+from pathlib import Path
+
+PARAMS_FILE = Path("params.yaml")
+RAW_DIR = Path("data/raw")
+PROCESSED_DIR = Path("data/processed")
+MODELS_DIR = Path("models")
+METRICS_DIR = Path("metrics")
+PLOTS_DIR = Path("plots")
+
+MANIFEST = RAW_DIR / "manifest.json"
+LABELS = PROCESSED_DIR / "labels.json"
+SPLITS = ("train", "val", "test")
+RAW_SPLITS = ("train", "test")
+
+
+def raw_split(split: str) -> Path:
+    return RAW_DIR / f"{split}.parquet"
+
+
+def processed_split(split: str) -> Path:
+    return PROCESSED_DIR / f"{split}.parquet"
+
+
+def model_dir(candidate: str) -> Path:
+    return MODELS_DIR / candidate
+
+
+def stage_metrics(stage: str, candidate: str | None = None) -> Path:
+    if candidate is None:
+        return METRICS_DIR / f"{stage}.json"
+    return METRICS_DIR / stage / f"{candidate}.json"
+
+
+def stage_plots(stage: str, candidate: str | None = None) -> Path:
+    return PLOTS_DIR / stage / candidate if candidate else PLOTS_DIR / stage
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above `start` holding dvc.yaml (or the current folder)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file():
+            return folder
+    return here

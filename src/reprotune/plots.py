@@ -1,0 +1,149 @@
+"""Charts: data files for `dvc plots` (templates declared in dvc.yaml) and PNG images."""
+
+from pathlib import Path
+
+import numpy as np
+
+from reprotune.io import write_json
+
+FINAL_METRICS = ("accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # No software stamp: PNG bytes then depend on the data alone.
+    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    _pyplot().close(fig)
+
+
+def confusion_plot(folder: Path, y_true: np.ndarray, y_pred: np.ndarray,
+                   matrix: np.ndarray, label_names: list[str]) -> list[Path]:
+    rows = [
+        {"actual": label_names[t], "predicted": label_names[p]}
+        for t, p in zip(y_true, y_pred, strict=True)
+    ]
+    data_file = folder / "confusion.json"
+    write_json(data_file, rows)
+
+    plt = _pyplot()
+    size = max(4.0, 0.9 * len(label_names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    image = ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(label_names)), label_names, rotation=30, ha="right")
+    ax.set_yticks(range(len(label_names)), label_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center",
+                color="white" if count > threshold else "black")
+    fig.colorbar(image, ax=ax)
+    ax.set_title("Confusion matrix (test)")
+    png = folder / "confusion.png"
+    _save(fig, png)
+    return [data_file, png]
+
+
+def per_class_plot(folder: Path, per_class: dict[str, dict]) -> list[Path]:
+    rows = [{"class": name, **{k: v for k, v in scores.items() if k != "support"}}
+            for name, scores in per_class.items()]
+    data_file = folder / "per_class.json"
+    write_json(data_file, rows)
+    png = folder / "per_class_f1.png"
+    _bar_chart([r["class"] for r in rows], [r["f1"] for r in rows], "F1 per class (test)",
+               "F1", png)
+    return [data_file, png]
+
+
+def final_metrics_plot(folder: Path, metrics: dict) -> list[Path]:
+    rows = [{"metric": name, "value": metrics[name]} for name in FINAL_METRICS]
+    data_file = folder / "final_metrics.json"
+    write_json(data_file, rows)
+    png = folder / "final_metrics.png"
+    _bar_chart([r["metric"] for r in rows], [r["value"] for r in rows],
+               "Final metrics (test)", "score", png)
+    return [data_file, png]
+
+
+def _bar_chart(labels: list[str], values: list[float], title: str, xlabel: str,
+               path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(labels) + 1.2))
+    bars = ax.barh(labels, values, color="#4c78a8")
+    ax.bar_label(bars, fmt="%.3f", padding=3)
+    ax.set_xlim(0, max(1.0, max(values, default=0) * 1.15))
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def candidate_metrics_plot(folder: Path, leaderboard: list[dict]) -> list[Path]:
+    """Grouped bars: each final metric, one bar per candidate."""
+    rows = [
+        {"candidate": row["candidate"], "metric": name, "value": row[name]}
+        for row in leaderboard
+        for name in FINAL_METRICS
+    ]
+    data_file = folder / "metrics.json"
+    write_json(data_file, rows)
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    width = 0.8 / max(1, len(leaderboard))
+    positions = np.arange(len(FINAL_METRICS))
+    for i, row in enumerate(leaderboard):
+        ax.bar(positions + i * width, [row[m] for m in FINAL_METRICS], width,
+               label=row["candidate"])
+    ax.set_xticks(positions + width * (len(leaderboard) - 1) / 2, FINAL_METRICS, rotation=15)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score (test)")
+    ax.set_title("Metrics per candidate")
+    ax.legend(loc="lower right")
+    png = folder / "metrics.png"
+    _save(fig, png)
+    return [data_file, png]
+
+
+def quality_cost_plot(folder: Path, leaderboard: list[dict], metric: str) -> list[Path]:
+    """The compare metric against single-example latency and against training time."""
+    rows = [
+        {
+            "candidate": row["candidate"],
+            "metric": metric,
+            "score": row[metric],
+            "latency_ms": row["latency_ms"],
+            "train_seconds": row["train_seconds"],
+        }
+        for row in leaderboard
+    ]
+    data_file = folder / "quality_cost.json"
+    write_json(data_file, rows)
+    written = [data_file]
+    for cost, label, name in (
+        ("latency_ms", "latency per example (ms, median)", "quality_vs_latency.png"),
+        ("train_seconds", "training time (s)", "quality_vs_train_time.png"),
+    ):
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.scatter([r[cost] for r in rows], [r["score"] for r in rows], s=60, color="#f58518")
+        for r in rows:
+            ax.annotate(r["candidate"], (r[cost], r["score"]), textcoords="offset points",
+                        xytext=(5, 5))
+        ax.set_xscale("log")
+        ax.set_xlabel(label + " — log scale")
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric} vs {cost}")
+        png = folder / name
+        _save(fig, png)
+        written.append(png)
+    return written

@@ -1,0 +1,26 @@
+"""Running a stage script: user-facing errors become one clear message and a non-zero exit."""
+
+import sys
+import time
+from collections.abc import Callable
+
+from reprotune.errors import ReprotuneError
+
+EXIT_BAD_INPUT = 2
+
+
+def run_stage(stage: str, main: Callable[..., None], *args: str) -> None:
+    start = time.perf_counter()
+    try:
+        main(*args)
+    except ReprotuneError as exc:
+        print(f"[{stage}] error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    print(f"[{stage}] done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+
+
+def single_argument(stage: str, argv: list[str], what: str) -> str:
+    if len(argv) != 1:
+        print(f"usage: python stages/{stage}.py <{what}>", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+    return argv[0]

@@ -1,0 +1,34 @@
+"""compare: leaderboard of all candidates, the champion, comparison charts."""
+
+from reprotune import paths, plots
+from reprotune.config import load_params
+from reprotune.io import staged_dir, write_json, write_text
+from reprotune.leaderboard import build_leaderboard, load_candidate_metrics, summary, to_markdown
+from reprotune.stage import run_stage
+from reprotune.tracking import stage_run
+
+
+def main() -> None:
+    params = load_params()
+    metric = params.compare.metric
+    rows = build_leaderboard(load_candidate_metrics(list(params.train.candidates)), metric)
+    with stage_run("compare", params.tracking) as run:
+        result = summary(rows, metric)
+        plot_dir = paths.stage_plots("compare")
+        with staged_dir(plot_dir) as folder:
+            names = [f.name for f in (*plots.candidate_metrics_plot(folder, rows),
+                                      *plots.quality_cost_plot(folder, rows, metric))]
+        markdown = to_markdown(rows, metric)
+        write_text(paths.METRICS_DIR / "compare.md", markdown)
+        write_json(paths.stage_metrics("compare"), result)
+        run.log_params(params.compare.model_dump())
+        run.set_tags({"reprotune.champion": result["champion"]})
+        run.log_metrics({"champion_score": result["champion_score"],
+                         **{f"{r['candidate']}.{metric}": r[metric] for r in rows}})
+        run.log_artifacts([plot_dir / n for n in names], "plots")
+        run.log_artifacts([paths.stage_metrics("compare"), paths.METRICS_DIR / "compare.md"])
+    print(markdown)
+
+
+if __name__ == "__main__":
+    run_stage("compare", main)

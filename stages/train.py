@@ -1,0 +1,38 @@
+"""train <candidate>: fit one candidate on the train split and save it under models/."""
+
+import sys
+import time
+
+from reprotune import models, paths
+from reprotune.config import load_params
+from reprotune.data.prepare import load_label_names, load_split
+from reprotune.io import staged_dir, write_json
+from reprotune.stage import run_stage, single_argument
+from reprotune.tracking import stage_run
+
+
+def main(candidate: str) -> None:
+    params = load_params()
+    candidate_params = params.candidate(candidate)
+    train, val = load_split("train"), load_split("val")
+    model = models.create(candidate_params, load_label_names(), params.seed)
+    with stage_run("train", params.tracking, candidate,
+                   tags={"reprotune.family": candidate_params.family}) as run:
+        run.log_params({**candidate_params.model_dump(mode="json"), "seed": params.seed,
+                        "n_train": len(train)})
+        start = time.perf_counter()
+        history = model.fit(train["text"].tolist(), train["label"].to_numpy(),
+                            val["text"].tolist(), val["label"].to_numpy())
+        train_seconds = round(time.perf_counter() - start, 3)
+        summary = {"train_seconds": train_seconds, "n_train": len(train),
+                   "n_val": len(val), "n_parameters": model.n_parameters()}
+        with staged_dir(paths.model_dir(candidate)) as folder:
+            model.save(folder, extra={"train": summary, "history": history})
+        write_json(paths.stage_metrics("train", candidate), summary)
+        for row in history:
+            run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
+        run.log_metrics(summary)
+
+
+if __name__ == "__main__":
+    run_stage("train", main, single_argument("train", sys.argv[1:], "candidate"))
