@@ -16,15 +16,24 @@ def main() -> None:
         result = summary(rows, metric)
         plot_dir = paths.stage_plots("compare")
         with staged_dir(plot_dir) as folder:
-            names = [f.name for f in (*plots.candidate_metrics_plot(folder, rows),
-                                      *plots.quality_cost_plot(folder, rows, metric))]
+            names = [
+                f.name
+                for f in (
+                    *plots.candidate_metrics_plot(folder, rows),
+                    *plots.quality_cost_plot(folder, rows, metric),
+                )
+            ]
         markdown = to_markdown(rows, metric)
         write_text(paths.METRICS_DIR / "compare.md", markdown)
         write_json(paths.stage_metrics("compare"), result)
         run.log_params(params.compare.model_dump())
         run.set_tags({"reprotune.champion": result["champion"]})
-        run.log_metrics({"champion_score": result["champion_score"],
-                         **{f"{r['candidate']}.{metric}": r[metric] for r in rows}})
+        run.log_metrics(
+            {
+                "champion_score": result["champion_score"],
+                **{f"{r['candidate']}.{metric}": r[metric] for r in rows},
+            }
+        )
         run.log_artifacts([plot_dir / n for n in names], "plots")
         run.log_artifacts([paths.stage_metrics("compare"), paths.METRICS_DIR / "compare.md"])
     print(markdown)

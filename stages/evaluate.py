@@ -17,16 +17,19 @@ def main(candidate: str) -> None:
     test = load_split("test")
     model, card = models.load(paths.model_dir(candidate))
     texts, y_true = test["text"].tolist(), test["label"].to_numpy()
-    with stage_run("evaluate", params.tracking, candidate,
-                   tags={"reprotune.family": card["family"]}) as run:
+    with stage_run(
+        "evaluate", params.tracking, candidate, tags={"reprotune.family": card["family"]}
+    ) as run:
         proba = model.predict_proba(texts)
         metrics = quality_metrics(y_true, proba, card["label_names"])
         metrics["efficiency"] = {
             "train_seconds": card["train"]["train_seconds"],
             "throughput_samples_per_s": throughput(
-                model.predict_proba, texts, params.evaluate.throughput_batch_size),
-            "latency_ms": latency_ms(model.predict_proba, texts[0],
-                                     params.evaluate.latency_repeats),
+                model.predict_proba, texts, params.evaluate.throughput_batch_size
+            ),
+            "latency_ms": latency_ms(
+                model.predict_proba, texts[0], params.evaluate.latency_repeats
+            ),
             "size_mb": round(dir_size_bytes(paths.model_dir(candidate)) / 1e6, 3),
             "n_parameters": card["train"]["n_parameters"],
         }
@@ -34,9 +37,13 @@ def main(candidate: str) -> None:
         y_pred = proba.argmax(axis=1)
         with staged_dir(paths.stage_plots("evaluate", candidate)) as folder:
             files = [
-                *plots.confusion_plot(folder, y_true, y_pred,
-                                      confusion(y_true, y_pred, len(card["label_names"])),
-                                      card["label_names"]),
+                *plots.confusion_plot(
+                    folder,
+                    y_true,
+                    y_pred,
+                    confusion(y_true, y_pred, len(card["label_names"])),
+                    card["label_names"],
+                ),
                 *plots.per_class_plot(folder, metrics["per_class"]),
                 *plots.final_metrics_plot(folder, metrics),
             ]

@@ -16,8 +16,13 @@ def main() -> None:
         write_splits(splits)
         counts = class_counts(splits)
         write_json(paths.stage_metrics("preprocess"), counts)
-        run.log_params({"data": params.data.model_dump(mode="json"),
-                        "preprocess": params.preprocess.model_dump(), "seed": params.seed})
+        run.log_params(
+            {
+                "data": params.data.model_dump(mode="json"),
+                "preprocess": params.preprocess.model_dump(),
+                "seed": params.seed,
+            }
+        )
         run.log_metrics(counts)
         run.log_artifacts([paths.LABELS, paths.stage_metrics("preprocess")])
 

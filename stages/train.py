@@ -16,16 +16,26 @@ def main(candidate: str) -> None:
     candidate_params = params.candidate(candidate)
     train, val = load_split("train"), load_split("val")
     model = models.create(candidate_params, load_label_names(), params.seed)
-    with stage_run("train", params.tracking, candidate,
-                   tags={"reprotune.family": candidate_params.family}) as run:
-        run.log_params({**candidate_params.model_dump(mode="json"), "seed": params.seed,
-                        "n_train": len(train)})
+    with stage_run(
+        "train", params.tracking, candidate, tags={"reprotune.family": candidate_params.family}
+    ) as run:
+        run.log_params(
+            {**candidate_params.model_dump(mode="json"), "seed": params.seed, "n_train": len(train)}
+        )
         start = time.perf_counter()
-        history = model.fit(train["text"].tolist(), train["label"].to_numpy(),
-                            val["text"].tolist(), val["label"].to_numpy())
+        history = model.fit(
+            train["text"].tolist(),
+            train["label"].to_numpy(),
+            val["text"].tolist(),
+            val["label"].to_numpy(),
+        )
         train_seconds = round(time.perf_counter() - start, 3)
-        summary = {"train_seconds": train_seconds, "n_train": len(train),
-                   "n_val": len(val), "n_parameters": model.n_parameters()}
+        summary = {
+            "train_seconds": train_seconds,
+            "n_train": len(train),
+            "n_val": len(val),
+            "n_parameters": model.n_parameters(),
+        }
         with staged_dir(paths.model_dir(candidate)) as folder:
             model.save(folder, extra={"train": summary, "history": history})
         write_json(paths.stage_metrics("train", candidate), summary)

@@ -110,6 +110,8 @@ class TfidfLogregParams(Strict):
     max_features: PositiveInt | None = None
     C: PositiveFloat = 10.0
     max_iter: PositiveInt = 1000
+    # Without early stopping the validation rows have no use of their own: fit on them too.
+    fit_on_val: bool = True
 
 
 CandidateParams = Annotated[TfidfLogregParams, Field(discriminator="family")]

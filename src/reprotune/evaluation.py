@@ -64,8 +64,9 @@ def _round(value, digits: int = 6):
     return value
 
 
-def throughput(predict: Callable[[Sequence[str]], object], texts: Sequence[str],
-               batch_size: int) -> float:
+def throughput(
+    predict: Callable[[Sequence[str]], object], texts: Sequence[str], batch_size: int
+) -> float:
     """Samples per second when predicting `texts` in batches (one untimed warm-up batch)."""
     predict(texts[:batch_size])
     start = time.perf_counter()

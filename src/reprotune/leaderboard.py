@@ -7,8 +7,17 @@ from reprotune.config import RANKABLE_METRICS
 from reprotune.errors import DataError
 from reprotune.io import read_json
 
-COLUMNS = ("accuracy", "macro_f1", "weighted_f1", "log_loss", "latency_ms",
-           "throughput_samples_per_s", "train_seconds", "size_mb", "n_parameters")
+COLUMNS = (
+    "accuracy",
+    "macro_f1",
+    "weighted_f1",
+    "log_loss",
+    "latency_ms",
+    "throughput_samples_per_s",
+    "train_seconds",
+    "size_mb",
+    "n_parameters",
+)
 
 
 def load_candidate_metrics(candidates: list[str], metrics_dir: Path = paths.METRICS_DIR) -> dict:
@@ -29,8 +38,10 @@ def build_leaderboard(metrics: dict[str, dict], metric: str) -> list[dict]:
         row = {"candidate": name, **{k: values[k] for k in RANKABLE_METRICS if k in values}}
         row.update({k: efficiency[k] for k in COLUMNS if k in efficiency})
         if row.get(metric) is None:
-            raise DataError(f"compare.metric = {metric!r} is not available for {name!r}; "
-                            f"fix: choose another compare.metric")
+            raise DataError(
+                f"compare.metric = {metric!r} is not available for {name!r}; "
+                f"fix: choose another compare.metric"
+            )
         rows.append(row)
     sign = -1 if RANKABLE_METRICS[metric] else 1
     rows.sort(key=lambda r: (sign * r[metric], r["latency_ms"], r["candidate"]))
@@ -45,8 +56,7 @@ def summary(rows: list[dict], metric: str) -> dict:
         "metric": metric,
         "champion": champion["candidate"],
         "champion_score": champion[metric],
-        "candidates": {r["candidate"]: {k: v for k, v in r.items() if k != "candidate"}
-                       for r in rows},
+        "ranking": {r["candidate"]: {"rank": r["rank"], metric: r[metric]} for r in rows},
     }
 
 
@@ -54,8 +64,12 @@ def to_markdown(rows: list[dict], metric: str) -> str:
     columns = ["rank", "candidate", *COLUMNS]
     header = "| " + " | ".join(columns) + " |"
     rule = "| " + " | ".join("---" for _ in columns) + " |"
-    lines = [f"Ranked by **{metric}** (test split); champion: **{rows[0]['candidate']}**.", "",
-             header, rule]
+    lines = [
+        f"Ranked by **{metric}** (test split); champion: **{rows[0]['candidate']}**.",
+        "",
+        header,
+        rule,
+    ]
     for row in rows:
         cells = [_cell(row.get(c)) for c in columns]
         if row["rank"] == 1:
@@ -66,7 +80,7 @@ def to_markdown(rows: list[dict], metric: str) -> str:
 
 def _cell(value) -> str:
     if value is None:
-        return "–"
+        return "-"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)

@@ -25,8 +25,9 @@ def _save(fig, path: Path) -> None:
     _pyplot().close(fig)
 
 
-def confusion_plot(folder: Path, y_true: np.ndarray, y_pred: np.ndarray,
-                   matrix: np.ndarray, label_names: list[str]) -> list[Path]:
+def confusion_plot(
+    folder: Path, y_true: np.ndarray, y_pred: np.ndarray, matrix: np.ndarray, label_names: list[str]
+) -> list[Path]:
     rows = [
         {"actual": label_names[t], "predicted": label_names[p]}
         for t, p in zip(y_true, y_pred, strict=True)
@@ -44,8 +45,14 @@ def confusion_plot(folder: Path, y_true: np.ndarray, y_pred: np.ndarray,
     ax.set_ylabel("actual")
     threshold = matrix.max() / 2 if matrix.size else 0
     for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center",
-                color="white" if count > threshold else "black")
+        ax.text(
+            j,
+            i,
+            str(count),
+            ha="center",
+            va="center",
+            color="white" if count > threshold else "black",
+        )
     fig.colorbar(image, ax=ax)
     ax.set_title("Confusion matrix (test)")
     png = folder / "confusion.png"
@@ -54,13 +61,16 @@ def confusion_plot(folder: Path, y_true: np.ndarray, y_pred: np.ndarray,
 
 
 def per_class_plot(folder: Path, per_class: dict[str, dict]) -> list[Path]:
-    rows = [{"class": name, **{k: v for k, v in scores.items() if k != "support"}}
-            for name, scores in per_class.items()]
+    rows = [
+        {"class": name, **{k: v for k, v in scores.items() if k != "support"}}
+        for name, scores in per_class.items()
+    ]
     data_file = folder / "per_class.json"
     write_json(data_file, rows)
     png = folder / "per_class_f1.png"
-    _bar_chart([r["class"] for r in rows], [r["f1"] for r in rows], "F1 per class (test)",
-               "F1", png)
+    _bar_chart(
+        [r["class"] for r in rows], [r["f1"] for r in rows], "F1 per class (test)", "F1", png
+    )
     return [data_file, png]
 
 
@@ -69,13 +79,17 @@ def final_metrics_plot(folder: Path, metrics: dict) -> list[Path]:
     data_file = folder / "final_metrics.json"
     write_json(data_file, rows)
     png = folder / "final_metrics.png"
-    _bar_chart([r["metric"] for r in rows], [r["value"] for r in rows],
-               "Final metrics (test)", "score", png)
+    _bar_chart(
+        [r["metric"] for r in rows],
+        [r["value"] for r in rows],
+        "Final metrics (test)",
+        "score",
+        png,
+    )
     return [data_file, png]
 
 
-def _bar_chart(labels: list[str], values: list[float], title: str, xlabel: str,
-               path: Path) -> None:
+def _bar_chart(labels: list[str], values: list[float], title: str, xlabel: str, path: Path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(labels) + 1.2))
     bars = ax.barh(labels, values, color="#4c78a8")
@@ -102,8 +116,9 @@ def candidate_metrics_plot(folder: Path, leaderboard: list[dict]) -> list[Path]:
     width = 0.8 / max(1, len(leaderboard))
     positions = np.arange(len(FINAL_METRICS))
     for i, row in enumerate(leaderboard):
-        ax.bar(positions + i * width, [row[m] for m in FINAL_METRICS], width,
-               label=row["candidate"])
+        ax.bar(
+            positions + i * width, [row[m] for m in FINAL_METRICS], width, label=row["candidate"]
+        )
     ax.set_xticks(positions + width * (len(leaderboard) - 1) / 2, FINAL_METRICS, rotation=15)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score (test)")
@@ -137,8 +152,9 @@ def quality_cost_plot(folder: Path, leaderboard: list[dict], metric: str) -> lis
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.scatter([r[cost] for r in rows], [r["score"] for r in rows], s=60, color="#f58518")
         for r in rows:
-            ax.annotate(r["candidate"], (r[cost], r["score"]), textcoords="offset points",
-                        xytext=(5, 5))
+            ax.annotate(
+                r["candidate"], (r[cost], r["score"]), textcoords="offset points", xytext=(5, 5)
+            )
         ax.set_xscale("log")
         ax.set_xlabel(label + " — log scale")
         ax.set_ylabel(metric)

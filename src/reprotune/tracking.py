@@ -116,7 +116,9 @@ class StageRun:
 
         items = [Param(k, param_value(v, MAX_PARAM_VAL_LENGTH)) for k, v in flatten(params).items()]
         for start in range(0, len(items), MAX_PARAMS_TAGS_PER_BATCH):
-            self.client.log_batch(self.run_id, params=items[start : start + MAX_PARAMS_TAGS_PER_BATCH])
+            self.client.log_batch(
+                self.run_id, params=items[start : start + MAX_PARAMS_TAGS_PER_BATCH]
+            )
 
     def log_metrics(self, metrics: dict[str, Any], step: int = 0) -> None:
         if not self.enabled:
@@ -170,7 +172,10 @@ def _experiment_id(client, name: str, root: Path) -> str:
 def _parent_run_id(client, experiment_id: str, execution: Execution) -> str:
     found = client.search_runs(
         [experiment_id],
-        filter_string=f"tags.`{TAG_PREFIX}execution` = '{execution.key}'",
+        filter_string=(
+            f"tags.`{TAG_PREFIX}execution` = '{execution.key}' "
+            f"and tags.`{TAG_PREFIX}kind` = 'pipeline'"
+        ),
         max_results=1,
     )
     if found:
@@ -178,15 +183,22 @@ def _parent_run_id(client, experiment_id: str, execution: Execution) -> str:
     run = client.create_run(
         experiment_id,
         run_name=execution.name,
-        tags={f"{TAG_PREFIX}execution": execution.key, f"{TAG_PREFIX}kind": "pipeline",
-              **execution.tags},
+        tags={
+            f"{TAG_PREFIX}execution": execution.key,
+            f"{TAG_PREFIX}kind": "pipeline",
+            **execution.tags,
+        },
     )
     return run.info.run_id
 
 
 @contextlib.contextmanager
-def stage_run(stage: str, tracking: TrackingParams, candidate: str | None = None,
-              tags: dict[str, Any] | None = None) -> Iterator[StageRun]:
+def stage_run(
+    stage: str,
+    tracking: TrackingParams,
+    candidate: str | None = None,
+    tags: dict[str, Any] | None = None,
+) -> Iterator[StageRun]:
     """An MLflow run for one stage (and candidate), nested under its execution's parent."""
     if not tracking.enabled:
         yield StageRun()

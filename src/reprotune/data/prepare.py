@@ -13,8 +13,9 @@ from reprotune.config import DataParams, PreprocessParams
 from reprotune.errors import DataError
 from reprotune.io import read_json, staged_dir, write_json
 
-_NUMERIC_ENTITY = re.compile(r"&?#(\d{1,6});")  # AG News lost the "&" of "&#36;" and kin
-_NAMED_ENTITY = re.compile(r"(?<![&\w])(quot|amp|lt|gt|apos);")
+# AG News replaced the "&" of entities by a space: "There #39;s", "said,  quot;I".
+_NUMERIC_ENTITY = re.compile(r"[& ]?#(\d{1,6});")
+_NAMED_ENTITY = re.compile(r"[& ](quot|amp|lt|gt|apos);")
 _TAG = re.compile(r"<[^>]{1,300}>")
 _WHITESPACE = re.compile(r"\s+")
 
@@ -68,10 +69,7 @@ def check_columns(frames: dict[str, pd.DataFrame], data: DataParams) -> None:
 def build_text(frame: pd.DataFrame, columns: list[str], prep: PreprocessParams) -> pd.Series:
     parts = frame[columns].fillna("").astype(str)
     text = parts.agg(" ".join, axis=1)
-    if prep.clean_text:
-        text = text.map(clean_text)
-    else:
-        text = text.str.strip()
+    text = text.map(clean_text) if prep.clean_text else text.str.strip()
     if prep.lowercase:
         text = text.str.lower()
     return text
@@ -113,8 +111,13 @@ def encode_labels(
     return labels.astype(str).map(index).to_numpy(dtype="int64")
 
 
-def prepare(frames: dict[str, pd.DataFrame], manifest: dict, data: DataParams,
-            prep: PreprocessParams, seed: int) -> Splits:
+def prepare(
+    frames: dict[str, pd.DataFrame],
+    manifest: dict,
+    data: DataParams,
+    prep: PreprocessParams,
+    seed: int,
+) -> Splits:
     check_columns(frames, data)
     names, integer_codes = resolve_label_names(frames, data, manifest)
     tables = {}
@@ -137,8 +140,9 @@ def prepare(frames: dict[str, pd.DataFrame], manifest: dict, data: DataParams,
     train_pool = subsample(tables["train"], data.train_size, "data.train_size", seed)
     test = subsample(tables["test"], data.test_size, "data.test_size", seed)
     train, val = split_validation(train_pool, data.val_fraction, seed)
-    return Splits(_with_names(train, names), _with_names(val, names), _with_names(test, names),
-                  names)
+    return Splits(
+        _with_names(train, names), _with_names(val, names), _with_names(test, names), names
+    )
 
 
 def _with_names(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
@@ -169,13 +173,9 @@ def subsample(table: pd.DataFrame, size: int | None, key: str, seed: int) -> pd.
         )
     n_classes = table["label"].nunique()
     if size < n_classes:
-        raise DataError(
-            f"{key} = {size} is smaller than the {n_classes} classes; fix: raise {key}"
-        )
+        raise DataError(f"{key} = {size} is smaller than the {n_classes} classes; fix: raise {key}")
     _check_stratifiable(table, key)
-    kept, _ = train_test_split(
-        table, train_size=size, stratify=table["label"], random_state=seed
-    )
+    kept, _ = train_test_split(table, train_size=size, stratify=table["label"], random_state=seed)
     return kept.sort_index()
 
 

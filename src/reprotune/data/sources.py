@@ -68,7 +68,9 @@ def describe_source(data: DataParams) -> str:
 
 def load_source(data: DataParams, seed: int) -> RawData:
     if data.source == "hf":
-        return load_hub_dataset(data.name, data.revision, data.label_column, data.test_fraction, seed)
+        return load_hub_dataset(
+            data.name, data.revision, data.label_column, data.test_fraction, seed
+        )
     if data.source == "sklearn":
         return load_sklearn_dataset(data.name, data.label_column, data.test_fraction, seed)
     return load_files(data)

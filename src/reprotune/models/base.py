@@ -21,8 +21,13 @@ class Candidate(abc.ABC):
         self.seed = seed
 
     @abc.abstractmethod
-    def fit(self, train_texts: list[str], train_labels: np.ndarray,
-            val_texts: list[str], val_labels: np.ndarray) -> list[dict]:
+    def fit(
+        self,
+        train_texts: list[str],
+        train_labels: np.ndarray,
+        val_texts: list[str],
+        val_labels: np.ndarray,
+    ) -> list[dict]:
         """Train; returns per-epoch history rows (empty for single-shot models)."""
 
     @abc.abstractmethod

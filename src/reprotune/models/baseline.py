@@ -30,12 +30,17 @@ class TfidfLogreg(Candidate):
                         max_features=params.max_features,
                     ),
                 ),
-                ("logreg", LogisticRegression(C=params.C, max_iter=params.max_iter,
-                                              random_state=seed)),
+                (
+                    "logreg",
+                    LogisticRegression(C=params.C, max_iter=params.max_iter, random_state=seed),
+                ),
             ]
         )
 
     def fit(self, train_texts, train_labels, val_texts, val_labels) -> list[dict]:
+        if self.params.fit_on_val:
+            train_texts = list(train_texts) + list(val_texts)
+            train_labels = np.concatenate([train_labels, val_labels])
         self.pipeline.fit(train_texts, train_labels)
         return []
 

@@ -1,0 +1,37 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from corpus import ag_news_data_params, write_ag_news_csv
+
+# Never reach the network from the tests, whatever the machine allows.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture
+def ag_news_files(tmp_path: Path) -> tuple[Path, Path]:
+    return (
+        write_ag_news_csv(tmp_path / "src" / "train.csv", n_per_class=60, seed=1),
+        write_ag_news_csv(tmp_path / "src" / "test.csv", n_per_class=30, seed=2),
+    )
+
+
+@pytest.fixture
+def data_params(ag_news_files) -> dict:
+    return ag_news_data_params(*ag_news_files)
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch) -> Path:
+    """Run the test from an empty project folder (with its own MLflow store)."""
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
+    return tmp_path

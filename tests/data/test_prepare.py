@@ -1,0 +1,143 @@
+import pandas as pd
+import pytest
+
+from reprotune.config import DataParams, PreprocessParams
+from reprotune.data.prepare import (
+    class_counts,
+    clean_text,
+    load_raw,
+    prepare,
+    write_splits,
+)
+from reprotune.data.sources import fetch
+from reprotune.errors import DataError
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("a deal on a  #36;120 bond", "a deal on a $120 bond"),
+        ("There #39;s nothing else", "There's nothing else"),
+        ("he said,  quot;I am an expert, quot;", 'he said, "I am an expert,"'),
+        ('Google &lt;A HREF="http://x"&gt;GOOG.O&lt;/A&gt; up', "Google GOOG.O up"),
+        ("\\FOAF/LOAF  and bloom\\filters", "FOAF/LOAF and bloom filters"),
+        ("  many   spaces\n\there ", "many spaces here"),
+        ("Fish &amp; chips", "Fish & chips"),
+    ],
+)
+def test_clean_text_undoes_ag_news_artefacts(raw, clean):
+    assert clean_text(raw) == clean
+
+
+@pytest.fixture
+def raw(data_params, tmp_path):
+    fetch(DataParams(**data_params), 0, tmp_path / "raw")
+    return load_raw(tmp_path / "raw")
+
+
+def run_prepare(raw, data_params, seed=42, **overrides):
+    frames, manifest = raw
+    data = DataParams(**{**data_params, **overrides})
+    return prepare(frames, manifest, data, PreprocessParams(), seed)
+
+
+def test_splits_are_stratified_sized_and_named(raw, data_params):
+    splits = run_prepare(raw, data_params)
+    assert len(splits.train) + len(splits.val) == 160
+    assert len(splits.val) == 32 and len(splits.test) == 80
+    assert splits.label_names == ["World", "Sports", "Business", "Sci/Tech"]
+    counts = class_counts(splits)
+    assert counts["train"]["classes"] == {name: 32 for name in splits.label_names}
+    assert counts["test"]["classes"] == {name: 20 for name in splits.label_names}
+    first = splits.train.iloc[0]
+    assert first["label_name"] == splits.label_names[first["label"]]
+    assert "#36;" not in first["text"] and "quot;" not in first["text"]
+    assert "\\" not in " ".join(splits.train["text"])
+
+
+def test_splits_do_not_overlap(raw, data_params):
+    splits = run_prepare(raw, data_params)
+    assert not set(splits.train["text"]) & set(splits.val["text"])
+
+
+def test_seed_changes_the_sample_and_rerun_is_byte_identical(raw, data_params, tmp_path):
+    write_splits(run_prepare(raw, data_params), tmp_path / "a")
+    write_splits(run_prepare(raw, data_params), tmp_path / "b")
+    write_splits(run_prepare(raw, data_params, seed=7), tmp_path / "c")
+    for name in ("train.parquet", "val.parquet", "test.parquet", "labels.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert (tmp_path / "a" / "train.parquet").read_bytes() != (
+        tmp_path / "c" / "train.parquet"
+    ).read_bytes()
+
+
+def test_null_sizes_keep_every_row(raw, data_params):
+    splits = run_prepare(raw, data_params, train_size=None, test_size=None)
+    assert len(splits.train) + len(splits.val) == 240 and len(splits.test) == 120
+
+
+def test_train_size_larger_than_data(raw, data_params):
+    with pytest.raises(DataError, match=r"data.train_size = 5000 .* only 240 rows.*at most 240"):
+        run_prepare(raw, data_params, train_size=5000)
+
+
+def test_missing_text_column(raw, data_params):
+    with pytest.raises(DataError, match=r"data.text_columns: column 'body' .*\['label', 'title'"):
+        run_prepare(raw, data_params, text_columns=["title", "body"])
+
+
+def test_missing_label_column(raw, data_params):
+    with pytest.raises(DataError, match=r"data.label_column: column 'topic'"):
+        run_prepare(raw, data_params, label_column="topic")
+
+
+def test_labels_outside_the_names(raw, data_params):
+    with pytest.raises(DataError, match=r"data.label_base = 0: .* label 4, outside 0..3"):
+        run_prepare(raw, data_params, label_base=0)
+
+
+def test_class_too_small_to_stratify(data_params, tmp_path):
+    frame = pd.read_csv(data_params["files"]["train"], header=None)
+    lonely = frame[frame[0] == 4].head(1)
+    frame = pd.concat([frame[frame[0] != 4], lonely])
+    frame.to_csv(tmp_path / "skewed.csv", header=False, index=False)
+    data_params["files"]["train"] = str(tmp_path / "skewed.csv")
+    fetch(DataParams(**data_params), 0, tmp_path / "raw")
+    with pytest.raises(DataError, match=r"data.train_size: class id 3 has only 1 row"):
+        run_prepare(load_raw(tmp_path / "raw"), data_params)
+
+
+def test_split_without_text(data_params, tmp_path):
+    frame = pd.read_csv(data_params["files"]["test"], header=None)
+    frame[1] = ""
+    frame[2] = ""
+    frame.to_csv(tmp_path / "blank.csv", header=False, index=False)
+    data_params["files"]["test"] = str(tmp_path / "blank.csv")
+    fetch(DataParams(**data_params), 0, tmp_path / "raw")
+    with pytest.raises(DataError, match="the test split has no rows with text"):
+        run_prepare(load_raw(tmp_path / "raw"), data_params)
+
+
+def test_string_labels_become_sorted_names(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "text": [f"doc {i} {'spam' if i % 2 else 'ham'}" for i in range(40)],
+            "label": ["spam" if i % 2 else "ham" for i in range(40)],
+        }
+    )
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    data = {
+        "source": "csv",
+        "files": {"train": str(tmp_path / "t.csv"), "test": str(tmp_path / "t.csv")},
+        "train_size": None,
+        "test_size": None,
+    }
+    fetch(DataParams(**data), 0, tmp_path / "raw")
+    splits = run_prepare(load_raw(tmp_path / "raw"), data)
+    assert splits.label_names == ["ham", "spam"]
+    assert set(splits.test["label_name"]) == {"ham", "spam"}
+
+
+def test_missing_raw_data_says_to_fetch(tmp_path):
+    with pytest.raises(DataError, match="run the fetch stage first"):
+        load_raw(tmp_path / "raw")

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+from corpus import LABEL_NAMES, make_rows
+
+from reprotune import models
+from reprotune.config import TfidfLogregParams
+
+
+def texts_and_labels(n_per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
+    rows = make_rows(n_per_class, seed)
+    return [f"{title} {body}" for _, title, body in rows], np.array([r[0] - 1 for r in rows])
+
+
+@pytest.fixture
+def fitted():
+    params = TfidfLogregParams(family="tfidf_logreg")
+    model = models.create(params, LABEL_NAMES, seed=0)
+    train_x, train_y = texts_and_labels(30, seed=1)
+    val_x, val_y = texts_and_labels(5, seed=2)
+    assert model.fit(train_x, train_y, val_x, val_y) == []
+    return model
+
+
+def test_baseline_beats_chance_by_far(fitted):
+    test_x, test_y = texts_and_labels(25, seed=3)
+    accuracy = (fitted.predict(test_x) == test_y).mean()
+    assert accuracy > 0.8  # chance is 0.25
+
+
+def test_probabilities_cover_every_class(fitted):
+    proba = fitted.predict_proba(["shares profit market", "goal coach match"])
+    assert proba.shape == (2, 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert [LABEL_NAMES[i] for i in proba.argmax(axis=1)] == ["Business", "Sports"]
+
+
+def test_save_and_load_round_trip(fitted, tmp_path):
+    fitted.save(tmp_path, extra={"train": {"train_seconds": 1.0}})
+    loaded, card = models.load(tmp_path)
+    assert card["family"] == "tfidf_logreg" and card["label_names"] == LABEL_NAMES
+    assert card["train"] == {"train_seconds": 1.0}
+    texts = ["election minister treaty", "processor chip software"]
+    np.testing.assert_array_equal(loaded.predict_proba(texts), fitted.predict_proba(texts))
+    assert loaded.n_parameters() == fitted.n_parameters()
+
+
+def test_parameter_count_is_weights_plus_biases(fitted):
+    vocabulary = len(fitted.pipeline.named_steps["tfidf"].vocabulary_)
+    assert fitted.n_parameters() == 4 * vocabulary + 4
+
+
+def test_training_is_deterministic():
+    params = TfidfLogregParams(family="tfidf_logreg", C=3.0)
+    train_x, train_y = texts_and_labels(20, seed=4)
+    probas = []
+    for _ in range(2):
+        model = models.create(params, LABEL_NAMES, seed=0)
+        model.fit(train_x, train_y, [], np.array([], dtype=int))
+        probas.append(model.predict_proba(train_x[:10]))
+    np.testing.assert_array_equal(*probas)
+
+
+def test_missing_class_still_gets_a_column():
+    params = TfidfLogregParams(family="tfidf_logreg", fit_on_val=False)
+    model = models.create(params, LABEL_NAMES, seed=0)
+    x, y = texts_and_labels(10, seed=5)
+    keep = y != 3
+    model.fit([t for t, k in zip(x, keep, strict=True) if k], y[keep], [], np.array([]))
+    proba = model.predict_proba(x[:3])
+    assert proba.shape == (3, 4) and (proba[:, 3] == 0).all()

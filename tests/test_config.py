@@ -1,0 +1,129 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reprotune.config import load_params, parse_params
+from reprotune.errors import ParamsError
+
+PROJECT_PARAMS = Path(__file__).parents[1] / "params.yaml"
+
+
+def base() -> dict:
+    return yaml.safe_load(PROJECT_PARAMS.read_text())
+
+
+def problem(raw: dict) -> str:
+    with pytest.raises(ParamsError) as caught:
+        parse_params(raw)
+    return str(caught.value)
+
+
+def test_project_params_are_valid():
+    params = load_params(PROJECT_PARAMS)
+    assert params.data.source == "hf"
+    assert params.data.name == "fancyzhx/ag_news"
+    assert "baseline" in params.train.candidates
+    assert params.candidate("baseline").family == "tfidf_logreg"
+
+
+def test_unknown_key_is_named():
+    raw = base()
+    raw["data"]["trian_size"] = 10
+    message = problem(raw)
+    assert "data.trian_size" in message and "unknown key" in message and "fix:" in message
+
+
+def test_unknown_top_level_key_is_named():
+    raw = base()
+    raw["lerning_rate"] = 0.1
+    assert "lerning_rate: unknown key" in problem(raw)
+
+
+def test_unknown_model_family_lists_known_ones():
+    raw = base()
+    raw["train"]["candidates"]["baseline"]["family"] = "xgboost"
+    message = problem(raw)
+    assert "train.candidates.baseline.family = 'xgboost'" in message
+    assert "tfidf_logreg" in message
+
+
+@pytest.mark.parametrize("lr", [0, -0.001])
+def test_non_positive_learning_rate_is_rejected(lr):
+    raw = base()
+    raw["lr"] = lr
+    message = problem(raw)
+    assert f"lr = {lr}" in message and "greater than 0" in message and "fix:" in message
+
+
+def test_negative_regularisation_names_the_candidate_key():
+    raw = base()
+    raw["train"]["candidates"]["baseline"]["C"] = -1
+    assert "train.candidates.baseline.C = -1" in problem(raw)
+
+
+def test_file_source_needs_files():
+    raw = base()
+    raw["data"]["source"] = "csv"
+    message = problem(raw)
+    assert "data.files.train is not set" in message and "fix:" in message
+
+
+def test_headerless_csv_needs_column_names():
+    raw = base()
+    raw["data"].update(source="csv", files={"train": "a.csv", "test": "b.csv"})
+    raw["data"]["csv"] = {"header": False, "columns": None}
+    assert "data.csv.columns is not set" in problem(raw)
+
+
+def test_unknown_sklearn_dataset():
+    raw = base()
+    raw["data"].update(source="sklearn", name="titanic")
+    assert "'titanic' is not a scikit-learn dataset" in problem(raw)
+
+
+def test_unknown_source_lists_choices():
+    raw = base()
+    raw["data"]["source"] = "s3"
+    message = problem(raw)
+    assert "data.source = 's3'" in message and "'csv'" in message
+
+
+def test_candidate_name_must_be_a_safe_identifier():
+    raw = base()
+    raw["train"]["candidates"]["Bad Name!"] = raw["train"]["candidates"]["baseline"]
+    assert "'Bad Name!'" in problem(raw)
+
+
+def test_no_candidates_is_rejected():
+    raw = base()
+    raw["train"]["candidates"] = {}
+    assert "train.candidates" in problem(raw)
+
+
+def test_zero_train_size_is_rejected():
+    raw = base()
+    raw["data"]["train_size"] = 0
+    assert "data.train_size = 0" in problem(raw)
+
+
+def test_unknown_compare_metric():
+    raw = base()
+    raw["compare"]["metric"] = "f2"
+    message = problem(raw)
+    assert "compare.metric = 'f2'" in message and "macro_f1" in message
+
+
+def test_unknown_candidate_on_the_command_line():
+    params = load_params(PROJECT_PARAMS)
+    with pytest.raises(ParamsError, match=r"no candidate 'nope'.*baseline"):
+        params.candidate("nope")
+
+
+def test_missing_or_broken_params_file(tmp_path):
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "params.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("data: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(broken)

@@ -1,0 +1,57 @@
+import pytest
+
+from reprotune.errors import DataError
+from reprotune.io import write_json
+from reprotune.leaderboard import build_leaderboard, load_candidate_metrics, summary, to_markdown
+
+
+def metrics(f1, latency, log_loss=0.5):
+    return {
+        "accuracy": f1,
+        "macro_f1": f1,
+        "weighted_f1": f1,
+        "macro_precision": f1,
+        "macro_recall": f1,
+        "log_loss": log_loss,
+        "roc_auc_ovr": 0.9,
+        "efficiency": {
+            "latency_ms": latency,
+            "train_seconds": 1.0,
+            "throughput_samples_per_s": 100.0,
+            "size_mb": 1.0,
+            "n_parameters": 10,
+        },
+    }
+
+
+def test_ranks_by_metric_and_breaks_ties_on_latency():
+    rows = build_leaderboard(
+        {"slow": metrics(0.8, 9.0), "fast": metrics(0.8, 1.0), "best": metrics(0.9, 50.0)},
+        "macro_f1",
+    )
+    assert [r["candidate"] for r in rows] == ["best", "fast", "slow"]
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    result = summary(rows, "macro_f1")
+    assert result["champion"] == "best" and result["champion_score"] == 0.9
+    assert result["ranking"]["fast"] == {"rank": 2, "macro_f1": 0.8}
+
+
+def test_lower_is_better_for_log_loss():
+    rows = build_leaderboard(
+        {"a": metrics(0.9, 1, log_loss=0.7), "b": metrics(0.8, 1, 0.3)}, "log_loss"
+    )
+    assert rows[0]["candidate"] == "b"
+
+
+def test_markdown_marks_the_champion():
+    rows = build_leaderboard({"a": metrics(0.9, 1.0), "b": metrics(0.7, 1.0)}, "macro_f1")
+    table = to_markdown(rows, "macro_f1")
+    assert "champion: **a**" in table
+    assert "| 1 | **a** | 0.9 |" in table
+
+
+def test_missing_candidate_metrics_say_which_stage_to_run(tmp_path):
+    write_json(tmp_path / "evaluate" / "a.json", metrics(0.9, 1.0))
+    assert list(load_candidate_metrics(["a"], tmp_path)) == ["a"]
+    with pytest.raises(DataError, match=r"dvc repro evaluate@b"):
+        load_candidate_metrics(["a", "b"], tmp_path)

@@ -1,0 +1,225 @@
+"""End to end: the real `dvc` CLI runs the real pipeline on a copy of the project."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from corpus import ag_news_data_params, write_ag_news_csv
+from mlflow.tracking import MlflowClient
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).parents[1]
+PROJECT_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    "stages",
+    "src",
+    ".dvc/config",
+    ".dvc/plots",
+    ".dvcignore",
+    ".gitignore",
+]
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def copy_project(target: Path) -> Path:
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+            )
+        elif source.exists():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+def write_params(project: Path, train: Path, test: Path) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"].update(ag_news_data_params(train, test))
+    params["evaluate"]["latency_repeats"] = 5
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = copy_project(tmp_path_factory.mktemp("project"))
+    corpus = tmp_path_factory.mktemp("corpus")
+    write_params(
+        project,
+        write_ag_news_csv(corpus / "train.csv", n_per_class=80, seed=11),
+        write_ag_news_csv(corpus / "test.csv", n_per_class=30, seed=12),
+    )
+    run(["git", "init", "-q"], project)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], project)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], project)
+    run(["dvc", "repro"], project)
+    return project
+
+
+def mlflow_runs(project: Path):
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("reprotune")
+    return client.search_runs([experiment.experiment_id], max_results=500)
+
+
+def test_repro_writes_every_output(project):
+    for path in [
+        "data/raw/manifest.json",
+        "data/raw/train.parquet",
+        "data/processed/val.parquet",
+        "data/processed/labels.json",
+        "models/baseline/model.joblib",
+        "models/baseline/candidate.json",
+        "metrics/preprocess.json",
+        "metrics/train/baseline.json",
+        "metrics/compare.md",
+        "dvc.lock",
+    ]:
+        assert (project / path).is_file(), path
+    evaluation = yaml.safe_load((project / "metrics/evaluate/baseline.json").read_text())
+    assert evaluation["accuracy"] > 0.8 and evaluation["n_test"] == 80
+    assert set(evaluation["per_class"]) == {"World", "Sports", "Business", "Sci/Tech"}
+    assert evaluation["efficiency"]["latency_ms"] > 0
+    compare = yaml.safe_load((project / "metrics/compare.json").read_text())
+    assert compare["champion"] == "baseline" and compare["metric"] == "macro_f1"
+    for name in [
+        "confusion.json",
+        "confusion.png",
+        "per_class.json",
+        "per_class_f1.png",
+        "final_metrics.json",
+        "final_metrics.png",
+    ]:
+        assert (project / "plots/evaluate/baseline" / name).is_file(), name
+    for name in [
+        "metrics.json",
+        "metrics.png",
+        "quality_cost.json",
+        "quality_vs_latency.png",
+        "quality_vs_train_time.png",
+    ]:
+        assert (project / "plots/compare" / name).is_file(), name
+
+
+def test_every_stage_logged_to_mlflow_under_one_parent(project):
+    runs = mlflow_runs(project)
+    parents = [r for r in runs if r.data.tags.get("reprotune.kind") == "pipeline"]
+    assert len(parents) == 1
+    children = {
+        r.info.run_name: r
+        for r in runs
+        if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id
+    }
+    assert set(children) == {
+        "fetch",
+        "preprocess",
+        "train@baseline",
+        "evaluate@baseline",
+        "compare",
+    }
+    evaluate = children["evaluate@baseline"]
+    assert evaluate.data.metrics["accuracy"] > 0.8
+    assert evaluate.data.tags["reprotune.candidate"] == "baseline"
+    assert children["train@baseline"].data.params["C"] == "10.0"
+    artifacts = MlflowClient(f"sqlite:///{project / 'mlflow.db'}").list_artifacts(
+        evaluate.info.run_id, "plots"
+    )
+    assert {Path(a.path).name for a in artifacts} >= {"confusion.png", "per_class_f1.png"}
+
+
+def test_second_repro_does_nothing(project):
+    done = run(["dvc", "repro"], project)
+    assert "Data and pipelines are up to date." in done.stdout
+    assert "Running stage" not in done.stdout
+
+
+def test_exp_run_reruns_only_what_depends_on_the_change(project):
+    done = run(
+        ["dvc", "exp", "run", "-n", "lower-c", "-S", "train.candidates.baseline.C=1.0"], project
+    )
+    ran = {
+        line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage")
+    }
+    assert ran == {"train@baseline", "evaluate@baseline", "compare"}
+    names = {
+        r.info.run_name
+        for r in mlflow_runs(project)
+        if r.data.tags.get("reprotune.kind") == "pipeline"
+    }
+    assert "lower-c" in names
+    shown = run(["dvc", "exp", "show", "--md"], project).stdout
+    assert "lower-c" in shown and "macro_f1" in shown
+
+
+def test_metrics_and_plots_commands(project):
+    assert "accuracy" in run(["dvc", "metrics", "show"], project).stdout
+    out = project / "plots_html"
+    run(["dvc", "plots", "show", "-o", str(out)], project)
+    page = (out / "index.html").read_text()
+    assert "cdn.jsdelivr" not in page and "https://cdn" not in page
+    assert "vegaEmbed" in page and "/* vega-lite-5" in page
+    assert page.count("vegaEmbed('#") >= 5
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_plots_page_renders_offline_in_headless_chromium(project, tmp_path):
+    out = tmp_path / "html"
+    run(["dvc", "plots", "show", "-o", str(out)], project)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=10000",
+        # Any request leaving the machine fails: the page must not need one.
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+    ]
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", (out / "index.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    vega_specs = (out / "index.html").read_text().count("vegaEmbed('#")
+    assert vega_specs >= 5
+    # vega-embed replaces each spec's div content by a canvas and marks the div "vega-embed".
+    assert dom.count('class="vega-embed') == vega_specs
+    assert dom.count("<canvas") == vega_specs
+
+
+def test_bad_params_stop_the_stage_and_leave_no_output(project):
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["data"]["train_size"] = 100000
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        done = run(["dvc", "repro"], project, check=False)
+    finally:
+        params_file.write_text(original)
+    assert done.returncode != 0
+    assert "data.train_size = 100000" in done.stderr and "fix:" in done.stderr
+    assert not (project / "data/processed").exists()

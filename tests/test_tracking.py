@@ -1,0 +1,110 @@
+import pytest
+from mlflow.tracking import MlflowClient
+
+from reprotune.config import TrackingParams
+from reprotune.tracking import flatten, param_value, stage_run, tracking_uri
+
+TRACKING = TrackingParams(experiment="unit")
+
+
+def runs(root, **filters):
+    client = MlflowClient(tracking_uri(root))
+    experiment = client.get_experiment_by_name("unit")
+    found = client.search_runs([experiment.experiment_id])
+    return client, [r for r in found if all(r.data.tags.get(k) == v for k, v in filters.items())]
+
+
+def test_stage_runs_nest_under_one_parent_per_execution(in_tmp, monkeypatch):
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-one")
+    with stage_run("fetch", TRACKING) as run:
+        run.log_params({"data": {"source": "csv", "files": {"train": "a.csv"}}})
+        run.log_metrics({"rows": {"train": 10}, "name": "not a number"})
+    with stage_run("train", TRACKING, candidate="baseline") as run:
+        for epoch in range(3):
+            run.log_metrics({"val_loss": 1.0 / (epoch + 1)}, step=epoch)
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-two")
+    with stage_run("fetch", TRACKING):
+        pass
+
+    client, parents = runs(in_tmp, **{"reprotune.kind": "pipeline"})
+    assert sorted(p.info.run_name for p in parents) == ["exp-one", "exp-two"]
+    one = next(p for p in parents if p.info.run_name == "exp-one")
+    children = [
+        r for r in runs(in_tmp)[1] if r.data.tags.get("mlflow.parentRunId") == one.info.run_id
+    ]
+    assert sorted(r.info.run_name for r in children) == ["fetch", "train@baseline"]
+    fetch = next(r for r in children if r.info.run_name == "fetch")
+    assert fetch.data.params == {"data.source": "csv", "data.files.train": "a.csv"}
+    assert fetch.data.metrics == {"rows.train": 10.0}
+    assert fetch.data.tags["reprotune.stage"] == "fetch"
+    assert fetch.data.tags["dvc.exp_name"] == "exp-one"
+    assert fetch.info.status == "FINISHED"
+    train = next(r for r in children if r.info.run_name == "train@baseline")
+    history = client.get_metric_history(train.info.run_id, "val_loss")
+    assert [(m.step, round(m.value, 3)) for m in history] == [(0, 1.0), (1, 0.5), (2, 0.333)]
+    assert (in_tmp / "mlflow.db").is_file()
+
+
+def test_artifacts_land_under_the_project_root(in_tmp):
+    (in_tmp / "report.json").write_text("{}")
+    with stage_run("compare", TRACKING) as run:
+        run.log_artifacts([in_tmp / "report.json"], "reports")
+    _, found = runs(in_tmp, **{"reprotune.stage": "compare"})
+    assert found[0].info.artifact_uri.startswith((in_tmp / "mlartifacts").as_uri())
+    assert list((in_tmp / "mlartifacts").rglob("reports/report.json"))
+
+
+def test_dvc_root_anchors_the_store_for_queued_experiments(in_tmp, tmp_path_factory, monkeypatch):
+    executor_copy = tmp_path_factory.mktemp("executor")
+    (executor_copy / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.chdir(executor_copy)
+    monkeypatch.setenv("DVC_ROOT", str(in_tmp))
+    with stage_run("fetch", TRACKING):
+        pass
+    assert (in_tmp / "mlflow.db").is_file()
+    assert not (executor_copy / "mlflow.db").exists()
+
+
+def test_plain_repro_groups_by_commit_and_params(in_tmp):
+    (in_tmp / "params.yaml").write_text("seed: 1\n")
+    with stage_run("fetch", TRACKING):
+        pass
+    with stage_run("preprocess", TRACKING):
+        pass
+    (in_tmp / "params.yaml").write_text("seed: 2\n")
+    with stage_run("fetch", TRACKING):
+        pass
+    _, parents = runs(in_tmp, **{"reprotune.kind": "pipeline"})
+    assert len(parents) == 2
+
+
+def test_failed_stage_marks_the_run_failed(in_tmp):
+    with pytest.raises(RuntimeError), stage_run("train", TRACKING, candidate="x"):
+        raise RuntimeError("boom")
+    _, found = runs(in_tmp, **{"reprotune.stage": "train"})
+    assert found[0].info.status == "FAILED"
+
+
+def test_disabled_tracking_touches_no_store(in_tmp):
+    with stage_run("fetch", TrackingParams(enabled=False)) as run:
+        run.log_params({"a": 1})
+        run.log_metrics({"b": 2})
+        assert not run.enabled
+    assert not (in_tmp / "mlflow.db").exists()
+
+
+def test_unusable_store_fails_with_the_fix(in_tmp, monkeypatch):
+    (in_tmp / "a-file").write_text("")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{in_tmp}/a-file/mlflow.db")
+    with pytest.raises(Exception, match=r"tracking\.enabled: false"), stage_run("fetch", TRACKING):
+        pass
+
+
+def test_long_params_are_truncated_with_a_marker():
+    value = param_value("x" * 7000, 6000)
+    assert len(value) == 6000 and value.endswith("...[truncated]")
+    assert param_value(None, 10) == "null"
+
+
+def test_flatten_nested_dicts():
+    assert flatten({"a": {"b": 1, "c": {"d": 2}}, "e": {}}) == {"a.b": 1, "a.c.d": 2, "e": {}}
