@@ -136,3 +136,23 @@ def test_http_failure_names_the_key_and_the_fix(file_server, data_params, tmp_pa
         DataError, match=r"(?s)data\.files\.test = .*download failed.*404.*local path"
     ):
         fetch(DataParams(**data_params), 0, Path(tmp_path / "raw"))
+
+
+def test_hub_loader_reads_class_names_from_dataset_features(tmp_path):
+    """The same `load_dataset(name)` call that fetches from the Hub, on a local dataset folder."""
+    import datasets
+
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])}
+    )
+    folder = tmp_path / "local_dataset"
+    for split, n in (("train", 20), ("test", 8)):
+        rows = {"text": [f"{split} row {i}" for i in range(n)], "label": [i % 2 for i in range(n)]}
+        datasets.Dataset.from_dict(rows, features=features).to_parquet(
+            folder / f"{split}.parquet"
+        )
+    manifest = fetch(DataParams(source="hf", name=str(folder)), 0, tmp_path / "raw")
+    assert manifest["rows"] == {"train": 20, "test": 8}
+    assert manifest["label_names"] == ["neg", "pos"]
+    assert manifest["revision"] == "main"
+    assert pd.read_parquet(tmp_path / "raw" / "test.parquet")["label"].tolist()[:4] == [0, 1, 0, 1]
