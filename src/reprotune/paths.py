@@ -4,6 +4,7 @@ Stage name = script name = params section = metrics file = MLflow tag, so every 
 from the stage (and candidate) name.
 """
 
+import os
 from pathlib import Path
 
 PARAMS_FILE = Path("params.yaml")
@@ -39,6 +40,16 @@ def stage_metrics(stage: str, candidate: str | None = None) -> Path:
 
 def stage_plots(stage: str, candidate: str | None = None) -> Path:
     return PLOTS_DIR / stage / candidate if candidate else PLOTS_DIR / stage
+
+
+def project_root() -> Path:
+    """The repository the pipeline belongs to.
+
+    DVC sets DVC_ROOT for every stage; for queued experiments running in a temporary copy it
+    points at the original repository, so relative data paths and the MLflow store resolve there.
+    """
+    dvc_root = os.environ.get("DVC_ROOT")
+    return Path(dvc_root).resolve() if dvc_root else find_project_root()
 
 
 def find_project_root(start: Path | None = None) -> Path:

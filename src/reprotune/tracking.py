@@ -1,9 +1,8 @@
 """MLflow tracking: one run per stage, nested under one parent run per pipeline execution.
 
-The store is `MLFLOW_TRACKING_URI` when set, else an SQLite file at the project root. The root
-comes from `DVC_ROOT`, which DVC sets for every stage and points at the original repository even
-for queued experiments running in temporary copies, so every run lands in one store with its
-artifacts in one place.
+The store is `MLFLOW_TRACKING_URI` when set, else an SQLite file at the project root
+(`paths.project_root`: the original repository, also for queued experiments running in DVC's
+temporary copies), so every run lands in one store with its artifacts in one place.
 """
 
 import contextlib
@@ -20,18 +19,13 @@ from typing import Any
 
 from reprotune.config import TrackingParams
 from reprotune.errors import TrackingError
-from reprotune.paths import PARAMS_FILE, find_project_root
+from reprotune.paths import PARAMS_FILE, project_root
 
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 TAG_PREFIX = "reprotune."
 _TRUNCATED = "...[truncated]"
 _UNSAFE_KEY = re.compile(r"[^\w\-. /]")
-
-
-def project_root() -> Path:
-    dvc_root = os.environ.get("DVC_ROOT")
-    return Path(dvc_root).resolve() if dvc_root else find_project_root()
 
 
 def tracking_uri(root: Path) -> str:

@@ -148,11 +148,23 @@ def test_hub_loader_reads_class_names_from_dataset_features(tmp_path):
     folder = tmp_path / "local_dataset"
     for split, n in (("train", 20), ("test", 8)):
         rows = {"text": [f"{split} row {i}" for i in range(n)], "label": [i % 2 for i in range(n)]}
-        datasets.Dataset.from_dict(rows, features=features).to_parquet(
-            folder / f"{split}.parquet"
-        )
+        datasets.Dataset.from_dict(rows, features=features).to_parquet(folder / f"{split}.parquet")
     manifest = fetch(DataParams(source="hf", name=str(folder)), 0, tmp_path / "raw")
     assert manifest["rows"] == {"train": 20, "test": 8}
     assert manifest["label_names"] == ["neg", "pos"]
     assert manifest["revision"] == "main"
     assert pd.read_parquet(tmp_path / "raw" / "test.parquet")["label"].tolist()[:4] == [0, 1, 0, 1]
+
+
+def test_relative_paths_start_at_the_project_root(
+    data_params, ag_news_files, tmp_path, monkeypatch
+):
+    """Queued experiments run in a temporary copy; DVC_ROOT names the original repository."""
+    root = ag_news_files[0].parent.parent
+    data_params["files"] = {"train": "src/train.csv", "test": "src/test.csv"}
+    elsewhere = tmp_path / "executor-copy"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("DVC_ROOT", str(root))
+    manifest = fetch(DataParams(**data_params), 0, elsewhere / "raw")
+    assert manifest["rows"] == {"train": 240, "test": 120}

@@ -144,6 +144,8 @@ def _localise(location: str, key: str, downloads: Path) -> Path:
     if _is_url(location):
         return download(location, downloads, key)
     path = Path(location).expanduser()
+    if not path.is_absolute():
+        path = paths.project_root() / path
     if not path.is_file():
         raise DataError(
             f"{key} = {location!r}: no such file (relative paths start at the project root); "
