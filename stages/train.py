@@ -3,8 +3,8 @@
 import sys
 import time
 
-from reprotune import models, paths
-from reprotune.config import load_params
+from reprotune import models, paths, plots
+from reprotune.config import load_params, read_resolved_config
 from reprotune.data.prepare import load_label_names, load_split
 from reprotune.io import staged_dir, write_json
 from reprotune.stage import run_stage, single_argument
@@ -13,35 +13,34 @@ from reprotune.tracking import stage_run
 
 def main(candidate: str) -> None:
     params = load_params()
-    candidate_params = params.candidate(candidate)
+    params.candidate(candidate)
+    candidate_params, seed = read_resolved_config(paths.candidate_config(candidate))
     train, val = load_split("train"), load_split("val")
-    model = models.create(candidate_params, load_label_names(), params.seed)
-    with stage_run(
-        "train", params.tracking, candidate, tags={"reprotune.family": candidate_params.family}
-    ) as run:
-        run.log_params(
-            {**candidate_params.model_dump(mode="json"), "seed": params.seed, "n_train": len(train)}
-        )
+    model = models.create(candidate_params, load_label_names(), seed)
+    with stage_run("train", params.tracking, candidate,
+                   tags={"reprotune.family": candidate_params.family}) as run:
+        run.log_params({**candidate_params.model_dump(mode="json"), "seed": seed,
+                        "n_train": len(train), "n_val": len(val)})
         start = time.perf_counter()
-        history = model.fit(
-            train["text"].tolist(),
-            train["label"].to_numpy(),
-            val["text"].tolist(),
-            val["label"].to_numpy(),
-        )
-        train_seconds = round(time.perf_counter() - start, 3)
-        summary = {
-            "train_seconds": train_seconds,
-            "n_train": len(train),
-            "n_val": len(val),
-            "n_parameters": model.n_parameters(),
-        }
+        history = model.fit(train["text"].tolist(), train["label"].to_numpy(),
+                            val["text"].tolist(), val["label"].to_numpy())
+        seconds = time.perf_counter() - start
+        summary = {"train_seconds": round(seconds, 3),
+                   "train_samples_per_s": round(len(train) * len(history) / seconds, 2),
+                   "epochs_run": len(history),
+                   "best_epoch": getattr(model, "best_epoch", len(history)),
+                   "n_train": len(train), "n_val": len(val),
+                   "n_parameters": model.n_parameters()}
         with staged_dir(paths.model_dir(candidate)) as folder:
             model.save(folder, extra={"train": summary, "history": history})
+        with staged_dir(paths.stage_plots("train", candidate)) as folder:
+            names = [f.name for f in plots.history_plots(folder, history)]
         write_json(paths.stage_metrics("train", candidate), summary)
         for row in history:
             run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
         run.log_metrics(summary)
+        plot_dir = paths.stage_plots("train", candidate)
+        run.log_artifacts([plot_dir / n for n in names if n.endswith(".png")], "plots")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Every stage calls `load_params()` first: a bad key or value stops it before any 
 message naming the key, the value and the fix.
 """
 
+import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -15,6 +16,7 @@ from pydantic import (
     Field,
     PositiveFloat,
     PositiveInt,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -114,8 +116,49 @@ class TfidfLogregParams(Strict):
     fit_on_val: bool = True
 
 
-CandidateParams = Annotated[TfidfLogregParams, Field(discriminator="family")]
-FAMILIES = ("tfidf_logreg",)
+class KerasMlpParams(Strict):
+    """A Keras 3 MLP on TF-IDF features (a TextVectorization layer inside the model)."""
+
+    family: Literal["keras_mlp"]
+    max_tokens: PositiveInt = 20000
+    ngram_max: int = Field(default=2, ge=1, le=3)
+    hidden_units: list[PositiveInt] = Field(default=[256], min_length=1)
+    dropout: float = Field(default=0.5, ge=0, lt=1)
+    l2: float = Field(default=1e-5, ge=0)
+    batch_norm: bool = False
+    lr: PositiveFloat = 1e-3
+    epochs: PositiveInt = 20
+    batch_size: PositiveInt = 32
+    patience: PositiveInt = 3
+    class_weight: bool = False
+
+
+class TransformerParams(Strict):
+    """A fine-tuned Hugging Face sequence classifier (PyTorch).
+
+    `lr`, `epochs`, `batch_size` and `checkpoint` live at the top of params.yaml, so that
+    `dvc exp run -S lr=...` works as spelled; the configure stage copies them in here.
+    """
+
+    family: Literal["hf_transformer"]
+    max_length: int = Field(default=128, ge=8, le=4096)
+    weight_decay: float = Field(default=0.01, ge=0)
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    max_grad_norm: PositiveFloat = 1.0
+    patience: PositiveInt = 2
+    num_threads: int | None = Field(default=None, ge=1, description="null: all cores")
+    eval_batch_size: PositiveInt = 64
+    lr: PositiveFloat | None = None
+    epochs: PositiveInt | None = None
+    batch_size: PositiveInt | None = None
+    checkpoint: str | None = None
+
+
+TOP_LEVEL_KNOBS = ("lr", "epochs", "batch_size", "checkpoint")
+CandidateParams = Annotated[
+    TfidfLogregParams | KerasMlpParams | TransformerParams, Field(discriminator="family")
+]
+FAMILIES = ("tfidf_logreg", "keras_mlp", "hf_transformer")
 
 
 class TrainParams(Strict):
@@ -172,14 +215,36 @@ class Params(Strict):
     compare: CompareParams = CompareParams()
     tracking: TrackingParams = TrackingParams()
 
+    @model_validator(mode="after")
+    def _knobs_at_top_level(self) -> "Params":
+        for name, candidate in self.train.candidates.items():
+            if not isinstance(candidate, TransformerParams):
+                continue
+            for knob in TOP_LEVEL_KNOBS:
+                if getattr(candidate, knob) is not None:
+                    raise ValueError(
+                        f"train.candidates.{name}.{knob} is set; fix: set the top-level "
+                        f"`{knob}` instead (it is what `dvc exp run -S {knob}=...` changes)"
+                    )
+                if getattr(self, knob) is None:
+                    raise ValueError(
+                        f"candidate {name!r} is a transformer but the top-level `{knob}` is "
+                        f"not set; fix: add `{knob}:` at the top of params.yaml"
+                    )
+        return self
+
     def candidate(self, name: str) -> CandidateParams:
+        """A candidate's settings, with the top-level knobs filled in for transformers."""
         if name not in self.train.candidates:
             known = ", ".join(self.train.candidates)
             raise ParamsError(
                 f"params.yaml: train.candidates has no candidate {name!r}; "
                 f"fix: use one of {known} or add it under train.candidates"
             )
-        return self.train.candidates[name]
+        candidate = self.train.candidates[name]
+        if isinstance(candidate, TransformerParams):
+            return candidate.model_copy(update={k: getattr(self, k) for k in TOP_LEVEL_KNOBS})
+        return candidate
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
@@ -217,7 +282,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{key}.family is missing; fix: set it to one of {', '.join(FAMILIES)}"
     message = error["msg"].removeprefix("Value error, ")
     if kind == "value_error" and isinstance(value, dict):
-        return f"{key}: {message}"  # a check across keys: the message names them
+        # A check across keys: the message names them.
+        return message if key == "(top level)" else f"{key}: {message}"
     return f"{key} = {value!r}: {message}" + ("" if "fix:" in message else _fix(kind, key))
 
 
@@ -227,3 +293,19 @@ def _fix(kind: str, key: str) -> str:
     if kind == "literal_error":
         return f"; fix: use one of the values listed for {key}"
     return f"; fix: correct {key} in params.yaml"
+
+
+_CANDIDATE_ADAPTER = TypeAdapter(CandidateParams)
+
+
+def resolved_config(params: Params, name: str) -> dict[str, Any]:
+    """What train@<name> depends on: the candidate's settings (knobs filled in) and the seed."""
+    return {"seed": params.seed, "params": params.candidate(name).model_dump(mode="json")}
+
+
+def read_resolved_config(path: Path) -> tuple[CandidateParams, int]:
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ParamsError(f"{path} is missing; fix: run the configure stage (dvc repro)") from exc
+    return _CANDIDATE_ADAPTER.validate_python(raw["params"]), raw["seed"]

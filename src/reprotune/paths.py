@@ -14,6 +14,7 @@ MODELS_DIR = Path("models")
 METRICS_DIR = Path("metrics")
 PLOTS_DIR = Path("plots")
 
+CONFIGS_DIR = Path("configs")
 MANIFEST = RAW_DIR / "manifest.json"
 LABELS = PROCESSED_DIR / "labels.json"
 SPLITS = ("train", "val", "test")
@@ -26,6 +27,10 @@ def raw_split(split: str) -> Path:
 
 def processed_split(split: str) -> Path:
     return PROCESSED_DIR / f"{split}.parquet"
+
+
+def candidate_config(candidate: str) -> Path:
+    return CONFIGS_DIR / f"{candidate}.json"
 
 
 def model_dir(candidate: str) -> Path:

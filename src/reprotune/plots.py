@@ -163,3 +163,53 @@ def quality_cost_plot(folder: Path, leaderboard: list[dict], metric: str) -> lis
         _save(fig, png)
         written.append(png)
     return written
+
+
+HISTORY_CHARTS = {  # file stem: (metric, title)
+    "loss": ("loss", "Loss per epoch"),
+    "accuracy": ("accuracy", "Accuracy per epoch"),
+    "f1": ("macro_f1", "Macro F1 per epoch"),
+}
+
+
+def history_plots(folder: Path, history: list[dict]) -> list[Path]:
+    """Per-epoch charts: loss, accuracy, F1 (train vs validation) and all metrics together."""
+    written = []
+    for stem, (metric, title) in HISTORY_CHARTS.items():
+        rows = [
+            {"epoch": row["epoch"], "series": split, metric: row[f"{split}_{metric}"]}
+            for row in history
+            for split in ("train", "val")
+            if f"{split}_{metric}" in row
+        ]
+        data_file = folder / f"{stem}.json"
+        write_json(data_file, rows)
+        png = folder / f"{stem}.png"
+        _line_chart(rows, metric, title, png)
+        written += [data_file, png]
+    rows = [
+        {"epoch": row["epoch"], "series": key, "value": value}
+        for row in history
+        for key, value in row.items()
+        if key != "epoch"
+    ]
+    data_file = folder / "all_metrics.json"
+    write_json(data_file, rows)
+    png = folder / "all_metrics.png"
+    _line_chart(rows, "value", "All metrics per epoch", png)
+    return [*written, data_file, png]
+
+
+def _line_chart(rows: list[dict], y: str, title: str, path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for series in dict.fromkeys(r["series"] for r in rows):
+        points = [(r["epoch"], r[y]) for r in rows if r["series"] == series]
+        ax.plot(*zip(*points, strict=True), marker="o", label=series)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(y)
+    ax.set_title(title)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if rows:
+        ax.legend(fontsize="small", ncol=2)
+    _save(fig, path)

@@ -6,14 +6,17 @@ from pathlib import Path
 
 from reprotune.models.base import Candidate, read_card
 
+# Family name = module name (dvc.yaml makes train@<candidate> depend on that module alone).
 FAMILY_CLASSES = {
-    "tfidf_logreg": "reprotune.models.baseline:TfidfLogreg",
+    "tfidf_logreg": "TfidfLogreg",
+    "keras_mlp": "KerasMlp",
+    "hf_transformer": "HfTransformer",
 }
 
 
 def family_class(family: str) -> type[Candidate]:
-    module_name, class_name = FAMILY_CLASSES[family].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    module = importlib.import_module(f"reprotune.models.{family}")
+    return getattr(module, FAMILY_CLASSES[family])
 
 
 def create(params, label_names: list[str], seed: int) -> Candidate:

@@ -10,6 +10,7 @@ from sklearn.pipeline import Pipeline
 
 from reprotune.config import TfidfLogregParams
 from reprotune.models.base import Candidate
+from reprotune.models.training import epoch_metrics
 
 WEIGHTS = "model.joblib"
 
@@ -38,11 +39,15 @@ class TfidfLogreg(Candidate):
         )
 
     def fit(self, train_texts, train_labels, val_texts, val_labels) -> list[dict]:
+        """One closed-form fit: a one-row history (validation only if held out)."""
         if self.params.fit_on_val:
             train_texts = list(train_texts) + list(val_texts)
             train_labels = np.concatenate([train_labels, val_labels])
         self.pipeline.fit(train_texts, train_labels)
-        return []
+        row = {"epoch": 1, **epoch_metrics(train_labels, self.predict_proba(train_texts), "train")}
+        if not self.params.fit_on_val and len(val_texts):
+            row.update(epoch_metrics(val_labels, self.predict_proba(val_texts), "val"))
+        return [row]
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         probabilities = self.pipeline.predict_proba(texts)

@@ -1,0 +1,213 @@
+"""A Hugging Face sequence classifier fine-tuned with PyTorch.
+
+The loop is plain PyTorch on purpose: dynamic padding (each batch padded to its longest
+example), batches grouped by length, AdamW with linear warmup and decay, gradient clipping,
+early stopping on validation macro F1 keeping the best epoch's weights. CUDA (with bf16 or fp16
+autocast) is used when present, the CPU otherwise, through the same code.
+"""
+
+import contextlib
+import copy
+import random
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from reprotune.config import TransformerParams
+from reprotune.errors import ParamsError
+from reprotune.models.base import Candidate
+from reprotune.models.training import EarlyStopping, epoch_metrics
+from reprotune.runtime import thread_count
+
+# Examples sorted by length inside windows of this many batches: little padding, yet shuffled.
+LENGTH_GROUP_BATCHES = 50
+
+
+def _looks_like_path(checkpoint: str) -> bool:
+    return checkpoint.startswith((".", "/", "~")) or Path(checkpoint).expanduser().exists()
+
+
+def check_checkpoint(checkpoint: str) -> None:
+    """Fail before any work when `checkpoint` names a local folder that is not there."""
+    folder = Path(checkpoint).expanduser()
+    if _looks_like_path(checkpoint) and not (folder / "config.json").is_file():
+        raise ParamsError(
+            f"checkpoint = {checkpoint!r}: no model folder there (a folder with config.json "
+            "and tokenizer files, as written by save_pretrained); fix: point the top-level "
+            "`checkpoint` at one, or at a Hugging Face Hub model name"
+        )
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random):
+    """Shuffled batches of indices in which examples have similar lengths."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * LENGTH_GROUP_BATCHES
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: lengths[i], reverse=True)
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+class HfTransformer(Candidate):
+    family = "hf_transformer"
+
+    def __init__(self, params: TransformerParams, label_names: list[str], seed: int):
+        super().__init__(params, label_names, seed)
+        self.model = None
+        self.tokenizer = None
+        self.device = None
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _torch(self):
+        import torch
+
+        threads = thread_count(self.params.num_threads)
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch
+
+    def _load_pretrained(self, source: str) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        check_checkpoint(source)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source)
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                source,
+                num_labels=len(self.label_names),
+                id2label=dict(enumerate(self.label_names)),
+                label2id={name: i for i, name in enumerate(self.label_names)},
+                # A new classification head replaces the checkpoint's, whatever its size.
+                ignore_mismatched_sizes=True,
+            )
+        except OSError as exc:
+            raise ParamsError(
+                f"checkpoint = {source!r} could not be loaded: {exc}\nfix: if this machine "
+                "is offline, set the top-level `checkpoint` to a local model folder"
+            ) from exc
+
+    def _autocast(self, torch):
+        if self.device.type != "cuda":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+
+    # -- training -------------------------------------------------------------------------
+
+    def _encode(self, texts) -> list[list[int]]:
+        return self.tokenizer(
+            list(texts), truncation=True, max_length=self.params.max_length
+        )["input_ids"]
+
+    def _collate(self, torch, encoded: list[list[int]], indices: list[int]):
+        batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in indices]},
+                                   return_tensors="pt")
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    def _optimizer(self, torch, steps: int):
+        from transformers import get_linear_schedule_with_warmup
+
+        no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+        groups = [
+            {"params": [p for n, p in self.model.named_parameters()
+                        if not n.endswith(no_decay)],
+             "weight_decay": self.params.weight_decay},
+            {"params": [p for n, p in self.model.named_parameters() if n.endswith(no_decay)],
+             "weight_decay": 0.0},
+        ]
+        optimizer = torch.optim.AdamW(groups, lr=self.params.lr)
+        scheduler = get_linear_schedule_with_warmup(
+            optimizer, int(self.params.warmup_ratio * steps), steps
+        )
+        return optimizer, scheduler
+
+    def fit(self, train_texts, train_labels, val_texts, val_labels) -> list[dict]:
+        torch = self._torch()
+        torch.manual_seed(self.seed)
+        self._load_pretrained(self.params.checkpoint)
+        self.model.to(self.device)
+        encoded = self._encode(train_texts)
+        lengths = [len(ids) for ids in encoded]
+        labels = torch.as_tensor(np.asarray(train_labels), dtype=torch.long)
+        rng = random.Random(self.seed)
+        batches_per_epoch = -(-len(encoded) // self.params.batch_size)
+        optimizer, scheduler = self._optimizer(torch, batches_per_epoch * self.params.epochs)
+        scaler = torch.amp.GradScaler(enabled=self.device.type == "cuda"
+                                      and not torch.cuda.is_bf16_supported())
+        stopper, history, best_state = EarlyStopping(self.params.patience), [], None
+        for epoch in range(1, self.params.epochs + 1):
+            self.model.train()
+            batches = length_grouped_batches(lengths, self.params.batch_size, rng)
+            seen_probs, seen_labels = [], []
+            for indices in tqdm(batches, desc=f"train transformer epoch {epoch}", unit="batch"):
+                inputs = self._collate(torch, encoded, indices)
+                target = labels[indices].to(self.device)
+                with self._autocast(torch):
+                    logits = self.model(**inputs).logits
+                    loss = torch.nn.functional.cross_entropy(logits.float(), target)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.params.max_grad_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                seen_probs.append(torch.softmax(logits.detach().float(), -1).cpu().numpy())
+                seen_labels.append(target.cpu().numpy())
+            # Train metrics come from the batches as they were trained on, at no extra cost.
+            row = {"epoch": epoch,
+                   **epoch_metrics(np.concatenate(seen_labels), np.concatenate(seen_probs),
+                                   "train"),
+                   **epoch_metrics(np.asarray(val_labels), self.predict_proba(val_texts), "val")}
+            history.append(row)
+            print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items()
+                                                 if k != "epoch"), flush=True)
+            if stopper.update(row["val_macro_f1"], epoch):
+                best_state = copy.deepcopy(self.model.state_dict())
+            if stopper.should_stop:
+                break
+        self.model.load_state_dict(best_state)
+        self.best_epoch = stopper.best_epoch
+        return history
+
+    # -- inference, persistence -----------------------------------------------------------
+
+    def predict_proba(self, texts) -> np.ndarray:
+        import torch
+
+        self.model.eval()
+        encoded = self._encode(texts)
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        probs = np.zeros((len(encoded), len(self.label_names)), dtype=np.float64)
+        size = self.params.eval_batch_size
+        with torch.inference_mode():
+            for start in range(0, len(order), size):
+                indices = order[start : start + size]
+                with self._autocast(torch):
+                    logits = self.model(**self._collate(torch, encoded, indices)).logits
+                probs[indices] = torch.softmax(logits.float(), -1).cpu().numpy()
+        return probs
+
+    def n_parameters(self) -> int:
+        return int(sum(p.numel() for p in self.model.parameters()))
+
+    def save_weights(self, folder: Path) -> None:
+        self.model.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+
+    @classmethod
+    def load_weights(cls, folder: Path, card: dict) -> "HfTransformer":
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        model = cls(TransformerParams(**card["params"]), card["label_names"], card["seed"])
+        model._torch()
+        model.tokenizer = AutoTokenizer.from_pretrained(folder)
+        model.model = AutoModelForSequenceClassification.from_pretrained(folder)
+        model.model.to(model.device)
+        return model

@@ -1,0 +1,46 @@
+"""Pieces shared by the iterative (per-epoch) candidates: epoch metrics and early stopping."""
+
+import numpy as np
+from sklearn import metrics as skm
+
+HISTORY_METRICS = ("loss", "accuracy", "macro_f1", "precision", "recall")
+
+
+def epoch_metrics(y_true: np.ndarray, proba: np.ndarray, prefix: str) -> dict[str, float]:
+    """Loss, accuracy, macro F1, macro precision and recall of one split after one epoch."""
+    labels = list(range(proba.shape[1]))
+    y_pred = proba.argmax(axis=1)
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="macro", zero_division=0
+    )
+    clipped = np.clip(proba, 1e-15, 1.0)
+    values = {
+        "loss": skm.log_loss(y_true, clipped / clipped.sum(axis=1, keepdims=True), labels=labels),
+        "accuracy": skm.accuracy_score(y_true, y_pred),
+        "macro_f1": f1,
+        "precision": precision,
+        "recall": recall,
+    }
+    return {f"{prefix}_{name}": round(float(value), 6) for name, value in values.items()}
+
+
+class EarlyStopping:
+    """Tracks the best validation score; says when `patience` epochs brought no gain."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best_score = -np.inf
+        self.best_epoch = 0
+        self.epochs_without_gain = 0
+
+    def update(self, score: float, epoch: int) -> bool:
+        """Record an epoch's score; True when it is the best so far."""
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.epochs_without_gain = score, epoch, 0
+            return True
+        self.epochs_without_gain += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.epochs_without_gain >= self.patience

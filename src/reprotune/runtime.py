@@ -1,0 +1,21 @@
+"""Process-wide settings for the training frameworks: threads, quiet logs."""
+
+import os
+
+THREADS_ENV = "REPROTUNE_NUM_THREADS"
+
+
+def thread_count(configured: int | None = None) -> int | None:
+    """Threads for one training process: the param, else REPROTUNE_NUM_THREADS, else all cores.
+
+    Two DVC queue workers on one machine should each get 1, or they thrash.
+    """
+    if configured:
+        return configured
+    value = os.environ.get(THREADS_ENV)
+    return int(value) if value else None
+
+
+def quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
