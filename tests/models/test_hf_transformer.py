@@ -1,0 +1,85 @@
+import random
+
+import numpy as np
+import pytest
+
+from corpus import LABEL_NAMES, make_rows
+from reprotune import models
+from reprotune.config import TransformerParams
+from reprotune.errors import ParamsError
+from reprotune.models.hf_transformer import length_grouped_batches
+from tiny_bert import build_tiny_bert
+
+
+def texts_and_labels(n_per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
+    rows = make_rows(n_per_class, seed)
+    return [f"{title} {body}" for _, title, body in rows], np.array([r[0] - 1 for r in rows])
+
+
+def params(checkpoint, **overrides) -> TransformerParams:
+    values = dict(family="hf_transformer", lr=3e-3, epochs=5, batch_size=8, patience=5,
+                  checkpoint=str(checkpoint), num_threads=1)
+    return TransformerParams(**{**values, **overrides})
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    texts, _ = texts_and_labels(60, seed=1)
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), texts)
+
+
+@pytest.fixture(scope="module")
+def trained(checkpoint):
+    model = models.create(params(checkpoint), LABEL_NAMES, seed=0)
+    history = model.fit(*texts_and_labels(60, 1), *texts_and_labels(10, 2))
+    return model, history
+
+
+def test_fine_tuned_tiny_bert_beats_chance(trained):
+    model, history = trained
+    test_x, test_y = texts_and_labels(25, seed=3)
+    assert (model.predict(test_x) == test_y).mean() > 0.6  # chance is 0.25
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert model.best_epoch == max(history, key=lambda r: r["val_macro_f1"])["epoch"]
+
+
+def test_save_pretrained_reloads_with_from_pretrained(trained, tmp_path):
+    model, _ = trained
+    model.save(tmp_path, extra={})
+    assert (tmp_path / "config.json").is_file() and (tmp_path / "tokenizer.json").is_file()
+    loaded, card = models.load(tmp_path)
+    texts = ["shares profit market investor", "goal coach match season"]
+    np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
+    assert loaded.model.config.id2label[2] == "Business"
+    assert card["params"]["checkpoint"] == model.params.checkpoint
+
+
+def test_training_is_deterministic_on_cpu(checkpoint):
+    probas = []
+    for _ in range(2):
+        model = models.create(params(checkpoint, epochs=1), LABEL_NAMES, seed=0)
+        model.fit(*texts_and_labels(8, 1), *texts_and_labels(2, 2))
+        probas.append(model.predict_proba(["minister election treaty"]))
+    np.testing.assert_array_equal(*probas)
+
+
+def test_missing_checkpoint_folder_fails_before_training(tmp_path):
+    model = models.create(params(tmp_path / "no-such-model"), LABEL_NAMES, seed=0)
+    with pytest.raises(ParamsError, match=r"checkpoint = .*no-such-model.*no model folder"):
+        model.fit(*texts_and_labels(2, 1), *texts_and_labels(1, 2))
+
+
+def test_unknown_hub_model_offline_says_how_to_fix(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = models.create(params("nobody/no-such-model-xyz"), LABEL_NAMES, seed=0)
+    with pytest.raises(ParamsError, match=r"(?s)could not be loaded.*local model folder"):
+        model.fit(*texts_and_labels(2, 1), *texts_and_labels(1, 2))
+
+
+def test_length_grouped_batches_cover_every_example_once():
+    lengths = [random.Random(i).randint(1, 100) for i in range(1000)]
+    batches = length_grouped_batches(lengths, 16, random.Random(0))
+    assert sorted(i for batch in batches for i in batch) == list(range(1000))
+    assert all(len(batch) <= 16 for batch in batches)
+    spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
+    assert spread < 10  # random batches of 16 from 1..100 spread ~90
