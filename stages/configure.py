@@ -18,8 +18,9 @@ def main() -> None:
         with staged_dir(paths.CONFIGS_DIR) as folder:
             for name, config in configs.items():
                 write_json(folder / f"{name}.json", config)
-        run.log_params({"candidates": {n: c["params"] for n, c in configs.items()},
-                        "seed": params.seed})
+        run.log_params(
+            {"candidates": {n: c["params"] for n, c in configs.items()}, "seed": params.seed}
+        )
         run.log_artifacts([paths.candidate_config(name) for name in configs], "configs")
 
 

@@ -5,7 +5,7 @@ import sys
 from reprotune import models, paths, plots
 from reprotune.config import load_params
 from reprotune.data.prepare import load_split
-from reprotune.evaluation import confusion, latency_ms, quality_metrics, throughput
+from reprotune.evaluation import confusion, latency_ms, predict_timed, quality_metrics
 from reprotune.io import dir_size_bytes, staged_dir, write_json
 from reprotune.stage import run_stage, single_argument
 from reprotune.tracking import stage_run
@@ -20,13 +20,13 @@ def main(candidate: str) -> None:
     with stage_run(
         "evaluate", params.tracking, candidate, tags={"reprotune.family": card["family"]}
     ) as run:
-        proba = model.predict_proba(texts)
+        proba, samples_per_s = predict_timed(
+            model.predict_proba, texts, params.evaluate.throughput_batch_size
+        )
         metrics = quality_metrics(y_true, proba, card["label_names"])
         metrics["efficiency"] = {
             "train_seconds": card["train"]["train_seconds"],
-            "throughput_samples_per_s": throughput(
-                model.predict_proba, texts, params.evaluate.throughput_batch_size
-            ),
+            "throughput_samples_per_s": samples_per_s,
             "latency_ms": latency_ms(
                 model.predict_proba, texts[0], params.evaluate.latency_repeats
             ),

@@ -17,20 +17,34 @@ def main(candidate: str) -> None:
     candidate_params, seed = read_resolved_config(paths.candidate_config(candidate))
     train, val = load_split("train"), load_split("val")
     model = models.create(candidate_params, load_label_names(), seed)
-    with stage_run("train", params.tracking, candidate,
-                   tags={"reprotune.family": candidate_params.family}) as run:
-        run.log_params({**candidate_params.model_dump(mode="json"), "seed": seed,
-                        "n_train": len(train), "n_val": len(val)})
+    with stage_run(
+        "train", params.tracking, candidate, tags={"reprotune.family": candidate_params.family}
+    ) as run:
+        run.log_params(
+            {
+                **candidate_params.model_dump(mode="json"),
+                "seed": seed,
+                "n_train": len(train),
+                "n_val": len(val),
+            }
+        )
         start = time.perf_counter()
-        history = model.fit(train["text"].tolist(), train["label"].to_numpy(),
-                            val["text"].tolist(), val["label"].to_numpy())
+        history = model.fit(
+            train["text"].tolist(),
+            train["label"].to_numpy(),
+            val["text"].tolist(),
+            val["label"].to_numpy(),
+        )
         seconds = time.perf_counter() - start
-        summary = {"train_seconds": round(seconds, 3),
-                   "train_samples_per_s": round(len(train) * len(history) / seconds, 2),
-                   "epochs_run": len(history),
-                   "best_epoch": getattr(model, "best_epoch", len(history)),
-                   "n_train": len(train), "n_val": len(val),
-                   "n_parameters": model.n_parameters()}
+        summary = {
+            "train_seconds": round(seconds, 3),
+            "train_samples_per_s": round(len(train) * len(history) / seconds, 2),
+            "epochs_run": len(history),
+            "best_epoch": getattr(model, "best_epoch", len(history)),
+            "n_train": len(train),
+            "n_val": len(val),
+            "n_parameters": model.n_parameters(),
+        }
         with staged_dir(paths.model_dir(candidate)) as folder:
             model.save(folder, extra={"train": summary, "history": history})
         with staged_dir(paths.stage_plots("train", candidate)) as folder:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from reprotune.evaluation import confusion, latency_ms, quality_metrics, throughput
+from reprotune.evaluation import confusion, latency_ms, predict_timed, quality_metrics
 
 NAMES = ["a", "b", "c"]
 
@@ -54,14 +54,16 @@ def test_confusion_has_every_class():
     assert matrix.tolist() == [[1, 1, 0], [0, 0, 0], [0, 0, 0]]
 
 
-def test_throughput_and_latency_count_real_calls():
+def test_timed_prediction_returns_every_row_and_counts_real_calls():
     calls = []
 
     def predict(batch):
         calls.append(len(batch))
+        return np.array([[len(text), 0.0] for text in batch])
 
-    rate = throughput(predict, ["x"] * 10, batch_size=4)
-    assert calls == [4, 4, 4, 2] and rate > 0
+    proba, rate = predict_timed(predict, ["a", "bb", "ccc", "d", "e"], batch_size=2)
+    assert calls == [2, 2, 2, 1] and rate > 0  # one warm-up batch, then the timed pass
+    assert proba[:, 0].tolist() == [1, 2, 3, 1, 1]
     calls.clear()
     assert latency_ms(predict, "x", repeats=5) >= 0
     assert calls == [1] * 6

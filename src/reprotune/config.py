@@ -144,6 +144,8 @@ class TransformerParams(Strict):
     max_length: int = Field(default=128, ge=8, le=4096)
     weight_decay: float = Field(default=0.01, ge=0)
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    # The new classification head (and pooler) learns from scratch: a larger step helps it.
+    head_lr_multiplier: PositiveFloat = 1.0
     max_grad_norm: PositiveFloat = 1.0
     patience: PositiveInt = 2
     num_threads: int | None = Field(default=None, ge=1, description="null: all cores")

@@ -64,16 +64,18 @@ def _round(value, digits: int = 6):
     return value
 
 
-def throughput(
-    predict: Callable[[Sequence[str]], object], texts: Sequence[str], batch_size: int
-) -> float:
-    """Samples per second when predicting `texts` in batches (one untimed warm-up batch)."""
+def predict_timed(
+    predict: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str], batch_size: int
+) -> tuple[np.ndarray, float]:
+    """Predictions for `texts` in batches, and the samples per second it took.
+
+    One untimed warm-up batch first; the timed pass is the one whose predictions are scored.
+    """
     predict(texts[:batch_size])
     start = time.perf_counter()
-    for begin in range(0, len(texts), batch_size):
-        predict(texts[begin : begin + batch_size])
+    parts = [predict(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
     elapsed = time.perf_counter() - start
-    return round(len(texts) / elapsed, 2) if elapsed > 0 else float("inf")
+    return np.concatenate(parts), round(len(texts) / elapsed, 2)
 
 
 def latency_ms(predict: Callable[[Sequence[str]], object], text: str, repeats: int) -> float:

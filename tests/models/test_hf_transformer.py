@@ -2,13 +2,13 @@ import random
 
 import numpy as np
 import pytest
-
 from corpus import LABEL_NAMES, make_rows
+from tiny_bert import build_tiny_bert
+
 from reprotune import models
 from reprotune.config import TransformerParams
 from reprotune.errors import ParamsError
 from reprotune.models.hf_transformer import length_grouped_batches
-from tiny_bert import build_tiny_bert
 
 
 def texts_and_labels(n_per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
@@ -17,8 +17,15 @@ def texts_and_labels(n_per_class: int, seed: int) -> tuple[list[str], np.ndarray
 
 
 def params(checkpoint, **overrides) -> TransformerParams:
-    values = dict(family="hf_transformer", lr=3e-3, epochs=5, batch_size=8, patience=5,
-                  checkpoint=str(checkpoint), num_threads=1)
+    values = dict(
+        family="hf_transformer",
+        lr=3e-3,
+        epochs=5,
+        batch_size=8,
+        patience=5,
+        checkpoint=str(checkpoint),
+        num_threads=1,
+    )
     return TransformerParams(**{**values, **overrides})
 
 

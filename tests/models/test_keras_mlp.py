@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from corpus import LABEL_NAMES, make_rows
+
 from reprotune import models
 from reprotune.config import KerasMlpParams
 

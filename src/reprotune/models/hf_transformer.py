@@ -73,6 +73,7 @@ class HfTransformer(Candidate):
         return torch
 
     def _load_pretrained(self, source: str) -> None:
+        import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         check_checkpoint(source)
@@ -85,6 +86,9 @@ class HfTransformer(Candidate):
                 label2id={name: i for i, name in enumerate(self.label_names)},
                 # A new classification head replaces the checkpoint's, whatever its size.
                 ignore_mismatched_sizes=True,
+                # Train float32 master weights, whatever the checkpoint was saved in
+                # (transformers 5 would keep a bf16/fp16 checkpoint's dtype).
+                dtype=torch.float32,
             )
         except OSError as exc:
             raise ParamsError(
@@ -101,31 +105,50 @@ class HfTransformer(Candidate):
     # -- training -------------------------------------------------------------------------
 
     def _encode(self, texts) -> list[list[int]]:
-        return self.tokenizer(
-            list(texts), truncation=True, max_length=self.params.max_length
-        )["input_ids"]
+        return self.tokenizer(list(texts), truncation=True, max_length=self.params.max_length)[
+            "input_ids"
+        ]
 
     def _collate(self, torch, encoded: list[list[int]], indices: list[int]):
-        batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in indices]},
-                                   return_tensors="pt")
+        batch = self.tokenizer.pad(
+            {"input_ids": [encoded[i] for i in indices]}, return_tensors="pt"
+        )
         return {k: v.to(self.device) for k, v in batch.items()}
 
     def _optimizer(self, torch, steps: int):
         from transformers import get_linear_schedule_with_warmup
 
         no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
-        groups = [
-            {"params": [p for n, p in self.model.named_parameters()
-                        if not n.endswith(no_decay)],
-             "weight_decay": self.params.weight_decay},
-            {"params": [p for n, p in self.model.named_parameters() if n.endswith(no_decay)],
-             "weight_decay": 0.0},
-        ]
-        optimizer = torch.optim.AdamW(groups, lr=self.params.lr)
+        head = self._head_parameter_ids()
+        groups = []
+        for in_head in (False, True):
+            lr = self.params.lr * (self.params.head_lr_multiplier if in_head else 1.0)
+            named = [(n, p) for n, p in self.model.named_parameters() if (id(p) in head) == in_head]
+            groups += [
+                {
+                    "params": [p for n, p in named if not n.endswith(no_decay)],
+                    "lr": lr,
+                    "weight_decay": self.params.weight_decay,
+                },
+                {
+                    "params": [p for n, p in named if n.endswith(no_decay)],
+                    "lr": lr,
+                    "weight_decay": 0.0,
+                },
+            ]
+        optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=self.params.lr)
         scheduler = get_linear_schedule_with_warmup(
             optimizer, int(self.params.warmup_ratio * steps), steps
         )
         return optimizer, scheduler
+
+    def _head_parameter_ids(self) -> set[int]:
+        """Parameters outside the pretrained encoder: the classifier, and the pooler if any."""
+        base = self.model.base_model
+        encoder = {id(p) for p in base.parameters()}
+        pooler = getattr(base, "pooler", None)
+        pooled = {id(p) for p in pooler.parameters()} if pooler is not None else set()
+        return {id(p) for p in self.model.parameters() if id(p) not in encoder or id(p) in pooled}
 
     def fit(self, train_texts, train_labels, val_texts, val_labels) -> list[dict]:
         torch = self._torch()
@@ -134,18 +157,22 @@ class HfTransformer(Candidate):
         self.model.to(self.device)
         encoded = self._encode(train_texts)
         lengths = [len(ids) for ids in encoded]
-        labels = torch.as_tensor(np.asarray(train_labels), dtype=torch.long)
+        labels = torch.tensor(np.array(train_labels), dtype=torch.long)
         rng = random.Random(self.seed)
         batches_per_epoch = -(-len(encoded) // self.params.batch_size)
         optimizer, scheduler = self._optimizer(torch, batches_per_epoch * self.params.epochs)
-        scaler = torch.amp.GradScaler(enabled=self.device.type == "cuda"
-                                      and not torch.cuda.is_bf16_supported())
+        scaler = torch.amp.GradScaler(
+            enabled=self.device.type == "cuda" and not torch.cuda.is_bf16_supported()
+        )
         stopper, history, best_state = EarlyStopping(self.params.patience), [], None
         for epoch in range(1, self.params.epochs + 1):
             self.model.train()
             batches = length_grouped_batches(lengths, self.params.batch_size, rng)
             seen_probs, seen_labels = [], []
-            for indices in tqdm(batches, desc=f"train transformer epoch {epoch}", unit="batch"):
+            # disable=None: a progress bar on a terminal, none in logs.
+            for indices in tqdm(
+                batches, desc=f"train transformer epoch {epoch}", unit="batch", disable=None
+            ):
                 inputs = self._collate(torch, encoded, indices)
                 target = labels[indices].to(self.device)
                 with self._autocast(torch):
@@ -161,13 +188,17 @@ class HfTransformer(Candidate):
                 seen_probs.append(torch.softmax(logits.detach().float(), -1).cpu().numpy())
                 seen_labels.append(target.cpu().numpy())
             # Train metrics come from the batches as they were trained on, at no extra cost.
-            row = {"epoch": epoch,
-                   **epoch_metrics(np.concatenate(seen_labels), np.concatenate(seen_probs),
-                                   "train"),
-                   **epoch_metrics(np.asarray(val_labels), self.predict_proba(val_texts), "val")}
+            row = {
+                "epoch": epoch,
+                **epoch_metrics(np.concatenate(seen_labels), np.concatenate(seen_probs), "train"),
+                **epoch_metrics(np.asarray(val_labels), self.predict_proba(val_texts), "val"),
+            }
             history.append(row)
-            print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items()
-                                                 if k != "epoch"), flush=True)
+            print(
+                f"epoch {epoch}: "
+                + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"),
+                flush=True,
+            )
             if stopper.update(row["val_macro_f1"], epoch):
                 best_state = copy.deepcopy(self.model.state_dict())
             if stopper.should_stop:

@@ -28,6 +28,37 @@ def _as_text_array(texts) -> np.ndarray:
     return np.asarray(list(texts), dtype=object)
 
 
+def _epoch_monitor(keras):
+    class EpochMonitor(keras.callbacks.Callback):
+        """Per-epoch train/val metrics, early stopping on val macro F1, best weights kept."""
+
+        def __init__(self, train, val, stopper: EarlyStopping, progress):
+            super().__init__()
+            self.train, self.val = train, val
+            self.stopper, self.progress = stopper, progress
+            self.history: list[dict] = []
+            self.best_weights = None
+
+        def _proba(self, features: np.ndarray) -> np.ndarray:
+            return np.asarray(self.model.predict_on_batch(features))
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {
+                "epoch": epoch + 1,
+                **epoch_metrics(self.train[1], self._proba(self.train[0]), "train"),
+                **epoch_metrics(self.val[1], self._proba(self.val[0]), "val"),
+            }
+            self.history.append(row)
+            self.progress.update()
+            self.progress.set_postfix(val_macro_f1=row["val_macro_f1"], val_loss=row["val_loss"])
+            if self.stopper.update(row["val_macro_f1"], row["epoch"]):
+                self.best_weights = self.model.get_weights()
+            if self.stopper.should_stop:
+                self.model.stop_training = True
+
+    return EpochMonitor
+
+
 class KerasMlp(Candidate):
     family = "keras_mlp"
 
@@ -45,14 +76,11 @@ class KerasMlp(Candidate):
         tf.config.experimental.enable_op_determinism()
         return keras
 
-    def _build(self, keras, train_texts: np.ndarray):
+    def _head(self, keras, n_features: int):
+        """The MLP over TF-IDF features; trained on features computed once, not per batch."""
         p = self.params
-        vectorize = keras.layers.TextVectorization(
-            max_tokens=p.max_tokens, output_mode="tf_idf", ngrams=p.ngram_max, name="tfidf"
-        )
-        vectorize.adapt(train_texts)
-        inputs = keras.Input(shape=(), dtype="string", name="text")
-        x = vectorize(inputs)
+        inputs = keras.Input(shape=(n_features,), name="tfidf_features")
+        x = inputs
         for units in p.hidden_units:
             x = keras.layers.Dense(units, kernel_regularizer=keras.regularizers.L2(p.l2))(x)
             if p.batch_norm:
@@ -60,36 +88,46 @@ class KerasMlp(Candidate):
             x = keras.layers.Activation("relu")(x)
             x = keras.layers.Dropout(p.dropout, seed=self.seed)(x)
         outputs = keras.layers.Dense(len(self.label_names), activation="softmax")(x)
-        model = keras.Model(inputs, outputs, name="tfidf_mlp")
-        model.compile(
+        head = keras.Model(inputs, outputs, name="mlp")
+        head.compile(
             optimizer=keras.optimizers.Adam(learning_rate=p.lr),
             loss="sparse_categorical_crossentropy",
         )
-        return model
+        return head
 
     def fit(self, train_texts, train_labels, val_texts, val_labels) -> list[dict]:
         keras = self._configure_framework()
-        train_x, val_x = _as_text_array(train_texts), _as_text_array(val_texts)
-        self.model = self._build(keras, train_x)
-        stopper = EarlyStopping(self.params.patience)
-        history, best_weights = [], self.model.get_weights()
-        class_weight = self._class_weights(train_labels) if self.params.class_weight else None
-        progress = tqdm(range(1, self.params.epochs + 1), desc="train keras_mlp", unit="epoch")
-        for epoch in progress:
-            self.model.fit(train_x, train_labels, batch_size=self.params.batch_size, epochs=1,
-                           shuffle=True, class_weight=class_weight, verbose=0)
-            row = {"epoch": epoch,
-                   **epoch_metrics(train_labels, self.predict_proba(train_x), "train"),
-                   **epoch_metrics(val_labels, self.predict_proba(val_x), "val")}
-            history.append(row)
-            progress.set_postfix(val_macro_f1=row["val_macro_f1"], val_loss=row["val_loss"])
-            if stopper.update(row["val_macro_f1"], epoch):
-                best_weights = self.model.get_weights()
-            if stopper.should_stop:
-                break
-        self.model.set_weights(best_weights)
-        self.best_epoch = stopper.best_epoch
-        return history
+        p = self.params
+        vectorize = keras.layers.TextVectorization(
+            max_tokens=p.max_tokens, output_mode="tf_idf", ngrams=p.ngram_max, name="tfidf"
+        )
+        vectorize.adapt(_as_text_array(train_texts))
+        train_features = np.asarray(vectorize(_as_text_array(train_texts)))
+        val_features = np.asarray(vectorize(_as_text_array(val_texts)))
+        head = self._head(keras, train_features.shape[1])
+        monitor = _epoch_monitor(keras)(
+            (train_features, np.asarray(train_labels)),
+            (val_features, np.asarray(val_labels)),
+            EarlyStopping(p.patience),
+            tqdm(total=p.epochs, desc="train keras_mlp", unit="epoch", disable=None),
+        )
+        head.fit(
+            train_features,
+            np.asarray(train_labels),
+            batch_size=p.batch_size,
+            epochs=p.epochs,
+            shuffle=True,
+            verbose=0,
+            callbacks=[monitor],
+            class_weight=self._class_weights(train_labels) if p.class_weight else None,
+        )
+        monitor.progress.close()
+        head.set_weights(monitor.best_weights)
+        self.best_epoch = monitor.stopper.best_epoch
+        # The saved model takes raw text: the fitted vectorizer in front of the trained head.
+        inputs = keras.Input(shape=(), dtype="string", name="text")
+        self.model = keras.Model(inputs, head(vectorize(inputs)), name="tfidf_mlp")
+        return monitor.history
 
     def _class_weights(self, labels: np.ndarray) -> dict[int, float]:
         counts = np.bincount(labels, minlength=len(self.label_names))
