@@ -6,13 +6,16 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
 # Offline / local AG News: `make pipeline AG_NEWS_DIR=path/to/folder` with the original
-# train.csv and test.csv (no header; class index 1-4, title, description).
+# train.csv and test.csv (no header; class index 1-4, title, description), and
+# CHECKPOINT=path/to/model-folder for the transformer when the Hub is out of reach.
 AG_NEWS_DIR ?=
+CHECKPOINT ?=
 AG_NEWS_OVERRIDES = -S data.source=csv \
 	-S 'data.files.train=$(AG_NEWS_DIR)/train.csv' -S 'data.files.test=$(AG_NEWS_DIR)/test.csv' \
 	-S data.csv.header=false -S 'data.csv.columns=[label,title,description]' \
 	-S 'data.text_columns=[title,description]' -S data.label_base=1 \
-	-S 'data.label_names=[World,Sports,Business,Sci/Tech]'
+	-S 'data.label_names=[World,Sports,Business,Sci/Tech]' \
+	$(if $(CHECKPOINT),-S 'checkpoint=$(abspath $(CHECKPOINT))')
 
 .PHONY: install pipeline test lint
 
@@ -25,10 +28,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 install: $(VENV)/.installed
 
 pipeline: install
-ifeq ($(AG_NEWS_DIR),)
-	dvc repro
-else
+ifneq ($(AG_NEWS_DIR),)
 	dvc exp run $(AG_NEWS_OVERRIDES)
+else ifneq ($(CHECKPOINT),)
+	dvc exp run -S 'checkpoint=$(abspath $(CHECKPOINT))'
+else
+	dvc repro
 endif
 	@echo "Results: metrics/compare.md | dvc exp show | dvc plots show | mlflow ui --backend-store-uri sqlite:///mlflow.db"
 
