@@ -5,8 +5,9 @@ change to a top-level knob (`dvc exp run -S lr=...`) re-trains only the candidat
 """
 
 from reprotune import paths
-from reprotune.config import load_params, resolved_config
+from reprotune.config import TransformerParams, load_params, resolved_config
 from reprotune.io import staged_dir, write_json
+from reprotune.models.checkpoint import check_checkpoint
 from reprotune.stage import run_stage
 from reprotune.tracking import stage_run
 
@@ -14,6 +15,8 @@ from reprotune.tracking import stage_run
 def main() -> None:
     params = load_params()
     configs = {name: resolved_config(params, name) for name in params.train.candidates}
+    if any(isinstance(c, TransformerParams) for c in params.train.candidates.values()):
+        check_checkpoint(params.checkpoint)
     with stage_run("configure", params.tracking) as run:
         with staged_dir(paths.CONFIGS_DIR) as folder:
             for name, config in configs.items():

@@ -252,6 +252,22 @@ def test_plots_page_renders_offline_in_headless_chromium(project, tmp_path):
     assert dom.count("<canvas") == vega_specs
 
 
+@pytest.mark.parametrize(
+    "stage",
+    ["fetch", "preprocess", "configure", "train baseline", "evaluate baseline", "compare"],
+)
+def test_stages_without_neural_candidates_import_neither_framework(project, stage):
+    script, *args = stage.split()
+    done = run(["python", "-X", "importtime", f"stages/{script}.py", *args], project)
+    imported = {
+        line.split("|")[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "reprotune.config" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("torch", "tensorflow", "keras")}
+
+
 def test_bad_params_stop_the_stage_and_leave_no_output(project):
     params_file = project / "params.yaml"
     original = params_file.read_text()
@@ -265,3 +281,18 @@ def test_bad_params_stop_the_stage_and_leave_no_output(project):
     assert done.returncode != 0
     assert "data.train_size = 100000" in done.stderr and "fix:" in done.stderr
     assert not (project / "data/processed").exists()
+
+
+def test_missing_checkpoint_folder_stops_at_configure(project):
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["checkpoint"] = "./no-such-model"
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        done = run(["dvc", "repro"], project, check=False)
+    finally:
+        params_file.write_text(original)
+    assert done.returncode != 0
+    assert "checkpoint = './no-such-model': no model folder" in done.stderr
+    assert stages_run(done.stdout) == {"configure"}

@@ -17,26 +17,12 @@ from tqdm import tqdm
 from reprotune.config import TransformerParams
 from reprotune.errors import ParamsError
 from reprotune.models.base import Candidate
+from reprotune.models.checkpoint import check_checkpoint
 from reprotune.models.training import EarlyStopping, epoch_metrics
 from reprotune.runtime import thread_count
 
 # Examples sorted by length inside windows of this many batches: little padding, yet shuffled.
 LENGTH_GROUP_BATCHES = 50
-
-
-def _looks_like_path(checkpoint: str) -> bool:
-    return checkpoint.startswith((".", "/", "~")) or Path(checkpoint).expanduser().exists()
-
-
-def check_checkpoint(checkpoint: str) -> None:
-    """Fail before any work when `checkpoint` names a local folder that is not there."""
-    folder = Path(checkpoint).expanduser()
-    if _looks_like_path(checkpoint) and not (folder / "config.json").is_file():
-        raise ParamsError(
-            f"checkpoint = {checkpoint!r}: no model folder there (a folder with config.json "
-            "and tokenizer files, as written by save_pretrained); fix: point the top-level "
-            "`checkpoint` at one, or at a Hugging Face Hub model name"
-        )
 
 
 def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random):
