@@ -54,9 +54,10 @@ CANDIDATES = ("baseline", "mlp", "transformer")
 
 def write_params(project: Path, train: Path, test: Path, checkpoint: Path) -> None:
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["data"].update(ag_news_data_params(train, test))
-    params.update(lr=3e-3, epochs=4, batch_size=8, checkpoint=str(checkpoint))
+    params["data"].update(ag_news_data_params(train, test, train_size=None))
+    params.update(lr=3e-3, epochs=8, batch_size=8, checkpoint=str(checkpoint))
     params["train"]["candidates"]["mlp"].update(epochs=6, hidden_units=[32])
+    params["train"]["candidates"]["transformer"].update(patience=8)
     params["evaluate"]["latency_repeats"] = 5
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
