@@ -14,7 +14,6 @@ on the same processed split, it runs the original experiment's recipe as a plain
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,29 +22,9 @@ from pathlib import Path
 
 import yaml
 
+from reprotune.workspace import copy_pipeline
+
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = [
-    "dvc.yaml",
-    "params.yaml",
-    "stages",
-    "src",
-    ".dvc/config",
-    ".dvc/plots",
-    ".dvcignore",
-    ".gitignore",
-]
-
-
-def copy_project(target: Path) -> None:
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(
-                source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-            )
-        elif source.exists():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
 
 
 def configure(project: Path, ag_news: Path, checkpoint: str, overrides: list[str]) -> None:
@@ -199,7 +178,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="reprotune-bench-") as folder:
         project = Path(folder)
-        copy_project(project)
+        copy_pipeline(ROOT, project)
         configure(project, args.ag_news_dir.resolve(), args.checkpoint, args.set)
         record_stage_resources(project)
         run(["git", "init", "-q"], project)

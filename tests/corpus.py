@@ -4,6 +4,8 @@ import csv
 import random
 from pathlib import Path
 
+import numpy as np
+
 LABEL_NAMES = ["World", "Sports", "Business", "Sci/Tech"]
 TOPIC_WORDS = {
     1: [
@@ -89,3 +91,9 @@ def ag_news_data_params(train: Path, test: Path, **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+def texts_and_labels(n_per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """Model inputs: title + body, and label ids 0-3."""
+    rows = make_rows(n_per_class, seed)
+    return [f"{title} {body}" for _, title, body in rows], np.array([r[0] - 1 for r in rows])

@@ -12,19 +12,11 @@ from corpus import ag_news_data_params, make_rows, write_ag_news_csv
 from mlflow.tracking import MlflowClient
 from tiny_bert import build_tiny_bert
 
+from reprotune.workspace import copy_pipeline
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).parents[1]
-PROJECT_FILES = [
-    "dvc.yaml",
-    "params.yaml",
-    "stages",
-    "src",
-    ".dvc/config",
-    ".dvc/plots",
-    ".dvcignore",
-    ".gitignore",
-]
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -34,19 +26,6 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
     if check and done.returncode != 0:
         raise AssertionError(f"{cmd} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done
-
-
-def copy_project(target: Path) -> Path:
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(
-                source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-            )
-        elif source.exists():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    return target
 
 
 CANDIDATES = ("baseline", "mlp", "transformer")
@@ -64,7 +43,7 @@ def write_params(project: Path, train: Path, test: Path, checkpoint: Path) -> No
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    project = copy_project(tmp_path_factory.mktemp("project"))
+    project = copy_pipeline(ROOT, tmp_path_factory.mktemp("project"))
     corpus = tmp_path_factory.mktemp("corpus")
     texts = [f"{title} {body}" for _, title, body in make_rows(80, seed=11)]
     write_params(
@@ -269,31 +248,33 @@ def test_stages_without_neural_candidates_import_neither_framework(project, stag
     assert not {m for m in imported if m.split(".")[0] in ("torch", "tensorflow", "keras")}
 
 
-def test_bad_params_stop_the_stage_and_leave_no_output(project):
+def repro_with(project: Path, **changes) -> subprocess.CompletedProcess:
+    """`dvc repro` with params.yaml edited (dotted keys), then the file put back."""
     params_file = project / "params.yaml"
     original = params_file.read_text()
     params = yaml.safe_load(original)
-    params["data"]["train_size"] = 100000
+    for key, value in changes.items():
+        *parents, leaf = key.split("__")
+        node = params
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     try:
-        done = run(["dvc", "repro"], project, check=False)
+        return run(["dvc", "repro"], project, check=False)
     finally:
         params_file.write_text(original)
+
+
+def test_bad_params_stop_the_stage_and_leave_no_output(project):
+    done = repro_with(project, data__train_size=100000)
     assert done.returncode != 0
     assert "data.train_size = 100000" in done.stderr and "fix:" in done.stderr
     assert not (project / "data/processed").exists()
 
 
 def test_missing_checkpoint_folder_stops_at_configure(project):
-    params_file = project / "params.yaml"
-    original = params_file.read_text()
-    params = yaml.safe_load(original)
-    params["checkpoint"] = "./no-such-model"
-    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-    try:
-        done = run(["dvc", "repro"], project, check=False)
-    finally:
-        params_file.write_text(original)
+    done = repro_with(project, checkpoint="./no-such-model")
     assert done.returncode != 0
     assert "checkpoint = './no-such-model': no model folder" in done.stderr
     assert stages_run(done.stdout) == {"configure"}

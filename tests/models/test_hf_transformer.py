@@ -2,18 +2,13 @@ import random
 
 import numpy as np
 import pytest
-from corpus import LABEL_NAMES, make_rows
+from corpus import LABEL_NAMES, texts_and_labels
 from tiny_bert import build_tiny_bert
 
 from reprotune import models
 from reprotune.config import TransformerParams
 from reprotune.errors import ParamsError
 from reprotune.models.hf_transformer import length_grouped_batches
-
-
-def texts_and_labels(n_per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
-    rows = make_rows(n_per_class, seed)
-    return [f"{title} {body}" for _, title, body in rows], np.array([r[0] - 1 for r in rows])
 
 
 def params(checkpoint, **overrides) -> TransformerParams:

@@ -1,14 +1,9 @@
 import numpy as np
 import pytest
-from corpus import LABEL_NAMES, make_rows
+from corpus import LABEL_NAMES, texts_and_labels
 
 from reprotune import models
 from reprotune.config import TfidfLogregParams
-
-
-def texts_and_labels(n_per_class: int, seed: int) -> tuple[list[str], np.ndarray]:
-    rows = make_rows(n_per_class, seed)
-    return [f"{title} {body}" for _, title, body in rows], np.array([r[0] - 1 for r in rows])
 
 
 @pytest.fixture
