@@ -17,7 +17,6 @@ PLOTS_DIR = Path("plots")
 CONFIGS_DIR = Path("configs")
 MANIFEST = RAW_DIR / "manifest.json"
 LABELS = PROCESSED_DIR / "labels.json"
-SPLITS = ("train", "val", "test")
 RAW_SPLITS = ("train", "test")
 
 

@@ -3,8 +3,6 @@
 import numpy as np
 from sklearn import metrics as skm
 
-HISTORY_METRICS = ("loss", "accuracy", "macro_f1", "precision", "recall")
-
 
 def epoch_metrics(y_true: np.ndarray, proba: np.ndarray, prefix: str) -> dict[str, float]:
     """Loss, accuracy, macro F1, macro precision and recall of one split after one epoch."""
