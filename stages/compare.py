@@ -4,6 +4,7 @@ from reprotune import paths, plots
 from reprotune.config import load_params
 from reprotune.io import staged_dir, write_json, write_text
 from reprotune.leaderboard import build_leaderboard, load_candidate_metrics, summary, to_markdown
+from reprotune.registry import register_champion
 from reprotune.stage import run_stage
 from reprotune.tracking import stage_run
 
@@ -36,6 +37,22 @@ def main() -> None:
         )
         run.log_artifacts([plot_dir / n for n in names], "plots")
         run.log_artifacts([paths.stage_metrics("compare"), paths.METRICS_DIR / "compare.md"])
+        run.log_artifacts([paths.DVC_LOCK, paths.LOCK_FILE], "lineage")
+        if run.enabled:
+            champion = result["champion"]
+            decision = register_champion(
+                run,
+                params.compare.registered_model,
+                champion,
+                paths.model_dir(champion),
+                metric,
+                result["champion_score"],
+                params.compare.higher_is_better,
+            )
+            print(
+                f"registry: {decision['registered_model']} version {decision['version']} "
+                f"({champion}) -> @{decision['alias']}: {decision['reason']}"
+            )
     print(markdown)
 
 

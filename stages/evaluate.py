@@ -17,9 +17,12 @@ def main(candidate: str) -> None:
     test = load_split("test")
     model, card = models.load(paths.model_dir(candidate))
     texts, y_true = test["text"].tolist(), test["label"].to_numpy()
-    with stage_run(
-        "evaluate", params.tracking, candidate, tags={"reprotune.family": card["family"]}
-    ) as run:
+    tags = {
+        "reprotune.family": card["family"],
+        # The run that trained this model (DVC may have restored it from an earlier execution).
+        "reprotune.train_run": card.get("mlflow", {}).get("run_id", ""),
+    }
+    with stage_run("evaluate", params.tracking, candidate, tags=tags) as run:
         proba, samples_per_s = predict_timed(
             model.predict_proba, texts, params.evaluate.throughput_batch_size
         )

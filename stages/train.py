@@ -17,8 +17,13 @@ def main(candidate: str) -> None:
     candidate_params, seed = read_resolved_config(paths.candidate_config(candidate))
     train, val = load_split("train"), load_split("val")
     model = models.create(candidate_params, load_label_names(), seed)
+    tags = {"reprotune.candidate": candidate, "reprotune.family": candidate_params.family}
     with stage_run(
-        "train", params.tracking, candidate, tags={"reprotune.family": candidate_params.family}
+        "train",
+        params.tracking,
+        candidate,
+        tags=tags,
+        system_metrics=params.tracking.system_metrics,
     ) as run:
         run.log_params(
             {
@@ -45,8 +50,10 @@ def main(candidate: str) -> None:
             "n_val": len(val),
             "n_parameters": model.n_parameters(),
         }
+        model_id = run.create_model(candidate, tags)
+        lineage = {"mlflow": {"run_id": run.run_id, "model_id": model_id}} if run.enabled else {}
         with staged_dir(paths.model_dir(candidate)) as folder:
-            model.save(folder, extra={"train": summary, "history": history})
+            model.save(folder, extra={"train": summary, "history": history, **lineage})
         with staged_dir(paths.stage_plots("train", candidate)) as folder:
             names = [f.name for f in plots.history_plots(folder, history)]
         write_json(paths.stage_metrics("train", candidate), summary)
@@ -55,6 +62,8 @@ def main(candidate: str) -> None:
         run.log_metrics(summary)
         plot_dir = paths.stage_plots("train", candidate)
         run.log_artifacts([plot_dir / n for n in names if n.endswith(".png")], "plots")
+        run.log_artifacts([paths.candidate_config(candidate)])
+        run.upload_model(model_id, paths.model_dir(candidate))
 
 
 if __name__ == "__main__":

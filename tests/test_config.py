@@ -127,3 +127,10 @@ def test_missing_or_broken_params_file(tmp_path):
     broken.write_text("data: [unclosed\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(broken)
+
+
+@pytest.mark.parametrize("name", ["my model", "a/b", "models:/x", "", "-x", "x" * 101])
+def test_registered_model_name_must_be_registry_safe(name):
+    raw = base()
+    raw["compare"]["registered_model"] = name
+    assert "compare.registered_model" in problem(raw)

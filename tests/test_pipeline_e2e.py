@@ -1,15 +1,21 @@
 """End to end: the real `dvc` CLI runs the real pipeline on a copy of the project."""
 
+import csv
+import io
+import json
 import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+from commands import git_commit_all, run
 from corpus import ag_news_data_params, make_rows, write_ag_news_csv
 from mlflow.tracking import MlflowClient
+from servers import free_port, mlflow_cli, stop, wait_for_http
 from tiny_bert import build_tiny_bert
 
 from reprotune.workspace import copy_pipeline
@@ -17,15 +23,6 @@ from reprotune.workspace import copy_pipeline
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).parents[1]
-
-
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    if check and done.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done
 
 
 CANDIDATES = ("baseline", "mlp", "transformer")
@@ -52,9 +49,7 @@ def project(tmp_path_factory) -> Path:
         write_ag_news_csv(corpus / "test.csv", n_per_class=30, seed=12),
         build_tiny_bert(corpus / "tiny-bert", texts),
     )
-    run(["git", "init", "-q"], project)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], project)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], project)
+    git_commit_all(project)
     run(["dvc", "repro"], project)
     return project
 
@@ -148,6 +143,116 @@ def test_every_stage_logged_to_mlflow_under_one_parent(project):
     }
 
 
+def test_runs_carry_lineage_tags_and_params_artifacts(project):
+    lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    for mlflow_run in mlflow_runs(project):
+        tags = mlflow_run.data.tags
+        assert len(tags["mlflow.source.git.commit"]) == 40
+        assert tags["git.dirty"] in ("true", "false")
+        assert tags["python.version"].startswith("3.")
+        assert tags["package.mlflow"] and tags["package.dvc"]
+        if tags.get("reprotune.kind") == "pipeline":
+            continue
+        stage = tags["dvc.stage"]
+        recorded = {d["path"]: d["md5"] for d in lock[stage]["deps"]}
+        inputs = {
+            k.removeprefix("reprotune.input."): v
+            for k, v in tags.items()
+            if k.startswith("reprotune.input.")
+        }
+        assert inputs == recorded, stage
+        names = {a.path for a in client.list_artifacts(mlflow_run.info.run_id)}
+        assert "params.yaml" in names, stage
+    compare = next(r for r in mlflow_runs(project) if r.info.run_name == "compare")
+    lineage = {a.path for a in client.list_artifacts(compare.info.run_id, "lineage")}
+    assert lineage == {"lineage/dvc.lock", "lineage/constraints.txt"}
+    train = next(r for r in mlflow_runs(project) if r.info.run_name == "train@baseline")
+    path = client.download_artifacts(train.info.run_id, "resolved_params.json", str(project))
+    assert yaml.safe_load(Path(path).read_text())["C"] == 10.0
+    assert any(key.startswith("system/cpu") for key in train.data.metrics)
+    assert any(key.startswith("system/system_memory") for key in train.data.metrics)
+
+
+def test_each_candidate_is_a_servable_mlflow_model(project):
+    import mlflow.pyfunc
+    import pandas as pd
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    texts = pd.DataFrame(
+        {"text": ["Shares of the bank rose on strong profit", "The coach praised the goalkeeper"]}
+    )
+    labels = set(yaml.safe_load((project / "data/processed/labels.json").read_text())["names"])
+    for candidate in CANDIDATES:
+        card = yaml.safe_load((project / f"models/{candidate}/candidate.json").read_text())
+        model = client.get_logged_model(card["mlflow"]["model_id"])
+        assert model.status == "READY" and model.source_run_id == card["mlflow"]["run_id"]
+        predicted = mlflow.pyfunc.load_model(f"models:/{model.model_id}").predict(texts)
+        assert set(predicted["label"]) <= labels
+
+
+def test_champion_is_registered_with_its_alias(project):
+    import mlflow.pyfunc
+    import pandas as pd
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    champion = yaml.safe_load((project / "metrics/compare.json").read_text())
+    version = client.get_model_version_by_alias("reprotune-ag-news", "champion")
+    assert version.tags["reprotune.metric"] == "macro_f1"
+    assert float(version.tags["reprotune.score"]) >= champion["champion_score"] - 1e-6
+    best = max(
+        float(v.tags["reprotune.score"])
+        for v in client.search_model_versions("name = 'reprotune-ag-news'")
+    )
+    assert float(version.tags["reprotune.score"]) == best
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    loaded = mlflow.pyfunc.load_model("models:/reprotune-ag-news@champion")
+    assert len(loaded.predict(pd.DataFrame({"text": ["Stocks fell as oil prices rose"]}))) == 1
+
+
+def test_champion_serves_over_http(project):
+    port = free_port()
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    server = subprocess.Popen(
+        [
+            *mlflow_cli(),
+            "models",
+            "serve",
+            "-m",
+            "models:/reprotune-ag-news@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/ping", server)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps({"dataframe_records": [{"text": "Stocks fell as oil rose"}]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            predictions = json.loads(response.read())["predictions"]
+    finally:
+        stop(server)
+    labels = yaml.safe_load((project / "data/processed/labels.json").read_text())["names"]
+    assert len(predictions) == 1 and predictions[0]["label"] in labels
+
+
 def test_second_repro_does_nothing(project):
     done = run(["dvc", "repro"], project)
     assert "Data and pipelines are up to date." in done.stdout
@@ -186,6 +291,23 @@ def test_exp_run_reruns_only_what_depends_on_the_change(project):
     assert "lower-c" in names
     shown = run(["dvc", "exp", "show", "--md"], project).stdout
     assert "lower-c" in shown and "macro_f1" in shown
+
+
+def test_runs_command_ranks_every_evaluation_across_executions(project):
+    reprotune = str(Path(sys.executable).parent / "reprotune")
+    out = run([reprotune, "runs", "--format", "csv"], project).stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {"lower-lr", "lower-c"} <= {r["execution"] for r in rows}
+    assert {r["candidate"] for r in rows} == set(CANDIDATES)
+    assert sum(r["champion"] == "yes" for r in rows) >= 3  # one per execution
+    scores = [float(r["macro_f1"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert {"param.lr", "param.C"} <= set(rows[0])
+    by_execution = {(r["execution"], r["candidate"]): r for r in rows}
+    assert by_execution["lower-c", "baseline"]["param.C"] == "1.0"
+    assert by_execution["lower-lr", "transformer"]["param.lr"] == "0.002"
+    markdown = run([reprotune, "runs", "--metric", "accuracy"], project).stdout
+    assert markdown.startswith("| rank | execution |")
 
 
 def test_metrics_and_plots_commands(project):

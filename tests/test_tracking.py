@@ -1,7 +1,15 @@
+import platform
+import signal
+import subprocess
+import sys
+import time
+
+import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
 from reprotune.config import TrackingParams
+from reprotune.errors import TrackingError
 from reprotune.tracking import flatten, param_value, stage_run, tracking_uri
 
 TRACKING = TrackingParams(experiment="unit")
@@ -108,3 +116,84 @@ def test_long_params_are_truncated_with_a_marker():
 
 def test_flatten_nested_dicts():
     assert flatten({"a": {"b": 1, "c": {"d": 2}}, "e": {}}) == {"a.b": 1, "a.c.d": 2, "e": {}}
+
+
+def test_server_that_is_down_fails_fast_with_the_fix(in_tmp, monkeypatch):
+    from servers import free_port
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
+    start = time.monotonic()
+    with (
+        pytest.raises(TrackingError, match=r"tracking\.required: false"),
+        stage_run("fetch", TRACKING),
+    ):
+        pass
+    assert time.monotonic() - start < 30  # refused at once, not after the client's retries
+
+
+def test_not_required_tracking_warns_and_goes_on(in_tmp, monkeypatch):
+    from servers import free_port
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
+    not_required = TrackingParams(experiment="unit", required=False)
+    with (
+        pytest.warns(UserWarning, match="running untracked"),
+        stage_run("fetch", not_required) as run,
+    ):
+        run.log_metrics({"rows": 1})
+        assert not run.enabled
+
+
+def test_run_of_a_killed_process_is_marked_killed_on_the_next_invocation(in_tmp):
+    script = (
+        "import os, signal\n"
+        "from reprotune.config import TrackingParams\n"
+        "from reprotune.tracking import stage_run\n"
+        "with stage_run('train', TrackingParams(experiment='unit'), candidate='x'):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=in_tmp)
+    assert done.returncode == -signal.SIGKILL
+    _, found = runs(in_tmp, **{"reprotune.stage": "train"})
+    assert found[0].info.status == "RUNNING"
+    with stage_run("evaluate", TRACKING, candidate="x"):
+        pass
+    client, found = runs(in_tmp, **{"reprotune.stage": "train"})
+    assert found[0].info.status == "KILLED"
+    parent = client.get_run(found[0].data.tags["mlflow.parentRunId"])
+    assert parent.info.status == "FINISHED"  # the evaluate run reopened and ended it
+
+
+def test_sigterm_marks_the_run_killed(in_tmp):
+    script = (
+        "import os, signal\n"
+        "from reprotune.config import TrackingParams\n"
+        "from reprotune.stage import run_stage\n"
+        "from reprotune.tracking import stage_run\n"
+        "def main():\n"
+        "    with stage_run('train', TrackingParams(experiment='unit'), candidate='x'):\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "run_stage('train', main)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=in_tmp)
+    assert done.returncode == 128 + signal.SIGTERM
+    _, found = runs(in_tmp, **{"reprotune.stage": "train"})
+    assert found[0].info.status == "KILLED"
+
+
+def test_stage_run_tags_lineage_and_logs_params(in_tmp, monkeypatch):
+    (in_tmp / "params.yaml").write_text("seed: 1\n")
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-x")
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "a" * 40)
+    with stage_run("train", TRACKING, candidate="c", system_metrics=True) as run:
+        run.log_params({"model": {"C": 1.0}})
+    client, (found,) = runs(in_tmp, **{"reprotune.stage": "train"})
+    tags = found.data.tags
+    assert tags["dvc.exp_name"] == "exp-x" and tags["dvc.baseline_rev"] == "a" * 40
+    assert tags["python.version"] == platform.python_version()
+    assert tags["package.mlflow"] == mlflow.__version__
+    assert tags["reprotune.pid"].isdigit() and tags["reprotune.host"]
+    names = {a.path for a in client.list_artifacts(found.info.run_id)}
+    assert {"params.yaml", "resolved_params.json"} <= names
+    assert found.data.params == {"model.C": "1.0"}
+    assert any(k.startswith("system/cpu_utilization") for k in found.data.metrics)

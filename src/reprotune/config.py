@@ -27,6 +27,8 @@ from reprotune.paths import PARAMS_FILE
 
 SKLEARN_DATASETS = ("breast_cancer", "iris", "wine", "digits")
 CANDIDATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# Safe in every MLflow registry backend and in a `models:/<name>@<alias>` URI.
+REGISTERED_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # Metrics `compare.metric` may rank by, and whether a larger value is better.
 RANKABLE_METRICS = {
     "accuracy": True,
@@ -185,6 +187,17 @@ class EvaluateParams(Strict):
 
 class CompareParams(Strict):
     metric: str = "macro_f1"
+    registered_model: str = "reprotune-ag-news"
+
+    @field_validator("registered_model")
+    @classmethod
+    def _registry_safe_name(cls, name: str) -> str:
+        if not REGISTERED_MODEL_NAME.match(name):
+            raise ValueError(
+                "a registered model name must be 1-100 letters, digits, '_', '-' or '.' and "
+                "start with a letter or digit; fix: rename it, e.g. 'ag-news-classifier'"
+            )
+        return name
 
     @field_validator("metric")
     @classmethod
@@ -201,6 +214,9 @@ class CompareParams(Strict):
 class TrackingParams(Strict):
     experiment: str = Field(default="reprotune", min_length=1, max_length=200)
     enabled: bool = True
+    # false: when the tracking store cannot be reached, warn once and run without tracking.
+    required: bool = True
+    system_metrics: bool = True  # CPU, memory (and GPU) of the training runs
 
 
 class Params(Strict):

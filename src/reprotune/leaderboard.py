@@ -61,20 +61,19 @@ def summary(rows: list[dict], metric: str) -> dict:
 
 
 def to_markdown(rows: list[dict], metric: str) -> str:
-    columns = ["rank", "candidate", *COLUMNS]
-    header = "| " + " | ".join(columns) + " |"
-    rule = "| " + " | ".join("---" for _ in columns) + " |"
+    champion = rows[0]["candidate"]
+    bold = [{**row, "candidate": f"**{champion}**"} if row["rank"] == 1 else row for row in rows]
+    return f"Ranked by **{metric}** (test split); champion: **{champion}**.\n\n" + markdown_table(
+        ["rank", "candidate", *COLUMNS], bold
+    )
+
+
+def markdown_table(columns: list[str], rows: list[dict]) -> str:
     lines = [
-        f"Ranked by **{metric}** (test split); champion: **{rows[0]['candidate']}**.",
-        "",
-        header,
-        rule,
+        "| " + " | ".join(columns) + " |",
+        "| " + " | ".join("---" for _ in columns) + " |",
     ]
-    for row in rows:
-        cells = [_cell(row.get(c)) for c in columns]
-        if row["rank"] == 1:
-            cells[1] = f"**{cells[1]}**"
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -1,5 +1,6 @@
 """Running a stage script: user-facing errors become one clear message and a non-zero exit."""
 
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -9,8 +10,14 @@ from reprotune.errors import ReprotuneError
 EXIT_BAD_INPUT = 2
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    # SystemExit unwinds through the stage's MLflow run, which then ends as KILLED.
+    raise SystemExit(128 + signum)
+
+
 def run_stage(stage: str, main: Callable[..., None], *args: str) -> None:
     start = time.perf_counter()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         main(*args)
     except ReprotuneError as exc:

@@ -9,23 +9,30 @@ import contextlib
 import hashlib
 import os
 import re
-import subprocess
+import socket
 import sys
+import tempfile
 import time
+import urllib.error
+import urllib.request
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reprotune import lineage
 from reprotune.config import TrackingParams
 from reprotune.errors import TrackingError
-from reprotune.paths import PARAMS_FILE, project_root
+from reprotune.paths import PARAMS_FILE, find_project_root, project_root
 
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 TAG_PREFIX = "reprotune."
 _TRUNCATED = "...[truncated]"
 _UNSAFE_KEY = re.compile(r"[^\w\-. /]")
+SYSTEM_METRICS_INTERVAL_S = 5
+RESOLVED_PARAMS_FILE = "resolved_params.json"
 
 
 def tracking_uri(root: Path) -> str:
@@ -56,14 +63,6 @@ def metric_key(key: str) -> str:
     return _UNSAFE_KEY.sub("_", key)
 
 
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 @dataclass(frozen=True)
 class Execution:
     """Which pipeline execution a stage belongs to: its stages share one parent run."""
@@ -74,15 +73,11 @@ class Execution:
 
 
 def current_execution() -> Execution:
-    commit = _git("rev-parse", "HEAD") or "unknown"
-    exp_name = os.environ.get("DVC_EXP_NAME")
-    tags = {
-        "mlflow.source.git.commit": commit,
-        "git.branch": _git("rev-parse", "--abbrev-ref", "HEAD") or "unknown",
-    }
+    tags = {**lineage.git_tags(), **lineage.dvc_tags(), **lineage.environment_tags()}
+    tags.pop("dvc.stage", None)
+    commit = tags["mlflow.source.git.commit"]
+    exp_name = tags.get("dvc.exp_name")
     if exp_name:
-        tags["dvc.exp_name"] = exp_name
-        tags["dvc.baseline_rev"] = os.environ.get("DVC_EXP_BASELINE_REV", "")
         return Execution(f"exp:{exp_name}", exp_name, tags)
     # Plain `dvc repro`: the same commit and params make the same execution.
     params_digest = hashlib.md5(
@@ -94,17 +89,21 @@ def current_execution() -> Execution:
 class StageRun:
     """Logging calls of one stage's MLflow run; does nothing when tracking is disabled."""
 
-    def __init__(self, client=None, run_id: str | None = None):
+    def __init__(self, client=None, run_id: str | None = None, experiment_id: str | None = None):
         self.client = client
         self.run_id = run_id
+        self.experiment_id = experiment_id
 
     @property
     def enabled(self) -> bool:
         return self.client is not None
 
     def log_params(self, params: dict[str, Any]) -> None:
+        """The stage's resolved params: flat as MLflow params (long values truncated with a
+        marker) and whole as the artifact resolved_params.json."""
         if not self.enabled:
             return
+        self.client.log_dict(self.run_id, params, RESOLVED_PARAMS_FILE)
         from mlflow.entities import Param
         from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_PARAMS_TAGS_PER_BATCH
 
@@ -133,14 +132,55 @@ class StageRun:
         if not self.enabled:
             return
         from mlflow.entities import RunTag
+        from mlflow.utils.validation import MAX_TAG_VAL_LENGTH
 
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self.client.log_batch(
+            self.run_id,
+            tags=[RunTag(k, param_value(v, MAX_TAG_VAL_LENGTH)) for k, v in tags.items()],
+        )
 
     def log_artifacts(self, files: list[Path], artifact_path: str | None = None) -> None:
         if not self.enabled:
             return
         for file in files:
-            self.client.log_artifact(self.run_id, str(file), artifact_path)
+            if Path(file).exists():
+                self.client.log_artifact(self.run_id, str(file), artifact_path)
+
+    def log_dict(self, data: dict[str, Any], artifact_file: str) -> None:
+        if self.enabled:
+            self.client.log_dict(self.run_id, data, artifact_file)
+
+    def create_model(self, name: str, tags: dict[str, str]) -> str | None:
+        """A logged model produced by this run, to be filled by `upload_model`; its id."""
+        if not self.enabled:
+            return None
+        from mlflow.entities import LoggedModelOutput
+
+        model = self.client.create_logged_model(
+            self.experiment_id, name=name, source_run_id=self.run_id, tags=tags
+        )
+        self.client.log_outputs(self.run_id, [LoggedModelOutput(model.model_id, step=0)])
+        return model.model_id
+
+    def upload_model(self, model_id: str | None, candidate_dir: Path) -> None:
+        """The candidate as an MLflow model (see reprotune.serving), marked READY or FAILED."""
+        if model_id is None:
+            return
+        from reprotune.serving import build_model_dir
+
+        try:
+            with tempfile.TemporaryDirectory() as scratch:
+                folder = build_model_dir(Path(candidate_dir), Path(scratch) / "model")
+                self.client.log_model_artifacts(model_id, str(folder))
+        except BaseException:
+            self.client.finalize_logged_model(model_id, "FAILED")
+            raise
+        self.client.finalize_logged_model(model_id, "READY")
+
+    def log_model(self, name: str, candidate_dir: Path, tags: dict[str, str]) -> str | None:
+        model_id = self.create_model(name, tags)
+        self.upload_model(model_id, candidate_dir)
+        return model_id
 
 
 def _client(root: Path):
@@ -173,6 +213,7 @@ def _parent_run_id(client, experiment_id: str, execution: Execution) -> str:
         max_results=1,
     )
     if found:
+        client.update_run(found[0].info.run_id, status="RUNNING")
         return found[0].info.run_id
     run = client.create_run(
         experiment_id,
@@ -186,49 +227,161 @@ def _parent_run_id(client, experiment_id: str, execution: Execution) -> str:
     return run.info.run_id
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def close_abandoned_runs(client, experiment_id: str) -> list[str]:
+    """Mark KILLED the stage runs of this host whose process died without ending them
+    (SIGKILL, out of memory, power loss), and their parent runs."""
+    abandoned = []
+    for run in client.search_runs(
+        [experiment_id],
+        filter_string=(
+            f"attributes.status = 'RUNNING' and tags.`{TAG_PREFIX}host` = '{socket.gethostname()}'"
+        ),
+    ):
+        pid = run.data.tags.get(f"{TAG_PREFIX}pid", "")
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        client.set_terminated(run.info.run_id, "KILLED")
+        abandoned.append(run.info.run_id)
+        parent_id = run.data.tags.get("mlflow.parentRunId")
+        if parent_id and client.get_run(parent_id).info.status == "RUNNING":
+            client.set_terminated(parent_id, "KILLED")
+    return abandoned
+
+
+def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, not after the REST client's retries, when a tracking server is down."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s):
+            pass
+    except urllib.error.HTTPError:
+        return  # the server answers; the store itself is checked by the first call
+    except (urllib.error.URLError, OSError) as exc:
+        raise ConnectionError(f"no MLflow server answers at {uri} ({exc})") from exc
+
+
+def _input_tags() -> dict[str, str]:
+    stage_address = os.environ.get("DVC_STAGE")
+    if not stage_address:
+        return {}
+    hashes = lineage.dvc_hashes(stage_address, find_project_root())
+    return {f"{TAG_PREFIX}input.{path}": md5 for path, md5 in hashes.items()}
+
+
+def _stage_tags(stage: str, candidate: str | None, execution: Execution) -> dict[str, str]:
+    return {
+        f"{TAG_PREFIX}stage": stage,
+        f"{TAG_PREFIX}candidate": candidate or "",
+        f"{TAG_PREFIX}execution": execution.key,
+        f"{TAG_PREFIX}host": socket.gethostname(),
+        f"{TAG_PREFIX}pid": str(os.getpid()),
+        **execution.tags,
+        **lineage.dvc_tags(),
+        **_input_tags(),
+    }
+
+
+def _open_stage_run(stage, tracking, candidate, tags, root):
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    check_reachable(tracking_uri(root))
+    client = _client(root)
+    experiment_id = _experiment_id(client, tracking.experiment, root)
+    close_abandoned_runs(client, experiment_id)
+    execution = current_execution()
+    parent_id = _parent_run_id(client, experiment_id, execution)
+    run = client.create_run(
+        experiment_id,
+        run_name=f"{stage}@{candidate}" if candidate else stage,
+        tags={
+            "mlflow.parentRunId": parent_id,
+            **_stage_tags(stage, candidate, execution),
+            **(tags or {}),
+        },
+    )
+    return client, experiment_id, parent_id, run.info.run_id
+
+
+def _unusable(root: Path, exc: Exception) -> str:
+    return (
+        f"MLflow tracking store {tracking_uri(root)!r} is not usable: "
+        f"{type(exc).__name__}: {exc}\nfix: start the server or correct MLFLOW_TRACKING_URI; "
+        "or set tracking.required: false (warn and go on untracked) or tracking.enabled: false "
+        "in params.yaml"
+    )
+
+
+def _system_metrics_monitor(run_id: str, root: Path):
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    monitor = SystemMetricsMonitor(
+        run_id, sampling_interval=SYSTEM_METRICS_INTERVAL_S, tracking_uri=tracking_uri(root)
+    )
+    monitor.start()
+    return monitor
+
+
 @contextlib.contextmanager
 def stage_run(
     stage: str,
     tracking: TrackingParams,
     candidate: str | None = None,
     tags: dict[str, Any] | None = None,
+    system_metrics: bool = False,
 ) -> Iterator[StageRun]:
-    """An MLflow run for one stage (and candidate), nested under its execution's parent."""
+    """An MLflow run for one stage (and candidate), nested under its execution's parent.
+
+    Tagged with the code, DVC experiment, input hashes and software versions that made it;
+    params.yaml is logged with it. Ends FINISHED, FAILED, or KILLED on an interrupt.
+    """
     if not tracking.enabled:
         yield StageRun()
         return
     root = project_root()
     try:
-        client = _client(root)
-        experiment_id = _experiment_id(client, tracking.experiment, root)
-        execution = current_execution()
-        parent_id = _parent_run_id(client, experiment_id, execution)
-        run = client.create_run(
-            experiment_id,
-            run_name=f"{stage}@{candidate}" if candidate else stage,
-            tags={
-                "mlflow.parentRunId": parent_id,
-                f"{TAG_PREFIX}stage": stage,
-                f"{TAG_PREFIX}candidate": candidate or "",
-                f"{TAG_PREFIX}execution": execution.key,
-                **execution.tags,
-                **(tags or {}),
-            },
+        client, experiment_id, parent_id, run_id = _open_stage_run(
+            stage, tracking, candidate, tags, root
         )
     except Exception as exc:
-        raise TrackingError(
-            f"MLflow tracking store {tracking_uri(root)!r} is not usable: "
-            f"{type(exc).__name__}: {exc}\nfix: check MLFLOW_TRACKING_URI, or set "
-            "tracking.enabled: false in params.yaml to run without tracking"
-        ) from exc
-    run_id = run.info.run_id
+        if tracking.required:
+            raise TrackingError(_unusable(root, exc)) from exc
+        warnings.warn(f"running untracked: {_unusable(root, exc)}", stacklevel=3)
+        yield StageRun()
+        return
+    run = StageRun(client, run_id, experiment_id)
+    run.log_artifacts([PARAMS_FILE])
+    monitor = _system_metrics_monitor(run_id, root) if system_metrics else None
     try:
-        yield StageRun(client, run_id)
+        yield run
     except BaseException as exc:
         status = "KILLED" if isinstance(exc, KeyboardInterrupt | SystemExit) else "FAILED"
-        client.set_terminated(run_id, status)
-        client.set_terminated(parent_id, status)
+        _end(client, [run_id, parent_id], status, monitor)
         raise
-    client.set_terminated(run_id, "FINISHED")
-    client.set_terminated(parent_id, "FINISHED")
+    _end(client, [run_id, parent_id], "FINISHED", monitor)
     print(f"[{stage}] MLflow run {run_id} in {tracking_uri(root)}", file=sys.stderr)
+
+
+def _finish_monitor(monitor) -> None:
+    published = monitor._logging_step > 0
+    monitor.finish()
+    if not published:  # a run shorter than one sampling interval still gets its sample
+        monitor.publish_metrics(monitor.aggregate_metrics())
+        monitor.mlflow_logger.flush()
+
+
+def _end(client, run_ids: list[str], status: str, monitor) -> None:
+    if monitor is not None:
+        _finish_monitor(monitor)
+    for run_id in run_ids:
+        client.set_terminated(run_id, status)

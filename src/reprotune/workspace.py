@@ -16,6 +16,7 @@ PIPELINE_FILES = (
     ".dvc/plots",
     ".dvcignore",
     ".gitignore",
+    "constraints.txt",
 )
 
 

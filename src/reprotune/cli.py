@@ -1,0 +1,71 @@
+"""`reprotune`: project commands beside `dvc` (which runs the pipeline itself)."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from reprotune.config import RANKABLE_METRICS, load_params
+from reprotune.errors import ReprotuneError
+from reprotune.paths import PARAMS_FILE, project_root
+
+
+def _default_experiment() -> str:
+    params_file = project_root() / PARAMS_FILE
+    return load_params(params_file).tracking.experiment if params_file.is_file() else "reprotune"
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from mlflow.tracking import MlflowClient
+
+    from reprotune import runs
+    from reprotune.tracking import tracking_uri
+
+    uri = args.tracking_uri or tracking_uri(project_root())
+    experiment = args.experiment or _default_experiment()
+    rows = runs.collect_rows(MlflowClient(uri), experiment)
+    if not rows:
+        print(f"no evaluated runs in experiment {experiment!r} at {uri}", file=sys.stderr)
+        return 1
+    higher = RANKABLE_METRICS.get(args.metric, args.metric != "efficiency.latency_ms")
+    table = runs.render(runs.leaderboard(rows, args.metric, higher), args.format)
+    if args.output:
+        Path(args.output).write_text(table, encoding="utf-8")
+    else:
+        sys.stdout.write(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reprotune", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    runs_cmd = commands.add_parser(
+        "runs", help="leaderboard of every evaluated candidate across executions, from MLflow"
+    )
+    runs_cmd.add_argument("--experiment", help="MLflow experiment (default: tracking.experiment)")
+    runs_cmd.add_argument(
+        "--metric",
+        default="macro_f1",
+        choices=[*RANKABLE_METRICS, "efficiency.latency_ms"],
+        help="rank by this test metric (default: macro_f1)",
+    )
+    runs_cmd.add_argument("--format", default="markdown", choices=["markdown", "csv", "json"])
+    runs_cmd.add_argument("--output", "-o", help="write to this file instead of stdout")
+    runs_cmd.add_argument(
+        "--tracking-uri", help="default: MLFLOW_TRACKING_URI, else mlflow.db at the project root"
+    )
+    runs_cmd.set_defaults(handler=cmd_runs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ReprotuneError as exc:
+        print(f"reprotune {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

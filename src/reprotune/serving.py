@@ -1,0 +1,148 @@
+"""Candidates as MLflow models that predict label names from raw text.
+
+Each model folder holds the candidate as the pipeline saved it, a `python_function` flavor
+whose loader is this module (so `mlflow.pyfunc.load_model` and `mlflow models serve` return
+label names), the reprotune code it needs, explicit pip requirements, a signature and a raw-text
+input example; plus the family's native flavor where MLflow has one (`sklearn`, `keras`), so
+`mlflow.sklearn.load_model` / `mlflow.keras.load_model` give the framework's own object.
+"""
+
+import logging
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import reprotune
+from reprotune import models
+
+INPUT_COLUMN = "text"
+NATIVE_DIR = "native"
+INPUT_EXAMPLE = ["Stocks rallied as oil prices fell.", "The striker scored twice in the final."]
+# Distributions the python_function flavor needs, by family, beyond BASE_REQUIREMENTS.
+BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "pyyaml", "scikit-learn", "joblib")
+FAMILY_REQUIREMENTS = {
+    "tfidf_logreg": (),
+    "keras_mlp": ("tensorflow-cpu", "tensorflow", "keras"),
+    "hf_transformer": ("torch", "transformers", "tokenizers", "safetensors"),
+}
+
+
+class TextClassifier:
+    """The python_function model: raw text in, label name and its probability out."""
+
+    def __init__(self, candidate: models.Candidate):
+        self.candidate = candidate
+
+    def predict(self, model_input, params=None) -> pd.DataFrame:
+        texts = _texts(model_input)
+        proba = self.candidate.predict_proba(texts)
+        best = proba.argmax(axis=1) if len(texts) else np.zeros(0, dtype=int)
+        return pd.DataFrame(
+            {
+                "label": [self.candidate.label_names[i] for i in best],
+                "probability": proba[np.arange(len(best)), best] if len(texts) else [],
+            }
+        )
+
+
+def _texts(model_input) -> list[str]:
+    if isinstance(model_input, pd.DataFrame):
+        column = INPUT_COLUMN if INPUT_COLUMN in model_input else model_input.columns[0]
+        return model_input[column].astype(str).tolist()
+    if isinstance(model_input, dict):
+        return [str(t) for t in np.atleast_1d(model_input[INPUT_COLUMN])]
+    if isinstance(model_input, str):
+        return [model_input]
+    return [str(t) for t in model_input]
+
+
+def _load_pyfunc(data_path: str) -> TextClassifier:
+    """MLflow's entry point for the python_function flavor (`loader_module`)."""
+    candidate, _ = models.load(Path(data_path))
+    return TextClassifier(candidate)
+
+
+def signature():
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", INPUT_COLUMN)]),
+        outputs=Schema([ColSpec("string", "label"), ColSpec("double", "probability")]),
+    )
+
+
+def pip_requirements(family: str) -> list[str]:
+    """Pinned to what trained the model; inferred requirements would list the whole env.
+    Local version labels (torch's `+cpu`) are dropped: indexes do not serve them."""
+    pins = []
+    for name in (*BASE_REQUIREMENTS, *FAMILY_REQUIREMENTS[family]):
+        try:
+            pins.append(f"{name}=={metadata.version(name).split('+')[0]}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def _save_sklearn(candidate_dir: Path, dest: Path) -> None:
+    import joblib
+    import mlflow.sklearn
+
+    from reprotune.models.tfidf_logreg import WEIGHTS
+
+    mlflow.sklearn.save_model(
+        joblib.load(candidate_dir / WEIGHTS), str(dest), serialization_format="cloudpickle"
+    )
+
+
+def _save_keras(candidate_dir: Path, dest: Path) -> None:
+    import keras
+    import mlflow.keras
+
+    from reprotune.models.keras_mlp import WEIGHTS
+
+    # The folder's signature is the python_function's (text in, label out); the keras flavor
+    # would only take tensor specs, and MLflow warns when it gets none.
+    logging.getLogger("mlflow.keras.save").setLevel(logging.ERROR)
+    mlflow.keras.save_model(keras.models.load_model(candidate_dir / WEIGHTS), str(dest))
+
+
+# Native savers, and the flavor key naming the path of the native payload.
+NATIVE_FLAVORS = {
+    "tfidf_logreg": (_save_sklearn, "sklearn", "pickled_model"),
+    "keras_mlp": (_save_keras, "keras", "data"),
+}
+
+
+def build_model_dir(candidate_dir: Path, dest: Path) -> Path:
+    """Write the MLflow model folder for the candidate saved in `candidate_dir`."""
+    import mlflow.pyfunc
+    from mlflow.models import Model
+
+    family = models.read_card(candidate_dir)["family"]
+    mlflow.pyfunc.save_model(
+        path=str(dest),
+        loader_module=__name__,
+        data_path=str(candidate_dir),
+        code_paths=[str(Path(reprotune.__file__).parent)],
+        signature=signature(),
+        input_example=pd.DataFrame({INPUT_COLUMN: INPUT_EXAMPLE}),
+        pip_requirements=pip_requirements(family),
+    )
+    if family in NATIVE_FLAVORS:
+        save_native, flavor, payload_key = NATIVE_FLAVORS[family]
+        model = Model.load(dest)
+        with tempfile.TemporaryDirectory() as scratch:
+            native = Path(scratch) / "model"
+            save_native(Path(candidate_dir), native)
+            config = Model.load(native).flavors[flavor]
+            target = Path(NATIVE_DIR) / config[payload_key]
+            (dest / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(native / config[payload_key], dest / target)
+        model.add_flavor(flavor, **{**config, payload_key: target.as_posix()})
+        model.save(dest / "MLmodel")
+    return dest

@@ -1,0 +1,176 @@
+"""Servers the tests start on loopback (MLflow, PostgreSQL) and always stop."""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def mlflow_cli() -> list[str]:
+    return [str(Path(sys.executable).parent / "mlflow")]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited ({process.returncode}): {_stderr(process)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    stop(process)
+    raise AssertionError(f"{url} did not answer in {timeout_s}s: {_stderr(process)}")
+
+
+def _stderr(process: subprocess.Popen) -> str:
+    return process.stderr.read().decode(errors="replace")[-3000:] if process.stderr else ""
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop the server and the workers it forked (it leads its own session)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _postgres_bindir() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _as_postgres_user(cmd: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; CI machines run the tests as root.
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster on loopback; yields a SQLAlchemy URL to database `mlflow`.
+
+    Skipped where PostgreSQL is not installed, except under CI (`.ci/run` installs it).
+    """
+    bindir = _postgres_bindir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            raise AssertionError("PostgreSQL is not installed; .ci/run should install it")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="reprotune-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    data, port = folder / "data", free_port()
+    subprocess.run(
+        _as_postgres_user(
+            [str(bindir / "initdb"), "-D", str(data), "-U", "mlflow", "--auth=trust", "-E", "UTF8"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    server = subprocess.Popen(
+        _as_postgres_user(
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-k",
+                str(folder),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ]
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_postgres(bindir, port, server)
+        subprocess.run(
+            [
+                str(bindir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "mlflow",
+                "mlflow",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql://mlflow@127.0.0.1:{port}/mlflow"
+    finally:
+        stop(server)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_for_postgres(bindir: Path, port: int, server: subprocess.Popen) -> None:
+    ready = [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"]
+    for _ in range(120):
+        if server.poll() is not None:
+            raise AssertionError(f"postgres exited: {_stderr(server)}")
+        if subprocess.run(ready).returncode == 0:
+            return
+        time.sleep(0.5)
+    raise AssertionError("postgres did not start in 60s")
+
+
+@contextlib.contextmanager
+def mlflow_server(backend_store_uri: str, artifacts: Path) -> Iterator[str]:
+    """`mlflow server` on loopback over the given store; yields its tracking URI."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *mlflow_cli(),
+            "server",
+            "--backend-store-uri",
+            backend_store_uri,
+            "--artifacts-destination",
+            str(artifacts),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env={
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", server)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(server)
