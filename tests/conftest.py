@@ -35,3 +35,12 @@ def in_tmp(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.delenv("DVC_ROOT", raising=False)
     monkeypatch.delenv("DVC_EXP_NAME", raising=False)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_tracking_uri():
+    """Stages set MLflow's process-wide tracking URI; no test may see another's."""
+    import mlflow
+
+    yield
+    mlflow.set_tracking_uri(None)

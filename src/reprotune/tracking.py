@@ -184,8 +184,12 @@ class StageRun:
 
 
 def _client(root: Path):
+    import mlflow
     from mlflow.tracking import MlflowClient
 
+    # Also the process default: MLflow resolves `models:/` URIs (registry sources, system
+    # metrics) against it, and its own default is a store in the current folder.
+    mlflow.set_tracking_uri(tracking_uri(root))
     return MlflowClient(tracking_uri(root))
 
 
@@ -195,7 +199,12 @@ def _experiment_id(client, name: str, root: Path) -> str:
         return experiment.experiment_id
     location = (root / ARTIFACTS_DIR).as_uri() if uses_default_store() else None
     try:
-        return client.create_experiment(name, artifact_location=location)
+        # Opens the MLflow UI on its model-training views rather than the GenAI ones.
+        return client.create_experiment(
+            name,
+            artifact_location=location,
+            tags={"mlflow.experimentKind": "custom_model_development"},
+        )
     except Exception:  # created meanwhile by a concurrent stage
         experiment = client.get_experiment_by_name(name)
         if experiment is None:

@@ -1,0 +1,142 @@
+"""Open an MLflow experiment page in headless Chromium: a screenshot and the rendered DOM.
+
+Starts `mlflow ui` on loopback over the given store, loads the experiment's runs page (or any
+page under it, e.g. a run's metric charts), and stops the server. Nothing leaves the machine.
+
+    .venv/bin/python tools/mlflow_ui_snapshot.py --store sqlite:///mlflow.db \
+        --screenshot docs/img/mlflow-ui.png
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    # Only the loopback server may be reached.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(url: str, server: subprocess.Popen, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"mlflow ui exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    raise SystemExit(f"{url} did not answer in {timeout_s}s")
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if found := shutil.which(name):
+            return found
+    raise SystemExit("Chromium not found; install it (apt-get install chromium)")
+
+
+def _experiment_id(store: str, experiment: str) -> str:
+    from mlflow.tracking import MlflowClient
+
+    found = MlflowClient(store).get_experiment_by_name(experiment)
+    if found is None:
+        raise SystemExit(f"no experiment {experiment!r} in {store}")
+    return found.experiment_id
+
+
+def snapshot(
+    store: str,
+    experiment: str,
+    page: str,
+    screenshot: Path | None,
+    dom: Path | None,
+    window: str = "1600,1000",
+    wait_ms: int = 20000,
+) -> None:
+    port = _free_port()
+    mlflow = Path(sys.executable).parent / "mlflow"
+    server = subprocess.Popen(
+        [
+            str(mlflow),
+            "ui",
+            "--backend-store-uri",
+            store,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, "PATH": f"{mlflow.parent}{os.pathsep}{os.environ['PATH']}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait(f"http://127.0.0.1:{port}/health", server)
+        url = f"http://127.0.0.1:{port}/#/experiments/{_experiment_id(store, experiment)}{page}"
+        with tempfile.TemporaryDirectory() as profile:
+            flags = [
+                _chromium(),
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={window}",
+                f"--virtual-time-budget={wait_ms}",
+            ]
+            if screenshot:
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                subprocess.run(
+                    [*flags, f"--screenshot={screenshot.resolve()}", url],
+                    capture_output=True,
+                    timeout=180,
+                    check=True,
+                )
+            if dom:
+                done = subprocess.run(
+                    [*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180
+                )
+                dom.write_text(done.stdout, encoding="utf-8")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", default="sqlite:///mlflow.db", help="backend store URI")
+    parser.add_argument("--experiment", default="reprotune")
+    parser.add_argument("--page", default="", help="path after the experiment, e.g. /runs/<id>")
+    parser.add_argument("--screenshot", type=Path)
+    parser.add_argument("--dom", type=Path, help="write the rendered HTML here")
+    parser.add_argument("--window", default="1600,1000")
+    args = parser.parse_args()
+    snapshot(args.store, args.experiment, args.page, args.screenshot, args.dom, args.window)
+
+
+if __name__ == "__main__":
+    main()
