@@ -35,6 +35,44 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from reprotune import report
+
+    rules = [report.Rule.parse(text) for text in args.fail_on]
+    markdown, failures = report.build_report(
+        args.base, rules, project_root(), show_unchanged=args.all
+    )
+    if args.output:
+        Path(args.output).write_text(markdown, encoding="utf-8")
+    else:
+        sys.stdout.write(markdown)
+    for rule, change in failures:
+        print(
+            f"regression: {change.key} {change.old} -> {change.new} breaks {rule}", file=sys.stderr
+        )
+    return 1 if failures else 0
+
+
+def cmd_comment(args: argparse.Namespace) -> int:
+    import os
+
+    from reprotune import github
+
+    token = os.environ.get("GITHUB_TOKEN")
+    if not token:
+        print("reprotune comment: GITHUB_TOKEN is not set; not commenting", file=sys.stderr)
+        return 0
+    body = Path(args.body_file).read_text(encoding="utf-8")
+    try:
+        action = github.upsert_comment(args.api_url, args.repo, args.pr, token, body)
+    except github.ReadOnlyToken as exc:
+        # Fork pull requests get a read-only token: the job summary still has the report.
+        print(f"reprotune comment: cannot write ({exc}); skipped", file=sys.stderr)
+        return 0
+    print(f"report comment {action} on {args.repo}#{args.pr}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reprotune", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +93,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--tracking-uri", help="default: MLFLOW_TRACKING_URI, else mlflow.db at the project root"
     )
     runs_cmd.set_defaults(handler=cmd_runs)
+
+    report_cmd = commands.add_parser(
+        "report", help="markdown of params and metrics changed since a git revision, with a gate"
+    )
+    report_cmd.add_argument("--base", required=True, help="git revision to compare against")
+    report_cmd.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="exit 1 when a metric's change breaks RULE, e.g. 'macro_f1<-0.01', "
+        "'latency_ms>+20%%' (relative), 'metrics/evaluate/*:accuracy<0'; repeatable",
+    )
+    report_cmd.add_argument("--all", action="store_true", help="list unchanged metrics too")
+    report_cmd.add_argument("--output", "-o", help="write to this file instead of stdout")
+    report_cmd.set_defaults(handler=cmd_report)
+
+    comment_cmd = commands.add_parser(
+        "comment", help="post or edit the one report comment on a pull request (GITHUB_TOKEN)"
+    )
+    comment_cmd.add_argument("--repo", required=True, help="owner/name")
+    comment_cmd.add_argument("--pr", required=True, type=int)
+    comment_cmd.add_argument("--body-file", required=True)
+    comment_cmd.add_argument("--api-url", default="https://api.github.com")
+    comment_cmd.set_defaults(handler=cmd_comment)
     return parser
 
 

@@ -1,0 +1,257 @@
+"""What a change did: params and metrics against a base revision, as markdown, with a gate.
+
+The numbers come from DVC itself (`dvc params diff --json`, `dvc metrics diff --all --json`);
+this module only decides direction (better / worse), renders, and applies `--fail-on` rules.
+"""
+
+import fnmatch
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprotune.errors import ReprotuneError
+
+MARKER = "<!-- reprotune-report -->"
+# By the metric's last name part: is a larger value better?
+HIGHER_IS_BETTER = re.compile(
+    r"(accuracy|f1|precision|recall|auc|samples_per_s|throughput|best_epoch)", re.IGNORECASE
+)
+LOWER_IS_BETTER = re.compile(r"(loss|latency|seconds|size_mb)", re.IGNORECASE)
+RULE = re.compile(
+    r"^\s*(?P<metric>[^<>\s]+)\s*(?P<op>[<>])\s*(?P<value>[+-]?[\d.]+(e-?\d+)?)(?P<pct>%?)\s*$"
+)
+
+
+class ReportError(ReprotuneError):
+    """DVC could not diff, or a --fail-on rule is malformed."""
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    path: str
+    name: str
+    old: float | None
+    new: float | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}:{self.name}"
+
+    @property
+    def delta(self) -> float | None:
+        if self.old is None or self.new is None:
+            return None
+        return self.new - self.old
+
+    @property
+    def relative(self) -> float | None:
+        if self.delta is None or not self.old:
+            return None
+        return self.delta / abs(self.old)
+
+    @property
+    def direction(self) -> int:
+        """+1 when larger is better, -1 when smaller is better, 0 when unknown."""
+        last = self.name.rsplit(".", 1)[-1]
+        if LOWER_IS_BETTER.search(last):
+            return -1
+        return 1 if HIGHER_IS_BETTER.search(last) else 0
+
+    @property
+    def verdict(self) -> str:
+        if self.old is None:
+            return "new"
+        if self.new is None:
+            return "removed"
+        if not self.delta:
+            return "same"
+        if self.direction == 0:
+            return "changed"
+        return "better" if self.delta * self.direction > 0 else "worse"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`macro_f1<-0.01`: fail when a matching metric's change is below -0.01 (`%`: relative)."""
+
+    pattern: str
+    op: str
+    threshold: float
+    relative: bool
+
+    @classmethod
+    def parse(cls, text: str) -> "Rule":
+        match = RULE.match(text)
+        if not match:
+            raise ReportError(
+                f"--fail-on {text!r} is not a rule; fix: write METRIC<CHANGE or METRIC>CHANGE, "
+                "e.g. 'macro_f1<-0.01' or 'latency_ms>+20%'"
+            )
+        return cls(match["metric"], match["op"], float(match["value"]), relative=bool(match["pct"]))
+
+    def matches(self, change: MetricChange) -> bool:
+        return (
+            change.name == self.pattern
+            or change.name.endswith(f".{self.pattern}")
+            or fnmatch.fnmatch(change.key, self.pattern)
+            or fnmatch.fnmatch(change.name, self.pattern)
+        )
+
+    def violated_by(self, change: MetricChange) -> bool:
+        if self.relative:
+            value = None if change.relative is None else change.relative * 100
+        else:
+            value = change.delta
+        if value is None or not self.matches(change):
+            return False
+        return value < self.threshold if self.op == "<" else value > self.threshold
+
+    def __str__(self) -> str:
+        return f"{self.pattern}{self.op}{self.threshold:+g}{'%' if self.relative else ''}"
+
+
+def _dvc_json(args: list[str], cwd: Path) -> dict:
+    done = subprocess.run(["dvc", *args, "--json"], cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ReportError(f"`dvc {' '.join(args)}` failed: {done.stderr.strip()}")
+    return json.loads(done.stdout or "{}")
+
+
+def metric_changes(base: str, cwd: Path = Path()) -> list[MetricChange]:
+    diff = _dvc_json(["metrics", "diff", base, "--all"], cwd)
+    return [
+        MetricChange(path, name, values.get("old"), values.get("new"))
+        for path, metrics in sorted(diff.items())
+        for name, values in sorted(metrics.items())
+        if _numeric(values.get("old")) and _numeric(values.get("new"))
+    ]
+
+
+def _numeric(value) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def param_changes(base: str, cwd: Path = Path()) -> list[tuple[str, object, object]]:
+    diff = _dvc_json(["params", "diff", base], cwd)
+    return [
+        (name, values.get("old"), values.get("new"))
+        for _, params in sorted(diff.items())
+        for name, values in sorted(params.items())
+    ]
+
+
+def champion_at(rev: str | None, cwd: Path = Path(), path: str = "metrics/compare.json"):
+    """The champion recorded by compare at a git revision (None: the workspace)."""
+    if rev is None:
+        file = Path(cwd) / path
+        text = file.read_text(encoding="utf-8") if file.is_file() else None
+    else:
+        done = subprocess.run(
+            ["git", "show", f"{rev}:{path}"], cwd=cwd, capture_output=True, text=True
+        )
+        text = done.stdout if done.returncode == 0 else None
+    return json.loads(text).get("champion") if text else None
+
+
+def changed_plots(base: str, cwd: Path = Path()) -> list[str]:
+    done = subprocess.run(
+        ["git", "diff", "--name-only", base, "--", "plots/*.png", "plots/**/*.png"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    return sorted(set(done.stdout.split())) if done.returncode == 0 else []
+
+
+ICONS = {
+    "better": "🟢 better",
+    "worse": "🔴 worse",
+    "same": "=",
+    "new": "🆕 new",
+    "removed": "❌ removed",
+    "changed": "changed",
+}
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _signed(value: float | None, percent: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 100:+.2f}%" if percent else f"{value:+.4g}"
+
+
+def render(
+    base: str,
+    params: list[tuple[str, object, object]],
+    metrics: list[MetricChange],
+    champions: tuple[str | None, str | None],
+    plots: list[str],
+    failures: list[tuple[Rule, MetricChange]],
+    show_unchanged: bool = False,
+) -> str:
+    lines = [MARKER, f"## reprotune: changes against `{base}`", ""]
+    if failures:
+        lines += ["**Regression gate failed:**", ""]
+        lines += [
+            f"- `{c.key}`: {_fmt(c.old)} → {_fmt(c.new)} breaks `{rule}`" for rule, c in failures
+        ]
+        lines.append("")
+    old_champion, new_champion = champions
+    if old_champion != new_champion:
+        lines.append(f"**Champion:** {old_champion or '-'} → **{new_champion or '-'}**")
+    else:
+        lines.append(f"**Champion:** {new_champion or '-'} (unchanged)")
+    lines += ["", "### Params", ""]
+    if params:
+        lines += ["| param | base | new |", "| --- | --- | --- |"]
+        lines += [f"| `{n}` | {_fmt(o)} | {_fmt(v)} |" for n, o, v in params]
+    else:
+        lines.append("No params changed.")
+    shown = [m for m in metrics if show_unchanged or m.verdict != "same"]
+    lines += ["", "### Metrics", ""]
+    if shown:
+        lines += [
+            "| file | metric | base | new | change | relative | |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {m.path} | {m.name} | {_fmt(m.old)} | {_fmt(m.new)} | {_signed(m.delta)} | "
+            f"{_signed(m.relative, percent=True)} | {ICONS[m.verdict]} |"
+            for m in shown
+        ]
+    else:
+        lines.append("No metric changed.")
+    unchanged = sum(m.verdict == "same" for m in metrics)
+    if unchanged and not show_unchanged:
+        lines += ["", f"{unchanged} metrics unchanged."]
+    if plots:
+        lines += ["", "### Plots changed", ""]
+        lines += [f"- `{p}`" for p in plots]
+        lines += ["", "Images are in this run's `plots` artifact (never uploaded elsewhere)."]
+    return "\n".join(lines) + "\n"
+
+
+def build_report(
+    base: str, rules: list[Rule], cwd: Path = Path(), show_unchanged: bool = False
+) -> tuple[str, list[tuple[Rule, MetricChange]]]:
+    metrics = metric_changes(base, cwd)
+    failures = [(rule, m) for rule in rules for m in metrics if rule.violated_by(m)]
+    markdown = render(
+        base,
+        param_changes(base, cwd),
+        metrics,
+        (champion_at(base, cwd), champion_at(None, cwd)),
+        changed_plots(base, cwd),
+        failures,
+        show_unchanged,
+    )
+    return markdown, failures

@@ -1,0 +1,114 @@
+"""`reprotune report` on a real git + DVC repository with two commits of metrics and params."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from commands import git_commit_all, run
+
+from reprotune.report import MetricChange, Rule
+
+DVC_YAML = {
+    "params": ["params.yaml"],
+    "metrics": ["metrics/evaluate/baseline.json", "metrics/compare.json"],
+}
+
+
+def write_state(repo: Path, params: dict, evaluate: dict, champion: str) -> None:
+    (repo / "metrics/evaluate").mkdir(parents=True, exist_ok=True)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    (repo / "metrics/evaluate/baseline.json").write_text(json.dumps(evaluate))
+    (repo / "metrics/compare.json").write_text(
+        json.dumps({"champion": champion, "champion_score": evaluate["macro_f1"]})
+    )
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("repo")
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run(["dvc", "init", "-q"], repo)
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML))
+    write_state(
+        repo,
+        {"lr": 0.001, "C": 10.0},
+        {"accuracy": 0.80, "macro_f1": 0.80, "latency_ms": 2.0, "old_metric": 1.0},
+        champion="baseline",
+    )
+    git_commit_all(repo, "base")
+    run(["git", "tag", "base"], repo)
+    write_state(
+        repo,
+        {"lr": 0.0005, "C": 10.0},
+        {"accuracy": 0.85, "macro_f1": 0.78, "latency_ms": 2.0, "new_metric": 3.0},
+        champion="transformer",
+    )
+    return repo
+
+
+def report(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    cli = str(Path(sys.executable).parent / "reprotune")
+    return run([cli, "report", "--base", "base", *args], repo, check=False)
+
+
+def test_report_lists_changes_with_direction(repo):
+    done = report(repo)
+    assert done.returncode == 0, done.stderr
+    md = done.stdout
+    assert md.startswith("<!-- reprotune-report -->")
+    assert "| `lr` | 0.001 | 0.0005 |" in md and "`C`" not in md
+    assert (
+        "| metrics/evaluate/baseline.json | accuracy | 0.8 | 0.85 | +0.05 | +6.25% | 🟢 better |"
+        in md
+    )
+    assert "| macro_f1 | 0.8 | 0.78 | -0.02 | -2.50% | 🔴 worse |" in md
+    assert "| new_metric | - | 3 | - | - | 🆕 new |" in md
+    assert "| old_metric | 1 | - | - | - | ❌ removed |" in md
+    assert "latency_ms" not in md and "metrics unchanged" in md
+    assert "**Champion:** baseline → **transformer**" in md
+
+
+def test_all_shows_unchanged_metrics(repo):
+    assert "| latency_ms | 2 | 2 | +0 | +0.00% | = |" in report(repo, "--all").stdout
+
+
+def test_gate_fails_on_a_regression_beyond_the_threshold(repo):
+    done = report(repo, "--fail-on", "macro_f1<-0.01")
+    assert done.returncode == 1
+    assert "Regression gate failed" in done.stdout
+    assert (
+        "metrics/evaluate/baseline.json:macro_f1 0.8 -> 0.78 breaks macro_f1<-0.01" in done.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    "rule", ["macro_f1<-0.05", "accuracy<0", "latency_ms>+10%", "metrics/evaluate/*:new_metric<0"]
+)
+def test_gate_passes_within_thresholds(repo, rule):
+    assert report(repo, "--fail-on", rule).returncode == 0
+
+
+def test_relative_rule_and_malformed_rule(repo):
+    assert report(repo, "--fail-on", "accuracy>+5%").returncode == 1  # +6.25% > 5%
+    done = report(repo, "--fail-on", "macro_f1 dropped")
+    assert done.returncode == 2 and "fix: write METRIC<CHANGE" in done.stderr
+
+
+def test_unknown_base_revision_is_a_clear_error(repo):
+    done = run(
+        [str(Path(sys.executable).parent / "reprotune"), "report", "--base", "nope"],
+        repo,
+        check=False,
+    )
+    assert done.returncode == 2 and "dvc metrics diff" in done.stderr
+
+
+def test_direction_by_metric_name():
+    assert MetricChange("m", "efficiency.latency_ms", 2.0, 1.0).verdict == "better"
+    assert MetricChange("m", "log_loss", 0.5, 0.6).verdict == "worse"
+    assert MetricChange("m", "per_class.World.f1", 0.5, 0.6).verdict == "better"
+    assert MetricChange("m", "n_test", 5, 6).verdict == "changed"
+    assert Rule.parse("macro_f1<-0.01").violated_by(MetricChange("m", "macro_f1", 0.9, 0.85))
