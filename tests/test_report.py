@@ -46,6 +46,7 @@ def repo(tmp_path_factory) -> Path:
         {"accuracy": 0.85, "macro_f1": 0.78, "latency_ms": 2.0, "new_metric": 3.0},
         champion="transformer",
     )
+    git_commit_all(repo, "change")
     return repo
 
 
