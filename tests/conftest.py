@@ -44,3 +44,4 @@ def _no_leaked_tracking_uri():
 
     yield
     mlflow.set_tracking_uri(None)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)

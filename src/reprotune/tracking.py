@@ -193,11 +193,11 @@ def _client(root: Path):
     return MlflowClient(tracking_uri(root))
 
 
-def _experiment_id(client, name: str, root: Path) -> str:
+def _experiment_id(client, name: str, root: Path, default_store: bool) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    location = (root / ARTIFACTS_DIR).as_uri() if uses_default_store() else None
+    location = (root / ARTIFACTS_DIR).as_uri() if default_store else None
     try:
         # Opens the MLflow UI on its model-training views rather than the GenAI ones.
         return client.create_experiment(
@@ -305,8 +305,9 @@ def _open_stage_run(stage, tracking, candidate, tags, root):
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     check_reachable(tracking_uri(root))
+    default_store = uses_default_store()  # before _client, which exports the URI
     client = _client(root)
-    experiment_id = _experiment_id(client, tracking.experiment, root)
+    experiment_id = _experiment_id(client, tracking.experiment, root, default_store)
     close_abandoned_runs(client, experiment_id)
     execution = current_execution()
     parent_id = _parent_run_id(client, experiment_id, execution)
