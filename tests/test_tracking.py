@@ -197,3 +197,16 @@ def test_stage_run_tags_lineage_and_logs_params(in_tmp, monkeypatch):
     assert {"params.yaml", "resolved_params.json"} <= names
     assert found.data.params == {"model.C": "1.0"}
     assert any(k.startswith("system/cpu_utilization") for k in found.data.metrics)
+
+
+def test_processes_creating_a_new_store_together_do_not_race(in_tmp):
+    script = (
+        "from reprotune.config import TrackingParams\n"
+        "from reprotune.tracking import stage_run\n"
+        "with stage_run('fetch', TrackingParams(experiment='unit')):\n"
+        "    pass\n"
+    )
+    workers = [subprocess.Popen([sys.executable, "-c", script], cwd=in_tmp) for _ in range(3)]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0]
+    _, found = runs(in_tmp, **{"reprotune.stage": "fetch"})
+    assert len(found) == 3

@@ -189,8 +189,18 @@ def _client(root: Path):
 
     # Also the process default: MLflow resolves `models:/` URIs (registry sources, system
     # metrics) against it, and its own default is a store in the current folder.
-    mlflow.set_tracking_uri(tracking_uri(root))
-    return MlflowClient(tracking_uri(root))
+    uri = tracking_uri(root)
+    mlflow.set_tracking_uri(uri)
+    if not uri.startswith("sqlite:///"):
+        return MlflowClient(uri)
+    # Creating the client creates (or migrates) the SQLite schema: one process at a time, or
+    # two queue workers opening a new mlflow.db race on it ("duplicate column name").
+    from filelock import FileLock
+
+    with FileLock(f"{uri.removeprefix('sqlite:///')}.lock", timeout=300):
+        client = MlflowClient(uri)
+        client.search_experiments(max_results=1)
+    return client
 
 
 def _experiment_id(client, name: str, root: Path, default_store: bool) -> str:
