@@ -13,7 +13,9 @@ def main() -> None:
         manifest = fetch(params.data, params.seed)
         run.log_params({"data": params.data.model_dump(mode="json"), "seed": params.seed})
         run.log_metrics({f"rows.{split}": n for split, n in manifest["rows"].items()})
-        run.set_tags({"data.source": manifest["source"], "data.revision": manifest["revision"]})
+        run.set_tags(
+            {"data.source": manifest["source"], "data.revision": manifest["revision"] or ""}
+        )
         run.log_artifacts([paths.MANIFEST])
 
 

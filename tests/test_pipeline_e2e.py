@@ -155,6 +155,7 @@ def test_runs_carry_lineage_tags_and_params_artifacts(project):
         if tags.get("reprotune.kind") == "pipeline":
             continue
         stage = tags["dvc.stage"]
+        assert tags["data.source"] == "csv", stage
         recorded = {d["path"]: d["md5"] for d in lock[stage]["deps"]}
         inputs = {
             k.removeprefix("reprotune.input."): v

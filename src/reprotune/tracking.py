@@ -7,6 +7,7 @@ temporary copies), so every run lands in one store with its artifacts in one pla
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import socket
@@ -24,7 +25,7 @@ from typing import Any
 from reprotune import lineage
 from reprotune.config import TrackingParams
 from reprotune.errors import TrackingError
-from reprotune.paths import PARAMS_FILE, find_project_root, project_root
+from reprotune.paths import MANIFEST, PARAMS_FILE, find_project_root, project_root
 
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -298,6 +299,14 @@ def _input_tags() -> dict[str, str]:
     return {f"{TAG_PREFIX}input.{path}": md5 for path, md5 in hashes.items()}
 
 
+def _dataset_tags() -> dict[str, str]:
+    """The dataset the pipeline fetched (fetch itself re-tags with what it just fetched)."""
+    if not MANIFEST.is_file():
+        return {}
+    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    return {f"data.{key}": str(manifest.get(key) or "") for key in ("source", "name", "revision")}
+
+
 def _stage_tags(stage: str, candidate: str | None, execution: Execution) -> dict[str, str]:
     return {
         f"{TAG_PREFIX}stage": stage,
@@ -307,6 +316,7 @@ def _stage_tags(stage: str, candidate: str | None, execution: Execution) -> dict
         f"{TAG_PREFIX}pid": str(os.getpid()),
         **execution.tags,
         **lineage.dvc_tags(),
+        **_dataset_tags(),
         **_input_tags(),
     }
 
