@@ -27,3 +27,24 @@ def git_commit_all(repo: Path, message: str = "init") -> None:
     identity = ["-c", "user.name=t", "-c", "user.email=t@t"]
     run(["git", *identity, "add", "-A"], repo)
     run(["git", *identity, "commit", "-qm", message], repo)
+
+
+def baseline_only_project(project: Path, corpus: Path, n_train: int, n_test: int) -> Path:
+    """The pipeline with just the baseline candidate on generated AG-News-like CSVs, committed."""
+    import yaml
+    from corpus import ag_news_data_params, write_ag_news_csv
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"].update(
+        ag_news_data_params(
+            write_ag_news_csv(corpus / "train.csv", n_per_class=n_train, seed=1),
+            write_ag_news_csv(corpus / "test.csv", n_per_class=n_test, seed=2),
+            train_size=None,
+        )
+    )
+    params["data"]["test_size"] = None
+    params["train"]["candidates"] = {"baseline": params["train"]["candidates"]["baseline"]}
+    params["evaluate"]["latency_repeats"] = 3
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git_commit_all(project)
+    return project

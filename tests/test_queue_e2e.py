@@ -6,9 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-from commands import git_commit_all, run
-from corpus import ag_news_data_params, write_ag_news_csv
+from commands import baseline_only_project, run
 from mlflow.tracking import MlflowClient
 
 from reprotune.workspace import copy_pipeline
@@ -25,19 +23,7 @@ PER_EXPERIMENT = {"configure", "train@baseline", "evaluate@baseline", "compare"}
 def project(tmp_path_factory) -> Path:
     project = copy_pipeline(ROOT, tmp_path_factory.mktemp("queue"))
     corpus = tmp_path_factory.mktemp("corpus")
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["data"].update(
-        ag_news_data_params(
-            write_ag_news_csv(corpus / "train.csv", n_per_class=30, seed=1),
-            write_ag_news_csv(corpus / "test.csv", n_per_class=15, seed=2),
-            train_size=None,
-        )
-    )
-    params["data"]["test_size"] = None
-    params["train"]["candidates"] = {"baseline": params["train"]["candidates"]["baseline"]}
-    params["evaluate"]["latency_repeats"] = 3
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git_commit_all(project)
+    baseline_only_project(project, corpus, n_train=30, n_test=15)
     return project
 
 

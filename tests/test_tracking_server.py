@@ -5,8 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from commands import git_commit_all, run
-from corpus import ag_news_data_params, write_ag_news_csv
+from commands import baseline_only_project, run
 from mlflow.tracking import MlflowClient
 from servers import mlflow_server, postgres_server
 
@@ -31,18 +30,7 @@ def server(tmp_path_factory):
 def project(tmp_path_factory, server):
     project = copy_pipeline(ROOT, tmp_path_factory.mktemp("project"))
     corpus = tmp_path_factory.mktemp("corpus")
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["data"].update(
-        ag_news_data_params(
-            write_ag_news_csv(corpus / "train.csv", n_per_class=40, seed=1),
-            write_ag_news_csv(corpus / "test.csv", n_per_class=20, seed=2),
-            train_size=None,
-        )
-    )
-    params["train"]["candidates"] = {"baseline": params["train"]["candidates"]["baseline"]}
-    params["evaluate"]["latency_repeats"] = 3
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git_commit_all(project)
+    baseline_only_project(project, corpus, n_train=40, n_test=20)
     run(["dvc", "repro"], project, env={"MLFLOW_TRACKING_URI": server})
     return project
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprotune.errors import ReprotuneError
+from reprotune.leaderboard import cell
 
 MARKER = "<!-- reprotune-report -->"
 # By the metric's last name part: is a larger value better?
@@ -175,14 +176,6 @@ ICONS = {
 }
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def _signed(value: float | None, percent: bool = False) -> str:
     if value is None:
         return "-"
@@ -202,7 +195,7 @@ def render(
     if failures:
         lines += ["**Regression gate failed:**", ""]
         lines += [
-            f"- `{c.key}`: {_fmt(c.old)} → {_fmt(c.new)} breaks `{rule}`" for rule, c in failures
+            f"- `{c.key}`: {cell(c.old)} → {cell(c.new)} breaks `{rule}`" for rule, c in failures
         ]
         lines.append("")
     old_champion, new_champion = champions
@@ -213,7 +206,7 @@ def render(
     lines += ["", "### Params", ""]
     if params:
         lines += ["| param | base | new |", "| --- | --- | --- |"]
-        lines += [f"| `{n}` | {_fmt(o)} | {_fmt(v)} |" for n, o, v in params]
+        lines += [f"| `{n}` | {cell(o)} | {cell(v)} |" for n, o, v in params]
     else:
         lines.append("No params changed.")
     shown = [m for m in metrics if show_unchanged or m.verdict != "same"]
@@ -224,7 +217,7 @@ def render(
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         lines += [
-            f"| {m.path} | {m.name} | {_fmt(m.old)} | {_fmt(m.new)} | {_signed(m.delta)} | "
+            f"| {m.path} | {m.name} | {cell(m.old)} | {cell(m.new)} | {_signed(m.delta)} | "
             f"{_signed(m.relative, percent=True)} | {ICONS[m.verdict]} |"
             for m in shown
         ]
