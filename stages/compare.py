@@ -3,7 +3,13 @@
 from reprotune import paths, plots
 from reprotune.config import load_params
 from reprotune.io import staged_dir, write_json, write_text
-from reprotune.leaderboard import build_leaderboard, load_candidate_metrics, summary, to_markdown
+from reprotune.leaderboard import (
+    build_leaderboard,
+    load_candidate_metrics,
+    phase_summary,
+    summary,
+    to_markdown,
+)
 from reprotune.registry import register_champion
 from reprotune.stage import run_stage
 from reprotune.tracking import stage_run
@@ -14,7 +20,8 @@ def main() -> None:
     metric = params.compare.metric
     rows = build_leaderboard(load_candidate_metrics(list(params.train.candidates)), metric)
     with stage_run("compare", params.tracking) as run:
-        result = summary(rows, metric)
+        phases = phase_summary(rows, params.compare.phases, metric)
+        result = {**summary(rows, metric), **({"phases": phases} if phases else {})}
         plot_dir = paths.stage_plots("compare")
         with staged_dir(plot_dir) as folder:
             names = [
@@ -24,7 +31,7 @@ def main() -> None:
                     *plots.quality_cost_plot(folder, rows, metric),
                 )
             ]
-        markdown = to_markdown(rows, metric)
+        markdown = to_markdown(rows, metric, phases)
         write_text(paths.METRICS_DIR / "compare.md", markdown)
         write_json(paths.stage_metrics("compare"), result)
         run.log_params(params.compare.model_dump())
@@ -33,8 +40,11 @@ def main() -> None:
             {
                 "champion_score": result["champion_score"],
                 **{f"{r['candidate']}.{metric}": r[metric] for r in rows},
+                **{f"phase.{p}.{metric}": v[metric] for p, v in phases.items()},
+                **{f"phase.{p}.lift": v["lift"] for p, v in phases.items()},
             }
         )
+        run.set_tags({f"reprotune.phase.{p}": v["best"] for p, v in phases.items()})
         run.log_artifacts([plot_dir / n for n in names], "plots")
         run.log_artifacts([paths.stage_metrics("compare"), paths.METRICS_DIR / "compare.md"])
         run.log_artifacts([paths.DVC_LOCK, paths.LOCK_FILE], "lineage")

@@ -4,7 +4,7 @@ import sys
 import time
 
 from reprotune import models, paths, plots
-from reprotune.config import load_params, read_resolved_config
+from reprotune.config import apply_tuned, load_params, read_resolved_config, read_tuned_params
 from reprotune.data.prepare import load_label_names, load_split
 from reprotune.io import staged_dir, write_json
 from reprotune.stage import run_stage, single_argument
@@ -15,9 +15,14 @@ def main(candidate: str) -> None:
     params = load_params()
     params.candidate(candidate)
     candidate_params, seed = read_resolved_config(paths.candidate_config(candidate))
+    candidate_params = apply_tuned(candidate_params, candidate)
     train, val = load_split("train"), load_split("val")
     model = models.create(candidate_params, load_label_names(), seed)
-    tags = {"reprotune.candidate": candidate, "reprotune.family": candidate_params.family}
+    tags = {
+        "reprotune.candidate": candidate,
+        "reprotune.family": candidate_params.family,
+        "reprotune.tuned": str(bool(read_tuned_params(candidate))).lower(),
+    }
     with stage_run(
         "train",
         params.tracking,
@@ -62,7 +67,7 @@ def main(candidate: str) -> None:
         run.log_metrics(summary)
         plot_dir = paths.stage_plots("train", candidate)
         run.log_artifacts([plot_dir / n for n in names if n.endswith(".png")], "plots")
-        run.log_artifacts([paths.candidate_config(candidate)])
+        run.log_artifacts([paths.candidate_config(candidate), paths.best_params_file(candidate)])
         run.upload_model(model_id, paths.model_dir(candidate))
 
 

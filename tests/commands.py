@@ -29,8 +29,11 @@ def git_commit_all(repo: Path, message: str = "init") -> None:
     run(["git", *identity, "commit", "-qm", message], repo)
 
 
-def baseline_only_project(project: Path, corpus: Path, n_train: int, n_test: int) -> Path:
-    """The pipeline with just the baseline candidate on generated AG-News-like CSVs, committed."""
+def baseline_only_project(
+    project: Path, corpus: Path, n_train: int, n_test: int, tuned_trials: int | None = None
+) -> Path:
+    """The pipeline with just the baseline candidate on generated AG-News-like CSVs, committed;
+    with `tuned_trials`, also the tuned logistic regression and its study of that many trials."""
     import yaml
     from corpus import ag_news_data_params, write_ag_news_csv
 
@@ -43,7 +46,15 @@ def baseline_only_project(project: Path, corpus: Path, n_train: int, n_test: int
         )
     )
     params["data"]["test_size"] = None
-    params["train"]["candidates"] = {"baseline": params["train"]["candidates"]["baseline"]}
+    candidates = params["train"]["candidates"]
+    params["train"]["candidates"] = {"baseline": candidates["baseline"]}
+    params["compare"]["phases"] = {"baseline": ["baseline"]}
+    if tuned_trials:
+        params["train"]["candidates"]["logreg_tuned"] = candidates["logreg_tuned"]
+        params["compare"]["phases"]["tuned"] = ["logreg_tuned"]
+        params["tune"]["n_trials"] = tuned_trials
+    else:
+        params["tune"]["candidates"] = {}
     params["evaluate"]["latency_repeats"] = 3
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     git_commit_all(project)

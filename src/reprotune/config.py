@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from reprotune.errors import ParamsError
-from reprotune.paths import PARAMS_FILE
+from reprotune.paths import PARAMS_FILE, best_params_file
 
 SKLEARN_DATASETS = ("breast_cancer", "iris", "wine", "digits")
 CANDIDATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -39,6 +39,9 @@ RANKABLE_METRICS = {
     "roc_auc_ovr": True,
     "log_loss": False,
 }
+
+PHASES = ("baseline", "optimized", "tuned")
+Phase = Literal["baseline", "optimized", "tuned"]
 
 
 class Strict(BaseModel):
@@ -188,6 +191,25 @@ class EvaluateParams(Strict):
 class CompareParams(Strict):
     metric: str = "macro_f1"
     registered_model: str = "reprotune-ag-news"
+    # Candidates grouped by phase; compare reports each phase's best and its lift over baseline.
+    phases: dict[Phase, list[str]] = {}
+
+    @field_validator("phases")
+    @classmethod
+    def _phases_complete(cls, phases: dict[str, list[str]]) -> dict[str, list[str]]:
+        if phases and "baseline" not in phases:
+            raise ValueError(
+                "phases need a `baseline` phase to measure the others' lift against; "
+                "fix: add `baseline: [<candidate>]`"
+            )
+        listed = [name for names in phases.values() for name in names]
+        twice = sorted({name for name in listed if listed.count(name) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} listed in more than one phase; fix: keep one")
+        for phase, names in phases.items():
+            if not names:
+                raise ValueError(f"phase {phase!r} lists no candidate; fix: list one or drop it")
+        return phases
 
     @field_validator("registered_model")
     @classmethod
@@ -211,6 +233,132 @@ class CompareParams(Strict):
         return RANKABLE_METRICS[self.metric]
 
 
+SAMPLERS = ("tpe", "random", "grid")
+STORAGE_URL = re.compile(r"^[a-z][a-z0-9]*(\+[a-z0-9]+)?://")
+Number = int | float
+Choice = bool | int | float | str | list[Any] | None
+
+
+class Range(Strict):
+    """A numeric range to search: integers when both bounds are, else floats."""
+
+    low: Number
+    high: Number
+    log: bool = False
+    step: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Range":
+        if self.low > self.high:
+            raise ValueError(
+                f"inverted range: low {self.low} > high {self.high}; fix: swap the bounds"
+            )
+        if self.low == self.high:
+            raise ValueError(
+                f"empty range: low = high = {self.low}; fix: widen it, or drop the parameter "
+                "from the search space and set it on the candidate"
+            )
+        if self.log and self.low <= 0:
+            raise ValueError("a log range needs low > 0; fix: raise low or set log: false")
+        if self.log and self.step is not None:
+            raise ValueError("a log range cannot have a step; fix: drop step or log")
+        if self.is_int and self.step is not None and not float(self.step).is_integer():
+            raise ValueError("an integer range needs an integer step; fix: use a whole step")
+        return self
+
+    @property
+    def is_int(self) -> bool:
+        return all(isinstance(v, int) and not isinstance(v, bool) for v in (self.low, self.high))
+
+    def grid(self) -> list[Number] | None:
+        """Every value a grid search visits, or None for a continuous range."""
+        if self.is_int:
+            step = int(self.step or 1)
+            return list(range(int(self.low), int(self.high) + 1, step))
+        if self.step is None:
+            return None
+        count = int((self.high - self.low) / self.step + 1e-9) + 1
+        return [round(self.low + i * self.step, 12) for i in range(count)]
+
+    def bounds(self) -> list[Number]:
+        return [self.low, self.high]
+
+
+class Choices(Strict):
+    choices: list[Choice] = Field(min_length=1)
+
+    @field_validator("choices")
+    @classmethod
+    def _distinct(cls, choices: list[Any]) -> list[Any]:
+        seen = [json.dumps(c, sort_keys=True) for c in choices]
+        if len(set(seen)) != len(seen):
+            raise ValueError("choices repeat a value; fix: list each value once")
+        return choices
+
+    def grid(self) -> list[Any]:
+        return list(self.choices)
+
+    def bounds(self) -> list[Any]:
+        return list(self.choices)
+
+
+SearchDimension = Range | Choices
+
+
+class StudyParams(Strict):
+    """One candidate's search: its space, and optionally its own study name and budget."""
+
+    space: dict[str, SearchDimension] = Field(min_length=1)
+    study: str | None = Field(default=None, min_length=1, max_length=200)
+    n_trials: PositiveInt | None = None
+
+
+class TuneParams(Strict):
+    """Optuna studies over candidates' params, scored on the validation split."""
+
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    n_trials: PositiveInt = 20  # finished trials per study, counted across all its workers
+    timeout_s: PositiveFloat | None = None
+    metric: str = "macro_f1"  # on the validation split; never the test split
+    pruner: Literal["median", "none"] = "median"
+    pruner_startup_trials: int = Field(default=5, ge=0)
+    pruner_warmup_epochs: int = Field(default=1, ge=0)
+    # null: an SQLite file in the stage's output; a database URL lets workers share a study.
+    storage: str | None = None
+    candidates: dict[str, StudyParams] = {}
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        allowed = ("accuracy", "macro_f1", "precision", "recall", "loss")
+        if metric not in allowed:
+            raise ValueError(f"fix: use one of {', '.join(allowed)}")
+        return metric
+
+    @field_validator("storage")
+    @classmethod
+    def _database_url(cls, storage: str | None) -> str | None:
+        if storage is not None and not STORAGE_URL.match(storage):
+            raise ValueError(
+                "not a database URL; fix: use e.g. sqlite:///optuna.db or "
+                "postgresql://user@host/db, or null for the default"
+            )
+        return storage
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.metric != "loss"
+
+    def study(self, candidate: str) -> StudyParams:
+        return self.candidates[candidate]
+
+    def n_trials_for(self, candidate: str) -> int:
+        return self.candidates[candidate].n_trials or self.n_trials
+
+    def study_name(self, candidate: str) -> str:
+        return self.candidates[candidate].study or f"reprotune-{candidate}"
+
+
 class TrackingParams(Strict):
     experiment: str = Field(default="reprotune", min_length=1, max_length=200)
     enabled: bool = True
@@ -231,6 +379,7 @@ class Params(Strict):
     train: TrainParams
     evaluate: EvaluateParams = EvaluateParams()
     compare: CompareParams = CompareParams()
+    tune: TuneParams = TuneParams()
     tracking: TrackingParams = TrackingParams()
 
     @model_validator(mode="after")
@@ -251,6 +400,38 @@ class Params(Strict):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _phases_name_candidates(self) -> "Params":
+        for phase, names in self.compare.phases.items():
+            for name in names:
+                if name not in self.train.candidates:
+                    raise ValueError(
+                        f"compare.phases.{phase} lists {name!r}, which is not a candidate; "
+                        f"fix: use one of {', '.join(self.train.candidates)}"
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _search_spaces_fit_candidates(self) -> "Params":
+        for name, study in self.tune.candidates.items():
+            if name not in self.train.candidates:
+                raise ValueError(
+                    f"tune.candidates.{name}: no such candidate; fix: use one of "
+                    f"{', '.join(self.train.candidates)} or add it under train.candidates"
+                )
+            for key, dimension in study.space.items():
+                _check_dimension(self.candidate(name), f"tune.candidates.{name}.space", key)
+                if self.tune.sampler == "grid" and dimension.grid() is None:
+                    raise ValueError(
+                        f"tune.candidates.{name}.space.{key} is a continuous range, which a "
+                        "grid cannot enumerate (tune.sampler: grid); fix: give it a step or "
+                        "choices, or use the tpe or random sampler"
+                    )
+                for value in dimension.bounds():
+                    where = f"tune.candidates.{name}.space.{key}"
+                    with_value(self.candidate(name), {key: value}, where)
+        return self
+
     def candidate(self, name: str) -> CandidateParams:
         """A candidate's settings, with the top-level knobs filled in for transformers."""
         if name not in self.train.candidates:
@@ -263,6 +444,31 @@ class Params(Strict):
         if isinstance(candidate, TransformerParams):
             return candidate.model_copy(update={k: getattr(self, k) for k in TOP_LEVEL_KNOBS})
         return candidate
+
+
+UNTUNABLE = ("family",)
+
+
+def _check_dimension(candidate: BaseModel, where: str, key: str) -> None:
+    fields = [f for f in type(candidate).model_fields if f not in UNTUNABLE]
+    if key not in fields:
+        raise ValueError(
+            f"{where}.{key}: {candidate.family} candidates have no parameter {key!r}; "
+            f"fix: use one of {', '.join(fields)}"
+        )
+
+
+def with_value(candidate: BaseModel, values: dict[str, Any], where: str) -> BaseModel:
+    """`candidate` with `values` set, checked by the same rules as params.yaml."""
+    try:
+        return type(candidate).model_validate({**candidate.model_dump(), **values})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ValueError(
+            f"{where}: value {error.get('input')!r} is not valid for "
+            f"{candidate.family}.{'.'.join(map(str, error['loc']))} ({error['msg']}); "
+            "fix: keep the search range inside what the candidate accepts"
+        ) from None
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
@@ -319,6 +525,28 @@ _CANDIDATE_ADAPTER = TypeAdapter(CandidateParams)
 def resolved_config(params: Params, name: str) -> dict[str, Any]:
     """What train@<name> depends on: the candidate's settings (knobs filled in) and the seed."""
     return {"seed": params.seed, "params": params.candidate(name).model_dump(mode="json")}
+
+
+def apply_tuned(candidate: CandidateParams, name: str) -> CandidateParams:
+    """`candidate` with the best params its study found, when tune@<name> tuned it."""
+    tuned = read_tuned_params(name)
+    if not tuned:
+        return candidate
+    try:
+        return with_value(candidate, tuned, f"{best_params_file(name)}")
+    except ValueError as exc:
+        raise ParamsError(f"{exc}; or re-run `dvc repro tune@{name}`") from None
+
+
+def read_tuned_params(candidate: str) -> dict[str, Any]:
+    """The best params tune@<candidate> found; empty when the candidate is not tuned."""
+    path = best_params_file(candidate)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["params"]
+    except FileNotFoundError as exc:
+        raise ParamsError(
+            f"{path} is missing; fix: run `dvc repro tune@{candidate}` first"
+        ) from exc
 
 
 def read_resolved_config(path: Path) -> tuple[CandidateParams, int]:

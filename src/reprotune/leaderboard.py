@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from reprotune import paths
-from reprotune.config import RANKABLE_METRICS
+from reprotune.config import PHASES, RANKABLE_METRICS
 from reprotune.errors import DataError
 from reprotune.io import read_json
 
@@ -60,11 +60,53 @@ def summary(rows: list[dict], metric: str) -> dict:
     }
 
 
-def to_markdown(rows: list[dict], metric: str) -> str:
+def phase_summary(rows: list[dict], phases: dict[str, list[str]], metric: str) -> dict:
+    """Each phase's best candidate on `metric`, and its lift over the baseline phase's best
+    (positive = better, whichever way the metric points)."""
+    if not phases:
+        return {}
+    sign = 1 if RANKABLE_METRICS[metric] else -1
+    best = {}
+    for phase in (p for p in PHASES if p in phases):
+        members = [r for r in rows if r["candidate"] in phases[phase]]
+        best[phase] = min(members, key=lambda r: r["rank"])
+    reference = best["baseline"][metric]
+    summary = {}
+    for phase, row in best.items():
+        lift = sign * (row[metric] - reference)
+        summary[phase] = {
+            "best": row["candidate"],
+            metric: row[metric],
+            "lift": round(lift, 6),
+            "lift_pct": round(100 * lift / abs(reference), 3) if reference else None,
+        }
+    return summary
+
+
+def phases_markdown(phases: dict, metric: str) -> str:
+    if not phases:
+        return ""
+    rows = [
+        {"phase": phase, **values, "lift_pct": _percent(values["lift_pct"])}
+        for phase, values in phases.items()
+    ]
+    return (
+        f"\nBest of each phase, and its lift over the baseline phase on **{metric}**:\n\n"
+        + markdown_table(["phase", "best", metric, "lift", "lift_pct"], rows)
+    )
+
+
+def _percent(value: float | None) -> str | None:
+    return None if value is None else f"{value:+.2f}%"
+
+
+def to_markdown(rows: list[dict], metric: str, phases: dict | None = None) -> str:
     champion = rows[0]["candidate"]
     bold = [{**row, "candidate": f"**{champion}**"} if row["rank"] == 1 else row for row in rows]
-    return f"Ranked by **{metric}** (test split); champion: **{champion}**.\n\n" + markdown_table(
-        ["rank", "candidate", *COLUMNS], bold
+    return (
+        f"Ranked by **{metric}** (test split); champion: **{champion}**.\n\n"
+        + markdown_table(["rank", "candidate", *COLUMNS], bold)
+        + phases_markdown(phases or {}, metric)
     )
 
 

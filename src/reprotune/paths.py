@@ -17,6 +17,7 @@ METRICS_DIR = Path("metrics")
 PLOTS_DIR = Path("plots")
 
 CONFIGS_DIR = Path("configs")
+TUNE_DIR = Path("tune")  # one folder per tuned candidate: best params, the default study store
 MANIFEST = RAW_DIR / "manifest.json"
 LABELS = PROCESSED_DIR / "labels.json"
 RAW_SPLITS = ("train", "test")
@@ -32,6 +33,14 @@ def processed_split(split: str) -> Path:
 
 def candidate_config(candidate: str) -> Path:
     return CONFIGS_DIR / f"{candidate}.json"
+
+
+def tune_dir(candidate: str) -> Path:
+    return TUNE_DIR / candidate
+
+
+def best_params_file(candidate: str) -> Path:
+    return tune_dir(candidate) / "best_params.json"
 
 
 def model_dir(candidate: str) -> Path:

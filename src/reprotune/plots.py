@@ -213,3 +213,46 @@ def _line_chart(rows: list[dict], y: str, title: str, path: Path) -> None:
     if rows:
         ax.legend(fontsize="small", ncol=2)
     _save(fig, path)
+
+
+def tuning_plots(
+    folder: Path, study, history: list[dict], importances: dict[str, float]
+) -> list[Path]:
+    """A study's history (data for `dvc plots` and PNG), parameter importances and
+    parallel coordinates (PNG)."""
+    import warnings
+
+    import optuna
+    from optuna.visualization import matplotlib as optuna_plots
+
+    plt = _pyplot()
+    data_file = folder / "history.json"
+    write_json(data_file, history)
+    files = [data_file]
+    with warnings.catch_warnings():
+        # Optuna marks its matplotlib backend experimental.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        for name, draw in (
+            ("history.png", optuna_plots.plot_optimization_history),
+            ("parallel_coordinates.png", optuna_plots.plot_parallel_coordinate),
+        ):
+            axes = draw(study)
+            axes.figure.set_size_inches(9, 5)
+            _save(axes.figure, folder / name)
+            files.append(folder / name)
+    importance_png = folder / "importances.png"
+    if importances:
+        names = list(importances)  # most important first
+        _bar_chart(
+            names,
+            [importances[n] for n in names],
+            "Parameter importance (fANOVA)",
+            "share of the score's variance",
+            importance_png,
+        )
+    else:
+        fig, ax = plt.subplots(figsize=(6, 2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "needs two completed trials with different values", ha="center")
+        _save(fig, importance_png)
+    return [*files, importance_png]

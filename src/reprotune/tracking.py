@@ -99,6 +99,27 @@ class StageRun:
     def enabled(self) -> bool:
         return self.client is not None
 
+    @contextlib.contextmanager
+    def nested(self, name: str, tags: dict[str, str]) -> Iterator["StageRun"]:
+        """A run under this one (a tuning trial); FAILED if the block raises, KILLED on an
+        interrupt."""
+        if not self.enabled:
+            yield StageRun()
+            return
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=name,
+            tags={"mlflow.parentRunId": self.run_id, **_inherited_tags(self), **tags},
+        )
+        child = StageRun(self.client, run.info.run_id, self.experiment_id)
+        try:
+            yield child
+        except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
+            self.client.set_terminated(child.run_id, "KILLED" if interrupted else "FAILED")
+            raise
+        self.client.set_terminated(child.run_id, "FINISHED")
+
     def log_params(self, params: dict[str, Any]) -> None:
         """The stage's resolved params: flat as MLflow params (long values truncated with a
         marker) and whole as the artifact resolved_params.json."""
@@ -182,6 +203,17 @@ class StageRun:
         model_id = self.create_model(name, tags)
         self.upload_model(model_id, candidate_dir)
         return model_id
+
+
+INHERITED_TAGS = ("mlflow.source.git.commit", "dvc.exp_name", "dvc.stage")
+
+
+def _inherited_tags(run: StageRun) -> dict[str, str]:
+    """The lineage a nested run repeats from its stage run, so that it is found by it alone."""
+    tags = run.client.get_run(run.run_id).data.tags
+    return {
+        k: v for k, v in tags.items() if k.startswith((TAG_PREFIX, "data.")) or k in INHERITED_TAGS
+    }
 
 
 def _client(root: Path):

@@ -1,6 +1,7 @@
 """What every candidate model offers the train and evaluate stages."""
 
 import abc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import numpy as np
 from reprotune.io import read_json, write_json
 
 CARD = "candidate.json"
+EpochCallback = Callable[[dict], None]
 
 
 class Candidate(abc.ABC):
@@ -27,8 +29,13 @@ class Candidate(abc.ABC):
         train_labels: np.ndarray,
         val_texts: list[str],
         val_labels: np.ndarray,
+        on_epoch: "EpochCallback | None" = None,
     ) -> list[dict]:
-        """Train; returns per-epoch history rows (empty for single-shot models)."""
+        """Train; returns per-epoch history rows (one row for single-shot models).
+
+        `on_epoch` sees each history row as it is made; an exception it raises (a tuning
+        trial being pruned) stops the training.
+        """
 
     @abc.abstractmethod
     def predict_proba(self, texts: list[str]) -> np.ndarray:

@@ -136,7 +136,7 @@ class HfTransformer(Candidate):
         pooled = {id(p) for p in pooler.parameters()} if pooler is not None else set()
         return {id(p) for p in self.model.parameters() if id(p) not in encoder or id(p) in pooled}
 
-    def fit(self, train_texts, train_labels, val_texts, val_labels) -> list[dict]:
+    def fit(self, train_texts, train_labels, val_texts, val_labels, on_epoch=None) -> list[dict]:
         torch = self._torch()
         torch.manual_seed(self.seed)
         self._load_pretrained(self.params.checkpoint)
@@ -187,6 +187,8 @@ class HfTransformer(Candidate):
             )
             if stopper.update(row["val_macro_f1"], epoch):
                 best_state = copy.deepcopy(self.model.state_dict())
+            if on_epoch is not None:
+                on_epoch(row)
             if stopper.should_stop:
                 break
         self.model.load_state_dict(best_state)

@@ -32,9 +32,10 @@ def _epoch_monitor(keras):
     class EpochMonitor(keras.callbacks.Callback):
         """Per-epoch train/val metrics, early stopping on val macro F1, best weights kept."""
 
-        def __init__(self, train, val, stopper: EarlyStopping, progress):
+        def __init__(self, train, val, stopper: EarlyStopping, progress, on_epoch=None):
             super().__init__()
             self.train, self.val = train, val
+            self.on_epoch = on_epoch
             self.stopper, self.progress = stopper, progress
             self.history: list[dict] = []
             self.best_weights = None
@@ -55,6 +56,8 @@ def _epoch_monitor(keras):
                 self.best_weights = self.model.get_weights()
             if self.stopper.should_stop:
                 self.model.stop_training = True
+            if self.on_epoch is not None:
+                self.on_epoch(row)
 
     return EpochMonitor
 
@@ -95,7 +98,7 @@ class KerasMlp(Candidate):
         )
         return head
 
-    def fit(self, train_texts, train_labels, val_texts, val_labels) -> list[dict]:
+    def fit(self, train_texts, train_labels, val_texts, val_labels, on_epoch=None) -> list[dict]:
         keras = self._configure_framework()
         p = self.params
         vectorize = keras.layers.TextVectorization(
@@ -110,6 +113,7 @@ class KerasMlp(Candidate):
             (val_features, np.asarray(val_labels)),
             EarlyStopping(p.patience),
             tqdm(total=p.epochs, desc="train keras_mlp", unit="epoch", disable=None),
+            on_epoch,
         )
         head.fit(
             train_features,

@@ -38,7 +38,7 @@ class TfidfLogreg(Candidate):
             ]
         )
 
-    def fit(self, train_texts, train_labels, val_texts, val_labels) -> list[dict]:
+    def fit(self, train_texts, train_labels, val_texts, val_labels, on_epoch=None) -> list[dict]:
         """One closed-form fit: a one-row history (validation only if held out)."""
         if self.params.fit_on_val:
             train_texts = list(train_texts) + list(val_texts)
@@ -47,6 +47,8 @@ class TfidfLogreg(Candidate):
         row = {"epoch": 1, **epoch_metrics(train_labels, self.predict_proba(train_texts), "train")}
         if not self.params.fit_on_val and len(val_texts):
             row.update(epoch_metrics(val_labels, self.predict_proba(val_texts), "val"))
+        if on_epoch is not None:
+            on_epoch(row)
         return [row]
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:

@@ -1,0 +1,388 @@
+"""Optuna studies over one candidate's params.
+
+Each trial trains through the same model code as the train stage, on the train split, and is
+scored on the validation split (never the test split). Trials are nested MLflow runs under the
+tune stage's run; a trial whose per-epoch validation score falls below the median of earlier
+trials at the same epoch is pruned. Several processes, on one machine or many, share a study
+through a database storage: each runs trials until the study holds `n_trials` finished ones.
+"""
+
+import hashlib
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from reprotune import models, paths
+from reprotune.config import Choices, Params, Range, SearchDimension, TuneParams, with_value
+from reprotune.errors import DataError, ParamsError
+from reprotune.models.training import epoch_metrics
+from reprotune.tracking import StageRun
+
+STORAGE_ENV = "REPROTUNE_TUNE_STORAGE"
+STUDY_FILE = "study.db"
+SEARCH_ATTR = "reprotune.search"
+WORKER_ATTR = "reprotune.worker"
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+# -- the search space --------------------------------------------------------------------------
+
+
+def _needs_encoding(dimension: Choices) -> bool:
+    # Optuna's categorical values are scalars; a choice such as hidden_units [256, 64] is not.
+    return any(isinstance(choice, list | dict) for choice in dimension.choices)
+
+
+def _encoded_choices(dimension: Choices) -> list[Any]:
+    if _needs_encoding(dimension):
+        return [json.dumps(choice) for choice in dimension.choices]
+    return list(dimension.choices)
+
+
+def suggest(trial: optuna.Trial, key: str, dimension: SearchDimension) -> Any:
+    """The trial's value for `key`, as the candidate takes it."""
+    if isinstance(dimension, Choices):
+        value = trial.suggest_categorical(key, _encoded_choices(dimension))
+        return json.loads(value) if _needs_encoding(dimension) else value
+    if dimension.is_int:
+        return trial.suggest_int(
+            key, int(dimension.low), int(dimension.high), step=int(dimension.step or 1),
+            log=dimension.log,
+        )  # fmt: skip
+    return trial.suggest_float(
+        key, float(dimension.low), float(dimension.high), step=dimension.step, log=dimension.log
+    )
+
+
+def decode(space: dict[str, SearchDimension], values: dict[str, Any]) -> dict[str, Any]:
+    """A trial's stored params as the candidate takes them."""
+    decoded = dict(values)
+    for key, dimension in space.items():
+        if isinstance(dimension, Choices) and _needs_encoding(dimension) and key in decoded:
+            decoded[key] = json.loads(decoded[key])
+    return decoded
+
+
+def grid_space(space: dict[str, SearchDimension]) -> dict[str, list[Any]]:
+    grid = {}
+    for key, dimension in space.items():
+        grid[key] = (
+            _encoded_choices(dimension) if isinstance(dimension, Choices) else dimension.grid()
+        )
+    return grid
+
+
+def space_as_dict(space: dict[str, SearchDimension]) -> dict[str, Any]:
+    return {key: dimension.model_dump(exclude_defaults=True) for key, dimension in space.items()}
+
+
+# -- studies ---------------------------------------------------------------------------------
+
+
+def storage_url(tune: TuneParams, candidate: str, folder: Path, override: str | None = None):
+    """--storage, else REPROTUNE_TUNE_STORAGE, else tune.storage, else an SQLite file in
+    `folder` (the stage's own output)."""
+    chosen = override or os.environ.get(STORAGE_ENV) or tune.storage
+    return chosen or f"sqlite:///{(Path(folder) / STUDY_FILE).resolve()}"
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password, for logs and MLflow tags."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def make_sampler(tune: TuneParams, space: dict[str, SearchDimension], seed: int):
+    if tune.sampler == "grid":
+        return optuna.samplers.GridSampler(grid_space(space), seed=seed)
+    if tune.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def make_pruner(tune: TuneParams):
+    if tune.pruner == "none":
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=tune.pruner_startup_trials, n_warmup_steps=tune.pruner_warmup_epochs
+    )
+
+
+def search_signature(trials: "Objective", digest: str) -> dict[str, Any]:
+    """What makes two studies comparable: the same candidate, space, objective and data."""
+    tune = trials.params.tune
+    return {
+        "candidate": trials.candidate,
+        "base_params": trials.base.model_dump(mode="json"),
+        "space": space_as_dict(trials.space),
+        "metric": trials.score_key,
+        "seed": trials.seed,
+        "data": digest,
+        "pruner": tune.pruner,
+    }
+
+
+def open_study(trials: "Objective", storage: str, sampler_seed: int, digest: str):
+    """Create the study, or join it if it exists with the same search; refuse a clash."""
+    params, candidate = trials.params, trials.candidate
+    tune = params.tune
+    space = tune.study(candidate).space
+    name = tune.study_name(candidate)
+    study = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        direction="maximize" if tune.higher_is_better else "minimize",
+        sampler=make_sampler(tune, space, sampler_seed),
+        pruner=make_pruner(tune),
+        load_if_exists=True,
+    )
+    signature = json.dumps(search_signature(trials, digest), sort_keys=True)
+    recorded = study.user_attrs.get(SEARCH_ATTR)
+    if recorded is None:
+        study.set_user_attr(SEARCH_ATTR, signature)
+    elif recorded != signature:
+        raise ParamsError(
+            f"study {name!r} in {shown_url(storage)} was made for another search "
+            f"(different space, base params, metric, seed or data):\n  theirs: {recorded}\n"
+            f"  yours:  {signature}\nfix: set tune.candidates.{candidate}.study to a new name, "
+            "or delete the old study (optuna delete-study)"
+        )
+    return study
+
+
+def finished_trials(study) -> list:
+    return study.get_trials(deepcopy=False, states=FINISHED)
+
+
+# -- trials ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Split:
+    texts: list[str]
+    labels: np.ndarray
+
+    @classmethod
+    def read(cls, split: str) -> "Split":
+        from reprotune.data.prepare import load_split
+
+        frame: pd.DataFrame = load_split(split)
+        return cls(frame["text"].tolist(), frame["label"].to_numpy())
+
+
+def data_digest(files: list[Path]) -> str:
+    digest = hashlib.md5()
+    for file in files:
+        digest.update(Path(file).read_bytes())
+    return digest.hexdigest()
+
+
+class Objective:
+    """Train one trial's settings on train, score them on validation, log a nested run."""
+
+    def __init__(self, params: Params, candidate: str, base, seed: int, run: StageRun):
+        """`base`, `seed`: the candidate's resolved settings, as configure wrote them."""
+        self.params, self.candidate, self.run = params, candidate, run
+        self.base, self.seed = base, seed
+        self.train, self.val = Split.read("train"), Split.read("val")
+        if not self.val.texts:
+            raise DataError(
+                "the validation split is empty, and trials are scored on it; fix: raise "
+                "data.val_fraction"
+            )
+        self.space = params.tune.study(candidate).space
+        self.score_key = f"val_{params.tune.metric}"
+        from reprotune.data.prepare import load_label_names
+
+        self.label_names = load_label_names()
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def settings(self, values: dict[str, Any]):
+        where = f"trial params of {self.candidate!r}"
+        try:
+            settings = with_value(self.base, values, where)
+        except ValueError as exc:
+            raise ParamsError(str(exc)) from None
+        if getattr(settings, "fit_on_val", False):
+            # The validation rows score the trial: they must not also train it.
+            settings = settings.model_copy(update={"fit_on_val": False})
+        return settings
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        values = {key: suggest(trial, key, dim) for key, dim in self.space.items()}
+        trial.set_user_attr(WORKER_ATTR, self.worker)
+        settings = self.settings(values)
+        tags = {
+            "reprotune.trial": str(trial.number),
+            "reprotune.study": trial.study.study_name,
+            "reprotune.candidate": self.candidate,
+            "reprotune.worker": self.worker,
+        }
+        pruned = False
+        with self.run.nested(f"trial-{trial.number}", tags) as child:
+            child.log_params({**values, "trial": trial.number})
+            try:
+                score = self._train(trial, settings, child)
+            except optuna.TrialPruned:
+                pruned = True
+            child.set_tags({"reprotune.trial_state": "PRUNED" if pruned else "COMPLETE"})
+        if pruned:
+            raise optuna.TrialPruned()
+        return score
+
+    def _train(self, trial: optuna.Trial, settings, child: StageRun) -> float:
+        def on_epoch(row: dict) -> None:
+            child.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
+            if self.score_key in row:
+                trial.report(row[self.score_key], row["epoch"])
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at epoch {row['epoch']}")
+
+        model = models.create(settings, self.label_names, self.seed)
+        model.fit(self.train.texts, self.train.labels, self.val.texts, self.val.labels, on_epoch)
+        scores = epoch_metrics(self.val.labels, model.predict_proba(self.val.texts), "val")
+        child.log_metrics({"objective": scores[self.score_key], **scores})
+        return scores[self.score_key]
+
+
+def data_files() -> list[Path]:
+    return [paths.processed_split("train"), paths.processed_split("val"), paths.LABELS]
+
+
+def run_trials(study, objective: Objective, n_trials: int, timeout_s: float | None) -> int:
+    """Trials until the study holds `n_trials` finished ones (counting other workers');
+    returns how many this process ran."""
+    remaining = n_trials - len(finished_trials(study))
+    if remaining <= 0:
+        return 0
+    study.optimize(
+        objective,
+        n_trials=remaining,
+        timeout=timeout_s,
+        callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=FINISHED)],
+        gc_after_trial=True,
+    )
+    trials = study.get_trials(deepcopy=False)
+    return sum(t.user_attrs.get(WORKER_ATTR) == objective.worker for t in trials)
+
+
+def tune(
+    params: Params, candidate: str, run: StageRun, storage: str, sampler_seed: int
+) -> tuple[Any, int]:
+    """Join (or create) the candidate's study and run trials until it is complete;
+    returns the study and how many trials this process ran."""
+    from reprotune.config import read_resolved_config
+
+    base, seed = read_resolved_config(paths.candidate_config(candidate))
+    objective = Objective(params, candidate, base, seed, run)
+    study = open_study(objective, storage, sampler_seed, data_digest(data_files()))
+    ran = run_trials(study, objective, params.tune.n_trials_for(candidate), params.tune.timeout_s)
+    return study, ran
+
+
+# -- results ---------------------------------------------------------------------------------
+
+
+def best_params(study, space: dict[str, SearchDimension]) -> dict[str, Any]:
+    return decode(space, study.best_trial.params)
+
+
+def trial_counts(study) -> dict[str, int]:
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    return {
+        "n_trials": len(states),
+        "n_complete": states.count(optuna.trial.TrialState.COMPLETE),
+        "n_pruned": states.count(optuna.trial.TrialState.PRUNED),
+        "n_failed": states.count(optuna.trial.TrialState.FAIL),
+    }
+
+
+def history_rows(study) -> list[dict[str, Any]]:
+    """Each completed trial's score and the best so far, for a `dvc plots` line chart."""
+    rows, best = [], None
+    better = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+    complete = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
+    for trial in sorted(complete, key=lambda t: t.number):
+        best = trial.value if best is None else better(best, trial.value)
+        rows.append({"trial": trial.number, "value": trial.value, "series": "trial"})
+        rows.append({"trial": trial.number, "value": best, "series": "best so far"})
+    return rows
+
+
+def trials_table(study) -> list[dict[str, Any]]:
+    """Every trial: number, state, score, params, the epoch it stopped at and its worker."""
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        rows.append(
+            {
+                "trial": trial.number,
+                "state": trial.state.name,
+                "value": trial.value,
+                "last_epoch": max(trial.intermediate_values, default=None),
+                "params": trial.params,
+                "worker": trial.user_attrs.get(WORKER_ATTR),
+            }
+        )
+    return rows
+
+
+def importances(study) -> dict[str, float]:
+    """fANOVA importance of each parameter; empty until two trials complete with varied params."""
+    complete = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
+    if len(complete) < 2:
+        return {}
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+    try:
+        found = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    except (RuntimeError, ValueError):  # every trial drew the same values
+        return {}
+    return {key: round(float(value), 6) for key, value in found.items()}
+
+
+def summary(study, space: dict[str, SearchDimension], candidate: str, metric: str) -> dict:
+    best = study.best_trial
+    return {
+        "candidate": candidate,
+        "study": study.study_name,
+        "metric": f"val_{metric}",
+        "direction": study.direction.name.lower(),
+        "best_value": round(float(best.value), 6),
+        "best_trial": best.number,
+        "params": best_params(study, space),
+    }
+
+
+def check_can_report(study, candidate: str) -> None:
+    if not [t for t in study.get_trials(deepcopy=False) if t.value is not None]:
+        raise ParamsError(
+            f"study {study.study_name!r} has no completed trial for {candidate!r} (all pruned "
+            "or failed); fix: raise tune.pruner_startup_trials or tune.n_trials, or set "
+            "tune.pruner: none"
+        )
+
+
+__all__ = [
+    "Choices",
+    "Objective",
+    "Range",
+    "Split",
+    "best_params",
+    "history_rows",
+    "importances",
+    "open_study",
+    "run_trials",
+    "storage_url",
+    "summary",
+    "trial_counts",
+]
