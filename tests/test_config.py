@@ -134,3 +134,96 @@ def test_registered_model_name_must_be_registry_safe(name):
     raw = base()
     raw["compare"]["registered_model"] = name
     assert "compare.registered_model" in problem(raw)
+
+
+# -- phases and search spaces -------------------------------------------------------------
+
+
+def with_space(**space) -> dict:
+    raw = base()
+    raw["tune"]["candidates"] = {"logreg_tuned": {"space": space}}
+    return raw
+
+
+def test_project_tunes_a_candidate_and_groups_phases():
+    params = load_params(PROJECT_PARAMS)
+    assert set(params.tune.candidates) <= set(params.train.candidates)
+    assert params.compare.phases["baseline"] == ["baseline"]
+    assert params.tune.study_name("logreg_tuned") == "reprotune-logreg_tuned"
+
+
+def test_inverted_range_says_swap():
+    message = problem(with_space(C={"low": 10.0, "high": 1.0}))
+    assert "tune.candidates.logreg_tuned.space.C" in message
+    assert "inverted range" in message and "fix: swap" in message
+
+
+def test_empty_range_is_rejected():
+    message = problem(with_space(ngram_max={"low": 2, "high": 2}))
+    assert "empty range" in message and "fix:" in message
+
+
+def test_empty_choices_are_rejected():
+    message = problem(with_space(sublinear_tf={"choices": []}))
+    assert "space.sublinear_tf" in message
+
+
+def test_log_range_needs_positive_low():
+    assert "log range needs low > 0" in problem(with_space(C={"low": 0, "high": 1, "log": True}))
+
+
+def test_unknown_sampler_lists_the_known_ones():
+    raw = base()
+    raw["tune"]["sampler"] = "cmaes"
+    message = problem(raw)
+    assert "tune.sampler = 'cmaes'" in message and "'tpe'" in message and "'grid'" in message
+
+
+def test_parameter_missing_on_the_candidate_is_named():
+    message = problem(with_space(dropout={"low": 0.1, "high": 0.5}))
+    assert "space.dropout" in message and "tfidf_logreg candidates have no parameter" in message
+    assert "C" in message  # the fix lists what can be tuned
+
+
+def test_range_outside_what_the_candidate_accepts():
+    message = problem(with_space(ngram_max={"low": 1, "high": 9}))
+    assert "space.ngram_max" in message and "value 9" in message and "fix:" in message
+
+
+def test_tuning_an_unknown_candidate():
+    raw = base()
+    raw["tune"]["candidates"] = {"nope": {"space": {"C": {"low": 1.0, "high": 2.0}}}}
+    assert "tune.candidates.nope: no such candidate" in problem(raw)
+
+
+def test_grid_needs_enumerable_ranges():
+    raw = with_space(C={"low": 0.1, "high": 10.0, "log": True})
+    raw["tune"]["sampler"] = "grid"
+    message = problem(raw)
+    assert "space.C is a continuous range" in message and "step or choices" in message
+
+
+def test_grid_enumerates_steps_and_choices():
+    raw = with_space(C={"low": 1.0, "high": 2.0, "step": 0.5}, ngram_max={"low": 1, "high": 3})
+    raw["tune"]["sampler"] = "grid"
+    space = parse_params(raw).tune.study("logreg_tuned").space
+    assert space["C"].grid() == [1.0, 1.5, 2.0]
+    assert space["ngram_max"].grid() == [1, 2, 3]
+
+
+def test_storage_must_be_a_database_url():
+    raw = base()
+    raw["tune"]["storage"] = "optuna.db"
+    assert "tune.storage" in problem(raw) and "postgresql://" in problem(raw)
+
+
+def test_phases_need_a_baseline_and_real_candidates():
+    raw = base()
+    raw["compare"]["phases"] = {"tuned": ["logreg_tuned"]}
+    assert "need a `baseline` phase" in problem(raw)
+    raw["compare"]["phases"] = {"baseline": ["baseline"], "tuned": ["ghost"]}
+    assert "compare.phases.tuned lists 'ghost'" in problem(raw)
+    raw["compare"]["phases"] = {"baseline": ["baseline"], "tuned": ["baseline"]}
+    assert "more than one phase" in problem(raw)
+    raw["compare"]["phases"] = {"baseline": ["baseline"], "finetuned": ["mlp"]}
+    assert "compare.phases.finetuned" in problem(raw)

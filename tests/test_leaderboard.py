@@ -2,7 +2,13 @@ import pytest
 
 from reprotune.errors import DataError
 from reprotune.io import write_json
-from reprotune.leaderboard import build_leaderboard, load_candidate_metrics, summary, to_markdown
+from reprotune.leaderboard import (
+    build_leaderboard,
+    load_candidate_metrics,
+    phase_summary,
+    summary,
+    to_markdown,
+)
 
 
 def metrics(f1, latency, log_loss=0.5):
@@ -55,3 +61,33 @@ def test_missing_candidate_metrics_say_which_stage_to_run(tmp_path):
     assert list(load_candidate_metrics(["a"], tmp_path)) == ["a"]
     with pytest.raises(DataError, match=r"dvc repro evaluate@b"):
         load_candidate_metrics(["a", "b"], tmp_path)
+
+
+def test_each_phase_reports_its_best_and_lift_over_baseline():
+    rows = build_leaderboard(
+        {
+            "base": metrics(0.80, 1.0),
+            "mlp": metrics(0.84, 2.0),
+            "bert": metrics(0.88, 30.0),
+            "tuned": metrics(0.82, 1.0),
+        },
+        "macro_f1",
+    )
+    phases = {"baseline": ["base"], "optimized": ["mlp", "bert"], "tuned": ["tuned"]}
+    result = phase_summary(rows, phases, "macro_f1")
+    assert list(result) == ["baseline", "optimized", "tuned"]
+    assert result["baseline"] == {"best": "base", "macro_f1": 0.8, "lift": 0.0, "lift_pct": 0.0}
+    assert result["optimized"]["best"] == "bert"
+    assert result["optimized"]["lift"] == pytest.approx(0.08)
+    assert result["optimized"]["lift_pct"] == pytest.approx(10.0)
+    table = to_markdown(rows, "macro_f1", result)
+    assert "| optimized | bert | 0.88 | 0.08 | +10.00% |" in table
+
+
+def test_lift_is_positive_when_a_lower_is_better_metric_drops():
+    rows = build_leaderboard(
+        {"base": metrics(0.8, 1, log_loss=0.5), "tuned": metrics(0.8, 1, log_loss=0.4)}, "log_loss"
+    )
+    result = phase_summary(rows, {"baseline": ["base"], "tuned": ["tuned"]}, "log_loss")
+    assert result["tuned"]["lift"] == pytest.approx(0.1)
+    assert phase_summary(rows, {}, "log_loss") == {}

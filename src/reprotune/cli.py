@@ -73,6 +73,46 @@ def cmd_comment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    """One more worker for a shared study: trials until the study holds its n_trials."""
+    import os
+    import socket
+
+    from reprotune import tuning
+    from reprotune.errors import ParamsError
+    from reprotune.tracking import stage_run
+
+    os.chdir(project_root())  # the pipeline's relative paths (data/processed, configs/)
+    params = load_params()
+    if args.candidate not in params.tune.candidates:
+        raise ParamsError(
+            f"tune.candidates has no {args.candidate!r}; fix: use one of "
+            f"{', '.join(params.tune.candidates) or '(none: add a search space first)'}"
+        )
+    storage = args.storage or os.environ.get(tuning.STORAGE_ENV) or params.tune.storage
+    if not storage:
+        raise ParamsError(
+            "a worker joins a study in a shared database; fix: pass --storage URL or set "
+            f"{tuning.STORAGE_ENV} (or tune.storage), e.g. postgresql://user@host/optuna. "
+            f"For a study on this machine alone, run `dvc repro tune@{args.candidate}`"
+        )
+    tags = {"reprotune.study": params.tune.study_name(args.candidate), "reprotune.role": "worker"}
+    with stage_run("tune", params.tracking, args.candidate, tags=tags) as run:
+        run.set_tags({"reprotune.storage": tuning.shown_url(storage)})
+        # Each worker samples from its own seed, or they would all propose the same params.
+        study, ran = tuning.tune(
+            params, args.candidate, run, storage, sampler_seed=params.seed + os.getpid()
+        )
+        run.log_metrics({"trials_run_here": ran})
+    counts = tuning.trial_counts(study)
+    print(
+        f"worker {socket.gethostname()}:{os.getpid()} ran {ran} trial(s); study "
+        f"{study.study_name!r} holds {counts['n_complete']} complete, {counts['n_pruned']} "
+        f"pruned of {params.tune.n_trials_for(args.candidate)}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reprotune", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +158,18 @@ def build_parser() -> argparse.ArgumentParser:
     comment_cmd.add_argument("--body-file", required=True)
     comment_cmd.add_argument("--api-url", default="https://api.github.com")
     comment_cmd.set_defaults(handler=cmd_comment)
+
+    tune_cmd = commands.add_parser(
+        "tune",
+        help="a worker for a shared Optuna study (tune.storage / REPROTUNE_TUNE_STORAGE); "
+        "start as many as you like, on any machines",
+    )
+    tune_cmd.add_argument("candidate", help="a candidate listed in tune.candidates")
+    tune_cmd.add_argument(
+        "--storage",
+        help="database URL of the study (default: REPROTUNE_TUNE_STORAGE, else tune.storage)",
+    )
+    tune_cmd.set_defaults(handler=cmd_tune)
     return parser
 
 

@@ -262,10 +262,11 @@ def data_files() -> list[Path]:
 
 def run_trials(study, objective: Objective, n_trials: int, timeout_s: float | None) -> int:
     """Trials until the study holds `n_trials` finished ones (counting other workers');
-    returns how many this process ran."""
+    returns how many this call ran."""
     remaining = n_trials - len(finished_trials(study))
     if remaining <= 0:
         return 0
+    before = _trials_of(study, objective.worker)
     study.optimize(
         objective,
         n_trials=remaining,
@@ -273,8 +274,11 @@ def run_trials(study, objective: Objective, n_trials: int, timeout_s: float | No
         callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=FINISHED)],
         gc_after_trial=True,
     )
-    trials = study.get_trials(deepcopy=False)
-    return sum(t.user_attrs.get(WORKER_ATTR) == objective.worker for t in trials)
+    return _trials_of(study, objective.worker) - before
+
+
+def _trials_of(study, worker: str) -> int:
+    return sum(t.user_attrs.get(WORKER_ATTR) == worker for t in study.get_trials(deepcopy=False))
 
 
 def tune(

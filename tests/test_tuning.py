@@ -1,0 +1,157 @@
+"""Optuna studies on real processed data: search spaces, pruning, shared storage, clashes."""
+
+import itertools
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from commands import baseline_only_project, run
+
+from reprotune import tuning
+from reprotune.config import KerasMlpParams, parse_params
+from reprotune.errors import ParamsError
+from reprotune.models.training import epoch_metrics
+from reprotune.tracking import StageRun
+from reprotune.workspace import copy_pipeline
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A project whose data is fetched and split and whose candidates are configured."""
+    project = copy_pipeline(ROOT, tmp_path_factory.mktemp("project"))
+    baseline_only_project(project, tmp_path_factory.mktemp("corpus"), 40, 20, tuned_trials=6)
+    run(["dvc", "repro", "preprocess", "configure"], project)
+    return project
+
+
+@pytest.fixture
+def in_project(project, monkeypatch) -> Path:
+    monkeypatch.chdir(project)
+    monkeypatch.delenv(tuning.STORAGE_ENV, raising=False)
+    return project
+
+
+def project_params(project: Path, **tune):
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    raw["tune"].update(tune)
+    return parse_params(raw)
+
+
+def logreg_objective(project: Path, **tune) -> tuning.Objective:
+    params = project_params(project, **tune)
+    base = params.candidate("logreg_tuned")
+    return tuning.Objective(params, "logreg_tuned", base, params.seed, StageRun())
+
+
+def test_choices_of_lists_round_trip_and_grid_visits_every_point():
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["tune"]["sampler"] = "grid"
+    raw["tune"]["candidates"] = {
+        "mlp": {
+            "space": {
+                "hidden_units": {"choices": [[64], [128, 32]]},
+                "dropout": {"low": 0.0, "high": 0.5, "step": 0.25},
+            }
+        }
+    }
+    params = parse_params(raw)
+    space = params.tune.study("mlp").space
+    study = optuna.create_study(sampler=tuning.make_sampler(params.tune, space, seed=1))
+    seen = []
+
+    def objective(trial):
+        values = {key: tuning.suggest(trial, key, dim) for key, dim in space.items()}
+        seen.append((tuple(values["hidden_units"]), values["dropout"]))
+        assert tuning.decode(space, trial.params) == values
+        return values["dropout"]
+
+    study.optimize(objective, n_trials=50)  # the grid sampler stops the study when done
+    expected = set(itertools.product([(64,), (128, 32)], [0.0, 0.25, 0.5]))
+    assert sorted(seen) == sorted(expected)
+
+
+def test_trials_train_on_train_and_score_on_validation(in_project):
+    objective = logreg_objective(in_project)
+    assert objective.base.fit_on_val is True  # the final model may use the validation rows ...
+    assert objective.settings({"C": 1.0}).fit_on_val is False  # ... a trial never does
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"C": 1.0, "ngram_max": 1, "min_df": 1, "sublinear_tf": True})
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+
+    from reprotune import models
+
+    model = models.create(objective.settings(tuning.decode(objective.space, trial.params)),
+                          objective.label_names, objective.seed)  # fmt: skip
+    model.fit(objective.train.texts, objective.train.labels, [], [])
+    expected = epoch_metrics(objective.val.labels, model.predict_proba(objective.val.texts), "val")
+    assert trial.value == pytest.approx(expected["val_macro_f1"])
+    assert trial.value > 0.5  # four classes: chance is 0.25
+
+
+def test_a_hopeless_trial_is_pruned_on_its_validation_curve(in_project):
+    raw = yaml.safe_load((in_project / "params.yaml").read_text())
+    mlp = {"family": "keras_mlp", "hidden_units": [16], "epochs": 6, "patience": 6}
+    raw["train"]["candidates"]["mlp"] = mlp
+    raw["tune"].update(pruner_startup_trials=2, pruner_warmup_epochs=1)
+    raw["tune"]["candidates"] = {"mlp": {"space": {"lr": {"choices": [0.01, 1.0e-7]}}}}
+    params = parse_params(raw)
+    base = KerasMlpParams(**mlp)
+    objective = tuning.Objective(params, "mlp", base, params.seed, StageRun())
+    study = optuna.create_study(direction="maximize", pruner=tuning.make_pruner(params.tune))
+    for lr in (0.01, 0.01, 1.0e-7):
+        study.enqueue_trial({"lr": lr})
+    study.optimize(objective, n_trials=3)
+    good, _, hopeless = study.trials
+    assert good.state == optuna.trial.TrialState.COMPLETE
+    assert hopeless.state == optuna.trial.TrialState.PRUNED
+    assert len(hopeless.intermediate_values) < mlp["epochs"]
+    assert max(hopeless.intermediate_values.values()) < good.value
+
+
+def test_workers_add_up_to_the_study_total_in_shared_storage(in_project, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    objective = logreg_objective(in_project, n_trials=5)
+    first = tuning.open_study(objective, storage, sampler_seed=1, digest="d")
+    assert tuning.run_trials(first, objective, 5, None) == 5
+    again = tuning.open_study(objective, storage, sampler_seed=2, digest="d")
+    assert tuning.run_trials(again, objective, 5, None) == 0  # nothing left to do
+    assert len(tuning.finished_trials(again)) == 5
+    assert tuning.run_trials(again, objective, 7, None) == 2  # a larger budget tops it up
+    assert [t.number for t in again.get_trials()] == list(range(7))
+
+
+def test_same_study_name_with_another_search_is_refused(in_project, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    tuning.open_study(logreg_objective(in_project), storage, sampler_seed=1, digest="d")
+    raw = yaml.safe_load((in_project / "params.yaml").read_text())
+    raw["tune"]["candidates"]["logreg_tuned"]["space"]["C"]["high"] = 50.0
+    params = parse_params(raw)
+    other = tuning.Objective(
+        params, "logreg_tuned", params.candidate("logreg_tuned"), params.seed, StageRun()
+    )
+    with pytest.raises(ParamsError, match="made for another search") as caught:
+        tuning.open_study(other, storage, sampler_seed=1, digest="d")
+    assert "tune.candidates.logreg_tuned.study" in str(caught.value)
+    with pytest.raises(ParamsError, match="made for another search"):  # other data, too
+        tuning.open_study(logreg_objective(in_project), storage, sampler_seed=1, digest="e")
+
+
+def test_storage_precedence_and_hidden_password(monkeypatch, tmp_path):
+    tune = parse_params(yaml.safe_load((ROOT / "params.yaml").read_text())).tune
+    default = tuning.storage_url(tune, "logreg_tuned", tmp_path)
+    assert default == f"sqlite:///{tmp_path / 'study.db'}"
+    monkeypatch.setenv(tuning.STORAGE_ENV, "postgresql://u:secret@db/optuna")
+    assert tuning.storage_url(tune, "logreg_tuned", tmp_path).startswith("postgresql://")
+    assert tuning.storage_url(tune, "x", tmp_path, override="sqlite:///o.db") == "sqlite:///o.db"
+    assert "secret" not in tuning.shown_url("postgresql://u:secret@db/optuna")
+
+
+def test_worker_command_needs_a_shared_storage(in_project):
+    from reprotune.cli import main
+
+    assert main(["tune", "logreg_tuned"]) == 2
+    assert main(["tune", "baseline", "--storage", "sqlite:///x.db"]) == 2
