@@ -70,8 +70,9 @@ def _as_postgres_user(cmd: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """A throw-away PostgreSQL cluster on loopback; yields a SQLAlchemy URL to database `mlflow`.
+def postgres_server(databases: tuple[str, ...] = ("mlflow",)) -> Iterator[str]:
+    """A throw-away PostgreSQL cluster on loopback with the given databases (user `mlflow`,
+    no password); yields a SQLAlchemy URL to the first.
 
     Skipped where PostgreSQL is not installed, except under CI (`.ci/run` installs it).
     """
@@ -111,21 +112,10 @@ def postgres_server() -> Iterator[str]:
     )
     try:
         _wait_for_postgres(bindir, port, server)
-        subprocess.run(
-            [
-                str(bindir / "createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-U",
-                "mlflow",
-                "mlflow",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql://mlflow@127.0.0.1:{port}/mlflow"
+        for database in databases:
+            createdb = [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port)]
+            subprocess.run([*createdb, "-U", "mlflow", database], check=True, capture_output=True)
+        yield f"postgresql://mlflow@127.0.0.1:{port}/{databases[0]}"
     finally:
         stop(server)
         shutil.rmtree(folder, ignore_errors=True)

@@ -10,7 +10,9 @@ through a database storage: each runs trials until the study holds `n_trials` fi
 import hashlib
 import json
 import os
+import random
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,6 +105,33 @@ def shown_url(url: str) -> str:
         return url.split("@")[-1]
 
 
+# A worker that dies mid-trial stops beating; after the grace period another worker marks its
+# trial FAIL, and the study's budget (which counts finished trials) gets that trial back.
+HEARTBEAT_S, GRACE_S = 30, 120
+SCHEMA_ATTEMPTS = 6
+
+
+def open_storage(url: str):
+    """The study database, its schema created if new. Workers starting together on a new
+    database race to create it (PostgreSQL: 'duplicate key ... studydirection'): the losers
+    retry, and find it made."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+                engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else {},
+            )
+        except SQLAlchemyError:
+            if attempt == SCHEMA_ATTEMPTS:
+                raise
+            time.sleep(0.2 * attempt + random.random() * 0.3)
+    raise AssertionError("unreachable")
+
+
 def make_sampler(tune: TuneParams, space: dict[str, SearchDimension], seed: int):
     if tune.sampler == "grid":
         return optuna.samplers.GridSampler(grid_space(space), seed=seed)
@@ -140,7 +169,7 @@ def open_study(trials: "Objective", storage: str, sampler_seed: int, digest: str
     space = tune.study(candidate).space
     name = tune.study_name(candidate)
     study = optuna.create_study(
-        storage=storage,
+        storage=open_storage(storage),
         study_name=name,
         direction="maximize" if tune.higher_is_better else "minimize",
         sampler=make_sampler(tune, space, sampler_seed),
@@ -298,8 +327,12 @@ def tune(
 # -- results ---------------------------------------------------------------------------------
 
 
-def best_params(study, space: dict[str, SearchDimension]) -> dict[str, Any]:
-    return decode(space, study.best_trial.params)
+def best_trial(study):
+    """The best completed trial; among equal scores the earliest, so that every worker and
+    every storage backend agrees on it."""
+    complete = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
+    sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
+    return min(complete, key=lambda t: (sign * t.value, t.number))
 
 
 def trial_counts(study) -> dict[str, int]:
@@ -355,7 +388,7 @@ def importances(study) -> dict[str, float]:
 
 
 def summary(study, space: dict[str, SearchDimension], candidate: str, metric: str) -> dict:
-    best = study.best_trial
+    best = best_trial(study)
     return {
         "candidate": candidate,
         "study": study.study_name,
@@ -363,7 +396,7 @@ def summary(study, space: dict[str, SearchDimension], candidate: str, metric: st
         "direction": study.direction.name.lower(),
         "best_value": round(float(best.value), 6),
         "best_trial": best.number,
-        "params": best_params(study, space),
+        "params": decode(space, best.params),
     }
 
 
@@ -381,7 +414,7 @@ __all__ = [
     "Objective",
     "Range",
     "Split",
-    "best_params",
+    "best_trial",
     "history_rows",
     "importances",
     "open_study",
