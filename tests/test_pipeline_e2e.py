@@ -25,7 +25,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).parents[1]
 
 
-CANDIDATES = ("baseline", "mlp", "transformer")
+CANDIDATES = ("baseline", "mlp", "logreg_tuned", "transformer")
+TUNE_TRIALS = 8
 
 
 def write_params(project: Path, train: Path, test: Path, checkpoint: Path) -> None:
@@ -35,6 +36,7 @@ def write_params(project: Path, train: Path, test: Path, checkpoint: Path) -> No
     params["train"]["candidates"]["mlp"].update(epochs=6, hidden_units=[32])
     params["train"]["candidates"]["transformer"].update(patience=8)
     params["evaluate"]["latency_repeats"] = 5
+    params["tune"]["n_trials"] = TUNE_TRIALS
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -122,6 +124,7 @@ def test_every_stage_logged_to_mlflow_under_one_parent(project):
         "fetch",
         "preprocess",
         "compare",
+        "tune@logreg_tuned",  # the untuned candidates' tune stages log nothing
         *(f"{stage}@{c}" for stage in ("train", "evaluate") for c in CANDIDATES),
     }
     evaluate = children["evaluate@baseline"]
@@ -164,7 +167,9 @@ def test_runs_carry_lineage_tags_and_params_artifacts(project):
         }
         assert inputs == recorded, stage
         names = {a.path for a in client.list_artifacts(mlflow_run.info.run_id)}
-        assert "params.yaml" in names, stage
+        # A tuning trial logs its own params; its stage run has params.yaml.
+        logged = "resolved_params.json" if "reprotune.trial" in tags else "params.yaml"
+        assert logged in names, stage
     compare = next(r for r in mlflow_runs(project) if r.info.run_name == "compare")
     lineage = {a.path for a in client.list_artifacts(compare.info.run_id, "lineage")}
     assert lineage == {"lineage/dvc.lock", "lineage/constraints.txt"}
@@ -281,6 +286,52 @@ def test_mlflow_ui_shows_the_runs_and_per_epoch_charts(project, tmp_path):
     assert "train@transformer" in dom and "Model metrics" in dom
 
 
+def test_study_tunes_the_candidate_and_train_applies_its_best_params(project):
+    best = json.loads((project / "tune/logreg_tuned/best_params.json").read_text())
+    assert best["metric"] == "val_macro_f1" and 0 <= best["best_trial"] < TUNE_TRIALS
+    assert set(best["params"]) == {"C", "ngram_max", "min_df", "sublinear_tf"}
+    assert 0.1 <= best["params"]["C"] <= 100
+    card = json.loads((project / "models/logreg_tuned/candidate.json").read_text())
+    assert {k: card["params"][k] for k in best["params"]} == best["params"]
+    assert card["params"]["fit_on_val"] is True  # trials never fit on val; the final model may
+    untuned = json.loads((project / "tune/baseline/best_params.json").read_text())
+    assert untuned["params"] == {}
+    tune_metrics = json.loads((project / "metrics/tune/logreg_tuned.json").read_text())
+    assert tune_metrics["n_trials"] == TUNE_TRIALS
+    assert tune_metrics["n_complete"] + tune_metrics["n_pruned"] == TUNE_TRIALS
+    for name in ["history.json", "history.png", "parallel_coordinates.png", "importances.png"]:
+        assert (project / "plots/tune/logreg_tuned" / name).is_file(), name
+
+    runs = mlflow_runs(project)
+    (tune_run,) = [r for r in runs if r.info.run_name == "tune@logreg_tuned"]
+    assert tune_run.data.params["best.C"] == str(best["params"]["C"])
+    assert tune_run.data.tags["reprotune.storage"] == "sqlite:///tune/logreg_tuned/study.db"
+    trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == tune_run.info.run_id]
+    assert sorted(int(r.data.tags["reprotune.trial"]) for r in trials) == list(range(TUNE_TRIALS))
+    assert all("objective" in r.data.metrics for r in trials if r.data.tags[
+        "reprotune.trial_state"] == "COMPLETE")  # fmt: skip
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    images = {Path(a.path).name for a in client.list_artifacts(tune_run.info.run_id, "plots")}
+    assert {"parallel_coordinates.png", "importances.png", "history.png"} <= images
+
+    compare = json.loads((project / "metrics/compare.json").read_text())
+    assert list(compare["phases"]) == ["baseline", "optimized", "tuned"]
+    assert compare["phases"]["tuned"]["best"] == "logreg_tuned"
+    assert compare["phases"]["baseline"]["lift"] == 0
+    assert "lift over the baseline phase" in (project / "metrics/compare.md").read_text()
+    shown = run(["dvc", "plots", "show", "--json"], project).stdout
+    assert "plots/tune/logreg_tuned/history.json" in shown
+
+
+def test_study_is_deterministic(project):
+    best_file = project / "tune/logreg_tuned/best_params.json"
+    before = best_file.read_text()
+    run(["dvc", "repro", "--force", "--single-item", "tune@logreg_tuned"], project)
+    assert best_file.read_text() == before
+    status = run(["dvc", "status", "train@logreg_tuned"], project).stdout
+    assert "up to date" in status  # its input, the best params, did not change
+
+
 def test_second_repro_does_nothing(project):
     done = run(["dvc", "repro"], project)
     assert "Data and pipelines are up to date." in done.stdout
@@ -295,6 +346,7 @@ def test_exp_run_lr_reruns_only_the_transformer(project):
     done = run(["dvc", "exp", "run", "-n", "lower-lr", "-S", "lr=0.002"], project)
     assert stages_run(done.stdout) == {
         "configure",
+        "tune@transformer",  # nothing to tune: it writes the same empty best params at once
         "train@transformer",
         "evaluate@transformer",
         "compare",
@@ -307,6 +359,7 @@ def test_exp_run_reruns_only_what_depends_on_the_change(project):
     )
     assert stages_run(done.stdout) == {
         "configure",
+        "tune@baseline",
         "train@baseline",
         "evaluate@baseline",
         "compare",
@@ -328,7 +381,7 @@ def test_runs_command_ranks_every_evaluation_across_executions(project):
     assert {"lower-lr", "lower-c"} <= {r["execution"] for r in rows}
     assert {r["candidate"] for r in rows} == set(CANDIDATES)
     first = [r for r in rows if r["execution"] not in ("lower-lr", "lower-c")]
-    assert len(first) == 3 and sum(r["champion"] == "yes" for r in first) == 1
+    assert len(first) == len(CANDIDATES) and sum(r["champion"] == "yes" for r in first) == 1
     scores = [float(r["macro_f1"]) for r in rows]
     assert scores == sorted(scores, reverse=True)
     assert {"param.lr", "param.C"} <= set(rows[0])
@@ -385,7 +438,15 @@ def test_plots_page_renders_offline_in_headless_chromium(project, tmp_path):
 
 @pytest.mark.parametrize(
     "stage",
-    ["fetch", "preprocess", "configure", "train baseline", "evaluate baseline", "compare"],
+    [
+        "fetch",
+        "preprocess",
+        "configure",
+        "tune logreg_tuned",
+        "train baseline",
+        "evaluate baseline",
+        "compare",
+    ],
 )
 def test_stages_without_neural_candidates_import_neither_framework(project, stage):
     script, *args = stage.split()

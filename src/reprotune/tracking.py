@@ -205,15 +205,14 @@ class StageRun:
         return model_id
 
 
-INHERITED_TAGS = ("mlflow.source.git.commit", "dvc.exp_name", "dvc.stage")
+NOT_INHERITED = ("mlflow.parentRunId", "mlflow.runName")
 
 
 def _inherited_tags(run: StageRun) -> dict[str, str]:
-    """The lineage a nested run repeats from its stage run, so that it is found by it alone."""
+    """A nested run repeats its stage run's lineage (commit, DVC stage, inputs, data,
+    versions), so that it is found and traced by its own tags."""
     tags = run.client.get_run(run.run_id).data.tags
-    return {
-        k: v for k, v in tags.items() if k.startswith((TAG_PREFIX, "data.")) or k in INHERITED_TAGS
-    }
+    return {k: v for k, v in tags.items() if k not in NOT_INHERITED}
 
 
 def _client(root: Path):
