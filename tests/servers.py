@@ -133,8 +133,11 @@ def _wait_for_postgres(bindir: Path, port: int, server: subprocess.Popen) -> Non
 
 
 @contextlib.contextmanager
-def mlflow_server(backend_store_uri: str, artifacts: Path) -> Iterator[str]:
-    """`mlflow server` on loopback over the given store; yields its tracking URI."""
+def mlflow_server(
+    backend_store_uri: str, artifacts: Path | str, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`mlflow server` on loopback over the given store, proxying artifacts to `artifacts` (a
+    folder or an s3:// URI, reached with `env`); yields its tracking URI."""
     port = free_port()
     server = subprocess.Popen(
         [
@@ -154,6 +157,7 @@ def mlflow_server(backend_store_uri: str, artifacts: Path) -> Iterator[str]:
         env={
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            **(env or {}),
         },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -164,3 +168,50 @@ def mlflow_server(backend_store_uri: str, artifacts: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(server)
+
+
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@contextlib.contextmanager
+def s3_server(buckets: tuple[str, ...]) -> Iterator[str]:
+    """An S3-compatible object store on loopback (moto's server) with the given buckets;
+    yields its endpoint URL. Use S3_CREDENTIALS to reach it."""
+    import boto3
+
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{endpoint}/moto-api/", server)
+        client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
+        for bucket in buckets:
+            client.create_bucket(Bucket=bucket)
+        yield endpoint
+    finally:
+        stop(server)
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "region_name": S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+    }
+
+
+def s3_keys(endpoint: str, bucket: str) -> list[str]:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
