@@ -1,9 +1,10 @@
 """train <candidate>: fit one candidate on the train split and save it under models/."""
 
+import subprocess
 import sys
 import time
 
-from reprotune import models, paths, plots
+from reprotune import models, paths, plots, runtime
 from reprotune.config import apply_tuned, load_params, read_resolved_config, read_tuned_params
 from reprotune.data.prepare import load_label_names, load_split
 from reprotune.io import staged_dir, write_json
@@ -16,8 +17,15 @@ def main(candidate: str) -> None:
     params.candidate(candidate)
     candidate_params, seed = read_resolved_config(paths.candidate_config(candidate))
     candidate_params = apply_tuned(candidate_params, candidate)
+    processes = getattr(candidate_params, "num_processes", 1)
+    if processes > 1 and runtime.world_size() == 1:
+        raise SystemExit(relaunch_with_torchrun(candidate, processes))
     train, val = load_split("train"), load_split("val")
     model = models.create(candidate_params, load_label_names(), seed)
+    if not runtime.is_main_process():
+        # Another torchrun process: it trains its share; the first one logs and saves.
+        model.fit(*fit_inputs(train, val))
+        return
     tags = {
         "reprotune.candidate": candidate,
         "reprotune.family": candidate_params.family,
@@ -39,12 +47,7 @@ def main(candidate: str) -> None:
             }
         )
         start = time.perf_counter()
-        history = model.fit(
-            train["text"].tolist(),
-            train["label"].to_numpy(),
-            val["text"].tolist(),
-            val["label"].to_numpy(),
-        )
+        history = model.fit(*fit_inputs(train, val))
         seconds = time.perf_counter() - start
         summary = {
             "train_seconds": round(seconds, 3),
@@ -54,6 +57,7 @@ def main(candidate: str) -> None:
             "n_train": len(train),
             "n_val": len(val),
             "n_parameters": model.n_parameters(),
+            "processes": getattr(model, "processes", 1),
         }
         model_id = run.create_model(candidate, tags)
         lineage = {"mlflow": {"run_id": run.run_id, "model_id": model_id}} if run.enabled else {}
@@ -69,6 +73,31 @@ def main(candidate: str) -> None:
         run.log_artifacts([plot_dir / n for n in names if n.endswith(".png")], "plots")
         run.log_artifacts([paths.candidate_config(candidate), paths.best_params_file(candidate)])
         run.upload_model(model_id, paths.model_dir(candidate))
+
+
+def fit_inputs(train, val) -> tuple:
+    return (
+        train["text"].tolist(),
+        train["label"].to_numpy(),
+        val["text"].tolist(),
+        val["label"].to_numpy(),
+    )
+
+
+def relaunch_with_torchrun(candidate: str, processes: int) -> int:
+    """This stage again as `processes` data-parallel processes on this machine (one per GPU,
+    or gloo processes on the CPU); several machines launch torchrun themselves."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={processes}",
+        __file__,
+        candidate,
+    ]
+    print(f"[train] launching: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+    return subprocess.run(command).returncode
 
 
 if __name__ == "__main__":

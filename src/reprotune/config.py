@@ -154,6 +154,9 @@ class TransformerParams(Strict):
     max_grad_norm: PositiveFloat = 1.0
     patience: PositiveInt = 2
     num_threads: int | None = Field(default=None, ge=1, description="null: all cores")
+    # Data-parallel processes (torchrun): one per GPU, or gloo processes on a CPU. batch_size
+    # is per process, so the global batch is num_processes * batch_size.
+    num_processes: int = Field(default=1, ge=1, le=64)
     eval_batch_size: PositiveInt = 64
     lr: PositiveFloat | None = None
     epochs: PositiveInt | None = None

@@ -19,7 +19,7 @@ from reprotune.errors import ParamsError
 from reprotune.models.base import Candidate
 from reprotune.models.checkpoint import check_checkpoint
 from reprotune.models.training import EarlyStopping, epoch_metrics
-from reprotune.runtime import thread_count
+from reprotune.runtime import is_main_process, local_rank, thread_count, world_size
 
 # Examples sorted by length inside windows of this many batches: little padding, yet shuffled.
 LENGTH_GROUP_BATCHES = 50
@@ -55,8 +55,30 @@ class HfTransformer(Candidate):
         threads = thread_count(self.params.num_threads)
         if threads:
             torch.set_num_threads(threads)
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            self.device = torch.device("cuda", local_rank() if world_size() > 1 else 0)
+        else:
+            self.device = torch.device("cpu")
         return torch
+
+    def _process_group(self, torch):
+        """torch.distributed when launched as several processes (torchrun), else None."""
+        if world_size() <= 1:
+            return None
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        return dist
+
+    def _gathered(self, dist, arrays: list[np.ndarray]) -> np.ndarray:
+        """This process's rows, or every process's when training is distributed."""
+        local = np.concatenate(arrays)
+        if dist is None:
+            return local
+        everyone = [None] * dist.get_world_size()
+        dist.all_gather_object(everyone, local)
+        return np.concatenate(everyone)
 
     def _load_pretrained(self, source: str) -> None:
         import torch
@@ -141,11 +163,19 @@ class HfTransformer(Candidate):
         torch.manual_seed(self.seed)
         self._load_pretrained(self.params.checkpoint)
         self.model.to(self.device)
+        dist = self._process_group(torch)
+        trained = self._data_parallel(torch, dist)
         encoded = self._encode(train_texts)
         lengths = [len(ids) for ids in encoded]
         labels = torch.tensor(np.array(train_labels), dtype=torch.long)
         rng = random.Random(self.seed)
-        batches_per_epoch = -(-len(encoded) // self.params.batch_size)
+        batches_per_epoch = len(self._my_batches(lengths, random.Random(self.seed), dist))
+        if batches_per_epoch == 0:
+            raise ParamsError(
+                f"{len(encoded)} training rows make fewer batches of {self.params.batch_size} "
+                f"than there are processes ({world_size()}); fix: lower num_processes or "
+                "batch_size"
+            )
         optimizer, scheduler = self._optimizer(torch, batches_per_epoch * self.params.epochs)
         scaler = torch.amp.GradScaler(
             enabled=self.device.type == "cuda" and not torch.cuda.is_bf16_supported()
@@ -153,16 +183,19 @@ class HfTransformer(Candidate):
         stopper, history, best_state = EarlyStopping(self.params.patience), [], None
         for epoch in range(1, self.params.epochs + 1):
             self.model.train()
-            batches = length_grouped_batches(lengths, self.params.batch_size, rng)
+            batches = self._my_batches(lengths, rng, dist)
             seen_probs, seen_labels = [], []
-            # disable=None: a progress bar on a terminal, none in logs.
+            # disable=None: a progress bar on a terminal, none in logs (nor on other ranks).
             for indices in tqdm(
-                batches, desc=f"train transformer epoch {epoch}", unit="batch", disable=None
+                batches,
+                desc=f"train transformer epoch {epoch}",
+                unit="batch",
+                disable=None if is_main_process() else True,
             ):
                 inputs = self._collate(torch, encoded, indices)
                 target = labels[indices].to(self.device)
                 with self._autocast(torch):
-                    logits = self.model(**inputs).logits
+                    logits = trained(**inputs).logits
                     loss = torch.nn.functional.cross_entropy(logits.float(), target)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -174,17 +207,22 @@ class HfTransformer(Candidate):
                 seen_probs.append(torch.softmax(logits.detach().float(), -1).cpu().numpy())
                 seen_labels.append(target.cpu().numpy())
             # Train metrics come from the batches as they were trained on, at no extra cost.
+            train_labels_seen = self._gathered(dist, seen_labels)
+            train_probs_seen = self._gathered(dist, seen_probs)
+            # Every process holds the same weights, so each scores validation the same way
+            # and all stop at the same epoch.
             row = {
                 "epoch": epoch,
-                **epoch_metrics(np.concatenate(seen_labels), np.concatenate(seen_probs), "train"),
+                **epoch_metrics(train_labels_seen, train_probs_seen, "train"),
                 **epoch_metrics(np.asarray(val_labels), self.predict_proba(val_texts), "val"),
             }
             history.append(row)
-            print(
-                f"epoch {epoch}: "
-                + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"),
-                flush=True,
-            )
+            if is_main_process():
+                print(
+                    f"epoch {epoch}: "
+                    + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"),
+                    flush=True,
+                )
             if stopper.update(row["val_macro_f1"], epoch):
                 best_state = copy.deepcopy(self.model.state_dict())
             if on_epoch is not None:
@@ -193,7 +231,29 @@ class HfTransformer(Candidate):
                 break
         self.model.load_state_dict(best_state)
         self.best_epoch = stopper.best_epoch
+        self.processes = dist.get_world_size() if dist else 1
+        if dist is not None:
+            dist.destroy_process_group()
         return history
+
+    def _data_parallel(self, torch, dist):
+        if dist is None:
+            return self.model
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        print(f"rank {dist.get_rank()}/{dist.get_world_size()} training on {self.device}",
+              flush=True)  # fmt: skip
+        return DistributedDataParallel(self.model, device_ids=ids)
+
+    def _my_batches(self, lengths: list[int], rng: random.Random, dist) -> list[list[int]]:
+        """This process's share of the epoch's batches. Every process draws the same batches
+        (same seed) and takes every n-th; all take the same count, as DDP needs."""
+        batches = length_grouped_batches(lengths, self.params.batch_size, rng)
+        if dist is None:
+            return batches
+        world, rank = dist.get_world_size(), dist.get_rank()
+        return batches[rank::world][: len(batches) // world]
 
     # -- inference, persistence -----------------------------------------------------------
 
