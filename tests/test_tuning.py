@@ -155,3 +155,24 @@ def test_worker_command_needs_a_shared_storage(in_project):
 
     assert main(["tune", "logreg_tuned"]) == 2
     assert main(["tune", "baseline", "--storage", "sqlite:///x.db"]) == 2
+
+
+def test_a_transformer_study_reports_every_epoch(in_project, tmp_path):
+    from corpus import texts_and_labels
+    from tiny_bert import build_tiny_bert
+
+    checkpoint = build_tiny_bert(tmp_path / "tiny-bert", texts_and_labels(60, seed=1)[0])
+    raw = yaml.safe_load((in_project / "params.yaml").read_text())
+    raw.update(lr=3e-3, epochs=2, batch_size=16, checkpoint=str(checkpoint))
+    raw["train"]["candidates"]["transformer"] = {"family": "hf_transformer", "num_threads": 1}
+    raw["tune"]["candidates"] = {
+        "transformer": {"space": {"lr": {"low": 1.0e-3, "high": 5.0e-3, "log": True}}}
+    }
+    params = parse_params(raw)
+    base = params.candidate("transformer")
+    objective = tuning.Objective(params, "transformer", base, params.seed, StageRun())
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    study.optimize(objective, n_trials=2)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    assert all(sorted(t.intermediate_values) == [1, 2] for t in study.trials)
+    assert all(1.0e-3 <= t.params["lr"] <= 5.0e-3 for t in study.trials)
