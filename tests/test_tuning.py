@@ -92,7 +92,8 @@ def test_trials_train_on_train_and_score_on_validation(in_project):
     assert trial.value > 0.5  # four classes: chance is 0.25
 
 
-def test_a_hopeless_trial_is_pruned_on_its_validation_curve(in_project):
+def test_a_hopeless_trial_is_pruned_on_its_validation_curve(in_project, monkeypatch):
+    monkeypatch.setenv("REPROTUNE_NUM_THREADS", "1")  # set once, kept by the later trials
     raw = yaml.safe_load((in_project / "params.yaml").read_text())
     mlp = {"family": "keras_mlp", "hidden_units": [16], "epochs": 6, "patience": 6}
     raw["train"]["candidates"]["mlp"] = mlp

@@ -72,9 +72,14 @@ class KerasMlp(Candidate):
     def _configure_framework(self):
         keras, tf = _keras()
         threads = thread_count()
-        if threads:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError:  # TensorFlow already started in this process: keep its pool
+                pass
+        # A tuning study fits many models in one process: start each from a clean slate.
+        keras.utils.clear_session()
         keras.utils.set_random_seed(self.seed)
         tf.config.experimental.enable_op_determinism()
         return keras
