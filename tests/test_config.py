@@ -179,6 +179,12 @@ def test_unknown_sampler_lists_the_known_ones():
     assert "tune.sampler = 'cmaes'" in message and "'tpe'" in message and "'grid'" in message
 
 
+def test_heartbeat_must_be_positive():
+    raw = base()
+    raw["tune"]["heartbeat_s"] = 0
+    assert "tune.heartbeat_s = 0" in problem(raw)
+
+
 def test_parameter_missing_on_the_candidate_is_named():
     message = problem(with_space(dropout={"low": 0.1, "high": 0.5}))
     assert "space.dropout" in message and "tfidf_logreg candidates have no parameter" in message

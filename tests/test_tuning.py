@@ -1,12 +1,19 @@
 """Optuna studies on real processed data: search spaces, pruning, shared storage, clashes."""
 
 import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import optuna
 import pytest
 import yaml
 from commands import baseline_only_project, run
+from mlflow.tracking import MlflowClient
+from optuna.trial import TrialState
 
 from reprotune import tuning
 from reprotune.config import KerasMlpParams, parse_params
@@ -177,3 +184,83 @@ def test_a_transformer_study_reports_every_epoch(in_project, tmp_path):
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
     assert all(sorted(t.intermediate_values) == [1, 2] for t in study.trials)
     assert all(1.0e-3 <= t.params["lr"] <= 5.0e-3 for t in study.trials)
+
+
+def running_trial(storage: str, process: subprocess.Popen, timeout_s: float = 120.0) -> int:
+    """The number of the study's first RUNNING trial, once its worker has beaten once."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"the worker ended ({process.returncode}):\n{process.stdout.read()}"
+            )
+        try:
+            study = optuna.load_study(study_name="reprotune-mlp", storage=storage)
+        except KeyError:  # no study yet: the worker is still starting
+            study = None
+        running = study.get_trials(states=[TrialState.RUNNING]) if study else []
+        if running:
+            time.sleep(1.5)  # its first heartbeat
+            return running[0].number
+        time.sleep(0.05)
+    raise AssertionError("no trial started")
+
+
+def worker(project: Path, storage: str) -> subprocess.Popen:
+    reprotune = str(Path(sys.executable).parent / "reprotune")
+    env = {**os.environ, "REPROTUNE_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [reprotune, "tune", "mlp", "--storage", storage],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_a_stopped_or_lost_worker_gives_its_trial_back(tmp_path_factory):
+    """SIGTERM (preemption) fails the running trial at once; SIGKILL (a lost machine) leaves it
+    RUNNING until its heartbeat is 4 beats old, when the next worker fails it. Either way the
+    study still ends with its n_trials finished trials, and MLflow shows what happened."""
+    project = copy_pipeline(ROOT, tmp_path_factory.mktemp("project"))
+    baseline_only_project(project, tmp_path_factory.mktemp("corpus"), 40, 10)
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    # Slow enough (early stopping off) that a trial is caught running.
+    slow = {"family": "keras_mlp", "hidden_units": [16], "epochs": 20, "patience": 20}
+    raw["train"]["candidates"]["mlp"] = slow
+    raw["tune"].update(n_trials=2, heartbeat_s=1, pruner="none")
+    raw["tune"]["candidates"] = {"mlp": {"space": {"lr": {"low": 1.0e-3, "high": 1.0e-2}}}}
+    (project / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    run(["dvc", "repro", "preprocess", "configure"], project)
+    storage = f"sqlite:///{tmp_path_factory.mktemp('study') / 'shared.db'}"
+
+    preempted = worker(project, storage)
+    assert running_trial(storage, preempted) == 0
+    preempted.send_signal(signal.SIGTERM)
+    assert preempted.wait(timeout=60) == 128 + signal.SIGTERM, preempted.stdout.read()
+    lost = worker(project, storage)
+    assert running_trial(storage, lost) == 1
+    lost.kill()
+    lost.wait(timeout=60)
+    study = optuna.load_study(study_name="reprotune-mlp", storage=storage)
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.RUNNING]
+
+    time.sleep(4 * 1 + 1)  # the grace period: 4 missed beats
+    done = run(["reprotune", "tune", "mlp", "--storage", storage], project)
+    assert "trial 1 of worker" in done.stdout and "stopped beating" in done.stdout
+    study = optuna.load_study(study_name="reprotune-mlp", storage=storage)
+    states = [t.state for t in study.trials]
+    assert states == [TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("reprotune")
+    trials = {
+        r.info.run_name: r
+        for r in client.search_runs([experiment.experiment_id])
+        if "reprotune.trial" in r.data.tags
+    }
+    assert trials["trial-0"].info.status == "KILLED"
+    assert trials["trial-1"].info.status == "FAILED"
+    assert trials["trial-1"].data.tags["reprotune.trial_state"] == "FAIL"
+    assert {trials[f"trial-{n}"].info.status for n in (2, 3)} == {"FINISHED"}

@@ -328,6 +328,9 @@ class TuneParams(Strict):
     pruner_warmup_epochs: int = Field(default=1, ge=0)
     # null: an SQLite file in the stage's output; a database URL lets workers share a study.
     storage: str | None = None
+    # A worker's running trial beats this often; silent for 4 beats (its machine lost, the
+    # process killed), the next worker to start a trial marks it FAIL and runs one in its place.
+    heartbeat_s: PositiveInt = 30
     candidates: dict[str, StudyParams] = {}
 
     @field_validator("metric")

@@ -7,12 +7,17 @@ trials at the same epoch is pruned. Several processes, on one machine or many, s
 through a database storage: each runs trials until the study holds `n_trials` finished ones.
 """
 
+import contextlib
 import hashlib
 import json
 import os
 import random
+import signal
 import socket
+import threading
 import time
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,7 @@ STORAGE_ENV = "REPROTUNE_TUNE_STORAGE"
 STUDY_FILE = "study.db"
 SEARCH_ATTR = "reprotune.search"
 WORKER_ATTR = "reprotune.worker"
+RUN_ATTR = "reprotune.mlflow_run_id"
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
@@ -105,26 +111,29 @@ def shown_url(url: str) -> str:
         return url.split("@")[-1]
 
 
-# A worker that dies mid-trial stops beating; after the grace period another worker marks its
-# trial FAIL, and the study's budget (which counts finished trials) gets that trial back.
-HEARTBEAT_S, GRACE_S = 30, 120
+# A worker that dies mid-trial stops beating; after the grace period the next worker to start
+# a trial marks it FAIL, and the study's budget (which counts finished trials) gets it back.
+GRACE_BEATS = 4
 SCHEMA_ATTEMPTS = 6
 
 
-def open_storage(url: str):
+def open_storage(url: str, heartbeat_s: int = 30, on_stale_trial=None):
     """The study database, its schema created if new. Workers starting together on a new
     database race to create it (PostgreSQL: 'duplicate key ... studydirection'): the losers
-    retry, and find it made."""
+    retry, and find it made. `on_stale_trial(study, trial)` runs for each trial found dead."""
     from sqlalchemy.exc import SQLAlchemyError
 
     for attempt in range(1, SCHEMA_ATTEMPTS + 1):
         try:
-            return optuna.storages.RDBStorage(
-                url,
-                heartbeat_interval=HEARTBEAT_S,
-                grace_period=GRACE_S,
-                engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else {},
-            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    heartbeat_interval=heartbeat_s,
+                    grace_period=GRACE_BEATS * heartbeat_s,
+                    heartbeat_stale_trial_callback=on_stale_trial,
+                    engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else {},
+                )
         except SQLAlchemyError:
             if attempt == SCHEMA_ATTEMPTS:
                 raise
@@ -169,7 +178,7 @@ def open_study(trials: "Objective", storage: str, sampler_seed: int, digest: str
     space = tune.study(candidate).space
     name = tune.study_name(candidate)
     study = optuna.create_study(
-        storage=open_storage(storage),
+        storage=open_storage(storage, tune.heartbeat_s, trials.end_stale_trial),
         study_name=name,
         direction="maximize" if tune.higher_is_better else "minimize",
         sampler=make_sampler(tune, space, sampler_seed),
@@ -260,6 +269,8 @@ class Objective:
         }
         pruned = False
         with self.run.nested(f"trial-{trial.number}", tags) as child:
+            if child.enabled:
+                trial.set_user_attr(RUN_ATTR, child.run_id)
             child.log_params({**values, "trial": trial.number})
             try:
                 score = self._train(trial, settings, child)
@@ -270,8 +281,18 @@ class Objective:
             raise optuna.TrialPruned()
         return score
 
+    def end_stale_trial(self, study, trial: optuna.trial.FrozenTrial) -> None:
+        """Optuna marked a dead worker's trial FAIL: end its MLflow run likewise."""
+        worker = trial.user_attrs.get(WORKER_ATTR, "?")
+        print(f"trial {trial.number} of worker {worker} stopped beating: marked FAIL")
+        run_id = trial.user_attrs.get(RUN_ATTR)
+        if run_id and self.run.enabled:
+            self.run.client.set_tag(run_id, "reprotune.trial_state", "FAIL")
+            self.run.client.set_terminated(run_id, "FAILED")
+
     def _train(self, trial: optuna.Trial, settings, child: StageRun) -> float:
         def on_epoch(row: dict) -> None:
+            stop_if_terminating()
             child.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
             if self.score_key in row:
                 trial.report(row[self.score_key], row["epoch"])
@@ -296,14 +317,52 @@ def run_trials(study, objective: Objective, n_trials: int, timeout_s: float | No
     if remaining <= 0:
         return 0
     before = _trials_of(study, objective.worker)
-    study.optimize(
-        objective,
-        n_trials=remaining,
-        timeout=timeout_s,
-        callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=FINISHED)],
-        gc_after_trial=True,
-    )
+    with sigterm_fails_the_trial():
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            timeout=timeout_s,
+            callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=FINISHED)],
+            gc_after_trial=True,
+        )
     return _trials_of(study, objective.worker) - before
+
+
+@contextlib.contextmanager
+def sigterm_fails_the_trial() -> Iterator[None]:
+    """Schedulers stop a worker with SIGTERM (Slurm preemption, a Kubernetes pod evicted).
+    Optuna marks the running trial FAIL on KeyboardInterrupt, so the signal raises that, and
+    the study gets the trial back at once instead of after the heartbeat's grace period.
+    The process then exits 143, as it would have."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame) -> None:
+        _TERMINATING.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not _TERMINATING.is_set():
+            raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if _TERMINATING.is_set():
+        _TERMINATING.clear()
+        raise SystemExit(128 + signal.SIGTERM)
+
+
+# Set by SIGTERM. An exception raised while Python runs a finalizer is printed and dropped, so
+# the signal's KeyboardInterrupt can be lost; trials also check this at every epoch.
+_TERMINATING = threading.Event()
+
+
+def stop_if_terminating() -> None:
+    if _TERMINATING.is_set():
+        raise KeyboardInterrupt
 
 
 def _trials_of(study, worker: str) -> int:
