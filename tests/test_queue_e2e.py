@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from commands import baseline_only_project, run
 from mlflow.tracking import MlflowClient
 
@@ -75,5 +76,28 @@ def test_grid_runs_through_the_queue_with_two_workers(project):
         assert trained_c == set(GRID)
         ranked = run(["dvc", "exp", "show", "--md", "--sort-by", "macro_f1"], project).stdout
         assert all(name in ranked for name in names)
+        keep_the_winner(project, runs)
     finally:
         run(["dvc", "queue", "stop"], project, check=False)
+
+
+def keep_the_winner(project: Path, runs) -> None:
+    """`dvc exp apply` brings the best experiment's params into the workspace; `dvc exp branch`
+    keeps it on a git branch."""
+    scores = {
+        r.data.tags["dvc.exp_name"]: r.data.metrics["macro_f1"]
+        for r in runs
+        if r.info.run_name == "evaluate@baseline"
+    }
+    winner = max(scores, key=scores.get)
+    trained_c = next(
+        r.data.params["C"]
+        for r in runs
+        if r.info.run_name == "train@baseline" and r.data.tags["dvc.exp_name"] == winner
+    )
+    run(["dvc", "exp", "apply", winner], project)
+    applied = yaml.safe_load((project / "params.yaml").read_text())
+    assert str(applied["train"]["candidates"]["baseline"]["C"]) == trained_c
+    run(["dvc", "exp", "branch", winner, "best-c"], project)
+    kept = yaml.safe_load(run(["git", "show", "best-c:params.yaml"], project).stdout)
+    assert str(kept["train"]["candidates"]["baseline"]["C"]) == trained_c
