@@ -148,6 +148,17 @@ def test_same_study_name_with_another_search_is_refused(in_project, tmp_path):
         tuning.open_study(logreg_objective(in_project), storage, sampler_seed=1, digest="e")
 
 
+def test_a_sigterm_whose_interrupt_was_lost_still_fails_the_trial(in_project):
+    objective = logreg_objective(in_project)
+    study = optuna.create_study(direction="maximize")
+    tuning._TERMINATING.set()  # as if Python had dropped the handler's KeyboardInterrupt
+    with pytest.raises(SystemExit) as stopped:
+        tuning.run_trials(study, objective, 3, None)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert [t.state for t in study.trials] == [TrialState.FAIL]
+    assert not tuning._TERMINATING.is_set()  # the next study in this process runs
+
+
 def test_storage_precedence_and_hidden_password(monkeypatch, tmp_path):
     tune = parse_params(yaml.safe_load((ROOT / "params.yaml").read_text())).tune
     default = tuning.storage_url(tune, "logreg_tuned", tmp_path)

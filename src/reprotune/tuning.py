@@ -274,6 +274,7 @@ class Objective:
             child.log_params({**values, "trial": trial.number})
             try:
                 score = self._train(trial, settings, child)
+                stop_if_terminating()  # a SIGTERM whose interrupt was lost after the last epoch
             except optuna.TrialPruned:
                 pruned = True
             child.set_tags({"reprotune.trial_state": "PRUNED" if pruned else "COMPLETE"})
