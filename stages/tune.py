@@ -28,7 +28,7 @@ def main(candidate: str) -> None:
         staged_dir(paths.tune_dir(candidate)) as folder,
         staged_dir(paths.stage_plots("tune", candidate)) as plot_folder,
     ):
-        storage = tuning.storage_url(params.tune, candidate, folder)
+        storage = tuning.storage_url(params.tune, folder)
         run.set_tags({"reprotune.storage": shown_storage(tuning, storage, folder, candidate)})
         run.log_params(settings(params, candidate, tuning))
         study, ran = tuning.tune(params, candidate, run, storage, sampler_seed=params.seed)

@@ -161,11 +161,11 @@ def test_a_sigterm_whose_interrupt_was_lost_still_fails_the_trial(in_project):
 
 def test_storage_precedence_and_hidden_password(monkeypatch, tmp_path):
     tune = parse_params(yaml.safe_load((ROOT / "params.yaml").read_text())).tune
-    default = tuning.storage_url(tune, "logreg_tuned", tmp_path)
+    default = tuning.storage_url(tune, tmp_path)
     assert default == f"sqlite:///{tmp_path / 'study.db'}"
     monkeypatch.setenv(tuning.STORAGE_ENV, "postgresql://u:secret@db/optuna")
-    assert tuning.storage_url(tune, "logreg_tuned", tmp_path).startswith("postgresql://")
-    assert tuning.storage_url(tune, "x", tmp_path, override="sqlite:///o.db") == "sqlite:///o.db"
+    assert tuning.storage_url(tune, tmp_path).startswith("postgresql://")
+    assert tuning.storage_url(tune, tmp_path, override="sqlite:///o.db") == "sqlite:///o.db"
     assert "secret" not in tuning.shown_url("postgresql://u:secret@db/optuna")
 
 

@@ -89,7 +89,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
             f"tune.candidates has no {args.candidate!r}; fix: use one of "
             f"{', '.join(params.tune.candidates) or '(none: add a search space first)'}"
         )
-    storage = args.storage or os.environ.get(tuning.STORAGE_ENV) or params.tune.storage
+    storage = tuning.shared_storage_url(params.tune, args.storage)
     if not storage:
         raise ParamsError(
             "a worker joins a study in a shared database; fix: pass --storage URL or set "

@@ -94,11 +94,16 @@ def space_as_dict(space: dict[str, SearchDimension]) -> dict[str, Any]:
 # -- studies ---------------------------------------------------------------------------------
 
 
-def storage_url(tune: TuneParams, candidate: str, folder: Path, override: str | None = None):
-    """--storage, else REPROTUNE_TUNE_STORAGE, else tune.storage, else an SQLite file in
-    `folder` (the stage's own output)."""
-    chosen = override or os.environ.get(STORAGE_ENV) or tune.storage
-    return chosen or f"sqlite:///{(Path(folder) / STUDY_FILE).resolve()}"
+def shared_storage_url(tune: TuneParams, override: str | None = None) -> str | None:
+    """The database workers share: --storage, else REPROTUNE_TUNE_STORAGE, else tune.storage."""
+    return override or os.environ.get(STORAGE_ENV) or tune.storage
+
+
+def storage_url(tune: TuneParams, folder: Path, override: str | None = None) -> str:
+    """The shared database if one is named, else an SQLite file in `folder` (the stage's own
+    output)."""
+    shared = shared_storage_url(tune, override)
+    return shared or f"sqlite:///{(Path(folder) / STUDY_FILE).resolve()}"
 
 
 def shown_url(url: str) -> str:
