@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, nargs="+", default=[4])
     parser.add_argument("--warmup-ratio", type=float, nargs="+", default=[0.1])
     parser.add_argument("--head-lr-multiplier", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--layer-lr-decay", type=float, nargs="+", default=[1.0])
     parser.add_argument("--patience", type=int, default=10)
     parser.add_argument("--seed", type=int, nargs="+", default=[42])
     args = parser.parse_args()
@@ -39,14 +40,20 @@ def main() -> None:
     names = (args.processed_dir / "labels.json").read_text()
     label_names = __import__("json").loads(names)["names"]
     print(
-        "| lr | head x | batch | epochs | warmup | seed | best epoch | val macro F1 | "
-        "test accuracy | test macro F1 | train samples/s |"
+        "| lr | head x | layer decay | batch | epochs | warmup | seed | best epoch | "
+        "val macro F1 | test accuracy | test macro F1 | train samples/s |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- " * 12 + "|")
     grid = itertools.product(
-        args.lr, args.head_lr_multiplier, args.batch_size, args.epochs, args.warmup_ratio, args.seed
+        args.lr,
+        args.head_lr_multiplier,
+        args.layer_lr_decay,
+        args.batch_size,
+        args.epochs,
+        args.warmup_ratio,
+        args.seed,
     )
-    for lr, head, batch, epochs, warmup, seed in grid:
+    for lr, head, decay, batch, epochs, warmup, seed in grid:
         params = TransformerParams(
             family="hf_transformer",
             lr=lr,
@@ -55,6 +62,7 @@ def main() -> None:
             warmup_ratio=warmup,
             patience=args.patience,
             head_lr_multiplier=head,
+            layer_lr_decay=decay,
             checkpoint=args.checkpoint,
         )
         model = models.create(params, label_names, seed)
@@ -74,7 +82,8 @@ def main() -> None:
         best = max(history, key=lambda row: row["val_macro_f1"])
         rate = len(splits["train"]) * len(history) / seconds
         print(
-            f"| {lr:g} | {head:g} | {batch} | {epochs} | {warmup:g} | {seed} | {best['epoch']} | "
+            f"| {lr:g} | {head:g} | {decay:g} | {batch} | {epochs} | {warmup:g} | {seed} | "
+            f"{best['epoch']} | "
             f"{best['val_macro_f1']:.4f} | {test['accuracy']:.4f} | {test['macro_f1']:.4f} | "
             f"{rate:.1f} |",
             flush=True,

@@ -56,6 +56,13 @@ def test_non_positive_learning_rate_is_rejected(lr):
     assert f"lr = {lr}" in message and "greater than 0" in message and "fix:" in message
 
 
+@pytest.mark.parametrize("decay", [0, -0.5, 1.5])
+def test_layer_lr_decay_outside_0_to_1_is_rejected(decay):
+    raw = base()
+    raw["train"]["candidates"]["transformer"]["layer_lr_decay"] = decay
+    assert f"train.candidates.transformer.layer_lr_decay = {decay}" in problem(raw)
+
+
 def test_negative_regularisation_names_the_candidate_key():
     raw = base()
     raw["train"]["candidates"]["baseline"]["C"] = -1

@@ -151,6 +151,9 @@ class TransformerParams(Strict):
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
     # The new classification head (and pooler) learns from scratch: a larger step helps it.
     head_lr_multiplier: PositiveFloat = 1.0
+    # Layer-wise learning-rate decay: the top encoder layer trains at lr * d, each one below
+    # at one more factor d. 1.0: every layer at lr.
+    layer_lr_decay: float = Field(default=1.0, gt=0, le=1)
     max_grad_norm: PositiveFloat = 1.0
     patience: PositiveInt = 2
     num_threads: int | None = Field(default=None, ge=1, description="null: all cores")

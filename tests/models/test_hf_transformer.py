@@ -65,6 +65,36 @@ def test_training_is_deterministic_on_cpu(checkpoint):
     np.testing.assert_array_equal(*probas)
 
 
+def initial_lr_by_parameter_name(model) -> dict[str, float]:
+    import torch
+
+    model._torch()
+    model._load_pretrained(model.params.checkpoint)
+    optimizer, _ = model._optimizer(torch, steps=10)
+    lr_of = {
+        id(p): group["initial_lr"] for group in optimizer.param_groups for p in group["params"]
+    }
+    return {name: lr_of[id(p)] for name, p in model.model.named_parameters()}
+
+
+def test_layer_lr_decay_slows_lower_layers_and_the_head_takes_its_multiplier(checkpoint):
+    lr = 1e-3
+    decayed = params(checkpoint, lr=lr, layer_lr_decay=0.5, head_lr_multiplier=10.0)
+    lrs = initial_lr_by_parameter_name(models.create(decayed, LABEL_NAMES, seed=0))
+    expected_by_prefix = {
+        "classifier.": lr * 10,
+        "bert.pooler.": lr * 10,
+        "bert.encoder.layer.1.": lr * 0.5,  # the top of the tiny BERT's 2 layers
+        "bert.encoder.layer.0.": lr * 0.25,
+        "bert.embeddings.": lr * 0.125,
+    }
+    for name, value in lrs.items():
+        prefix = next(p for p in expected_by_prefix if name.startswith(p))
+        assert value == pytest.approx(expected_by_prefix[prefix]), name
+    plain = initial_lr_by_parameter_name(models.create(params(checkpoint, lr=lr), LABEL_NAMES, 0))
+    assert set(plain.values()) == {lr}
+
+
 def test_missing_checkpoint_folder_fails_before_training(tmp_path):
     model = models.create(params(tmp_path / "no-such-model"), LABEL_NAMES, seed=0)
     with pytest.raises(ParamsError, match=r"checkpoint = .*no-such-model.*no model folder"):

@@ -9,6 +9,7 @@ autocast) is used when present, the CPU otherwise, through the same code.
 import contextlib
 import copy
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ from reprotune.runtime import is_main_process, local_rank, thread_count, world_s
 
 # Examples sorted by length inside windows of this many batches: little padding, yet shuffled.
 LENGTH_GROUP_BATCHES = 50
+# Encoder blocks: bert.encoder.layer.3., distilbert.transformer.layer.3., ....layers.3.
+LAYER_INDEX = re.compile(r"\.layers?\.(\d+)\.")
 
 
 def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random):
@@ -127,28 +130,60 @@ class HfTransformer(Candidate):
         from transformers import get_linear_schedule_with_warmup
 
         no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
-        head = self._head_parameter_ids()
-        groups = []
-        for in_head in (False, True):
-            lr = self.params.lr * (self.params.head_lr_multiplier if in_head else 1.0)
-            named = [(n, p) for n, p in self.model.named_parameters() if (id(p) in head) == in_head]
-            groups += [
+        groups: dict[tuple[float, bool], list] = {}
+        for (name, param), factor in zip(
+            self.model.named_parameters(), self._lr_factors(), strict=True
+        ):
+            groups.setdefault((factor, name.endswith(no_decay)), []).append(param)
+        optimizer = torch.optim.AdamW(
+            [
                 {
-                    "params": [p for n, p in named if not n.endswith(no_decay)],
-                    "lr": lr,
-                    "weight_decay": self.params.weight_decay,
-                },
-                {
-                    "params": [p for n, p in named if n.endswith(no_decay)],
-                    "lr": lr,
-                    "weight_decay": 0.0,
-                },
-            ]
-        optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=self.params.lr)
+                    "params": params,
+                    "lr": self.params.lr * factor,
+                    "weight_decay": 0.0 if exempt else self.params.weight_decay,
+                }
+                for (factor, exempt), params in groups.items()
+            ],
+            lr=self.params.lr,
+        )
         scheduler = get_linear_schedule_with_warmup(
             optimizer, int(self.params.warmup_ratio * steps), steps
         )
         return optimizer, scheduler
+
+    def _lr_factors(self) -> list[float]:
+        """Each parameter's share of `lr`, in `named_parameters` order: the new head takes
+        `head_lr_multiplier`; with `layer_lr_decay` d < 1 the top encoder layer takes d, each
+        layer below one more factor d, and the embeddings the smallest, so the general
+        features of the lower layers move least."""
+        head = self._head_parameter_ids()
+        decay = self.params.layer_lr_decay
+        named = list(self.model.named_parameters())
+        depths = [self._layer_index(name) for name, _ in named]
+        if decay == 1.0:
+            n_layers = 0
+        elif any(d is not None for d in depths):
+            n_layers = max(d for d in depths if d is not None) + 1
+        else:
+            raise ParamsError(
+                f"train.candidates.<name>.layer_lr_decay = {decay}, but no encoder layers "
+                f"(parameters named like 'encoder.layer.0.') were found in "
+                f"{self.params.checkpoint!r}; fix: set layer_lr_decay to 1.0"
+            )
+        factors = []
+        for (_, param), depth in zip(named, depths, strict=True):
+            if id(param) in head:
+                factors.append(self.params.head_lr_multiplier)
+            elif depth is None:
+                factors.append(decay ** (n_layers + 1))
+            else:
+                factors.append(decay ** (n_layers - depth))
+        return factors
+
+    @staticmethod
+    def _layer_index(name: str) -> int | None:
+        match = LAYER_INDEX.search(name)
+        return int(match.group(1)) if match else None
 
     def _head_parameter_ids(self) -> set[int]:
         """Parameters outside the pretrained encoder: the classifier, and the pooler if any."""
