@@ -95,6 +95,16 @@ def test_layer_lr_decay_slows_lower_layers_and_the_head_takes_its_multiplier(che
     assert set(plain.values()) == {lr}
 
 
+def test_layer_lr_decay_on_a_model_without_numbered_layers_says_how_to_fix(checkpoint):
+    from transformers import GPT2Config, GPT2ForSequenceClassification
+
+    model = models.create(params(checkpoint, layer_lr_decay=0.5), LABEL_NAMES, seed=0)
+    # GPT-2 names its blocks transformer.h.0., not layer.0.
+    model.model = GPT2ForSequenceClassification(GPT2Config(n_layer=1, n_embd=8, n_head=2))
+    with pytest.raises(ParamsError, match=r"layer_lr_decay = 0.5.*fix: set layer_lr_decay to 1"):
+        model._lr_factors()
+
+
 def test_missing_checkpoint_folder_fails_before_training(tmp_path):
     model = models.create(params(tmp_path / "no-such-model"), LABEL_NAMES, seed=0)
     with pytest.raises(ParamsError, match=r"checkpoint = .*no-such-model.*no model folder"):
