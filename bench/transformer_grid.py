@@ -22,7 +22,7 @@ import pandas as pd
 
 from reprotune import models
 from reprotune.config import PreprocessParams, TransformerParams
-from reprotune.data.prepare import build_text
+from reprotune.data.prepare import build_text, load_label_names, load_split
 from reprotune.evaluation import quality_metrics
 
 AG_NEWS_COLUMNS = ["label", "title", "description"]
@@ -62,11 +62,8 @@ def main() -> None:
     parser.add_argument("--ag-news-dir", type=Path, help="also score on larger held-out sets")
     args = parser.parse_args()
 
-    splits = {
-        s: pd.read_parquet(args.processed_dir / f"{s}.parquet") for s in ("train", "val", "test")
-    }
-    names = (args.processed_dir / "labels.json").read_text()
-    label_names = __import__("json").loads(names)["names"]
+    splits = {s: load_split(s, args.processed_dir) for s in ("train", "val", "test")}
+    label_names = load_label_names(args.processed_dir)
     extra = larger_holdouts(args.ag_news_dir, splits) if args.ag_news_dir else {}
     extra_columns = "".join(f" {name} accuracy ({len(rows)}) |" for name, rows in extra.items())
     print(
