@@ -119,7 +119,7 @@ def main() -> None:
         print(
             f"| {lr:g} | {head:g} | {decay:g} | {batch} | {epochs} | {warmup:g} | {seed} | "
             f"{best['epoch']} | {best['val_macro_f1']:.4f} |"
-            + scores(held_out, probabilities, label_names)
+            + quality_cells(splits["test"], probabilities, label_names)
             + f" {rate:.1f} |"
             + accuracies(extra, probabilities, label_names),
             flush=True,
@@ -133,15 +133,15 @@ def main() -> None:
         print(
             f"| ensemble of the {len(every_model)} models above |"
             + " |" * 8
-            + scores(held_out, averaged, label_names)
+            + quality_cells(splits["test"], averaged, label_names)
             + " - |"
             + accuracies(extra, averaged, label_names)
         )
 
 
-def scores(held_out: dict, probabilities: dict, label_names: list[str]) -> str:
+def quality_cells(test_rows: pd.DataFrame, probabilities: dict, label_names: list[str]) -> str:
     """The test accuracy and macro F1 cells."""
-    test = quality_metrics(held_out["test"]["label"].to_numpy(), probabilities["test"], label_names)
+    test = quality_metrics(test_rows["label"].to_numpy(), probabilities["test"], label_names)
     return f" {test['accuracy']:.4f} | {test['macro_f1']:.4f} |"
 
 
