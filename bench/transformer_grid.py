@@ -33,22 +33,24 @@ AG_NEWS_COLUMNS = ["label", "title", "description"]
 DEV_ROWS_PER_CLASS = 250
 
 
-def read_ag_news(path: Path) -> pd.DataFrame:
-    """An original AG News CSV file as the preprocess stage sees it (defaults: cleaned text)."""
+def read_ag_news(path: Path, preprocess: PreprocessParams) -> pd.DataFrame:
+    """An original AG News CSV file as the preprocess stage sees it."""
     raw = pd.read_csv(path, header=None, names=AG_NEWS_COLUMNS)
-    text = build_text(raw, ["title", "description"], PreprocessParams())
+    text = build_text(raw, ["title", "description"], preprocess)
     return pd.DataFrame({"text": text, "label": raw["label"] - 1})
 
 
-def larger_holdouts(ag_news_dir: Path, splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def larger_holdouts(
+    ag_news_dir: Path, splits: dict[str, pd.DataFrame], preprocess: PreprocessParams
+) -> dict[str, pd.DataFrame]:
     """`dev`: unused training-file rows, `test all`: the whole test file."""
-    train_file = read_ag_news(ag_news_dir / "train.csv")
+    train_file = read_ag_news(ag_news_dir / "train.csv", preprocess)
     used = set(splits["train"]["text"]) | set(splits["val"]["text"])
     unused = train_file[~train_file["text"].isin(used)]
     dev = pd.concat(
         rows.sample(DEV_ROWS_PER_CLASS, random_state=0) for _, rows in unused.groupby("label")
     )
-    return {"dev": dev, "test all": read_ag_news(ag_news_dir / "test.csv")}
+    return {"dev": dev, "test all": read_ag_news(ag_news_dir / "test.csv", preprocess)}
 
 
 def main() -> None:
@@ -65,13 +67,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, nargs="+", default=[42])
     parser.add_argument("--ag-news-dir", type=Path, help="also score on larger held-out sets")
     parser.add_argument(
+        "--clean-text",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="how the split's text was preprocessed (preprocess.clean_text); the larger "
+        "held-out sets are read the same way",
+    )
+    parser.add_argument(
         "--ensemble", action="store_true", help="also score the models' averaged probabilities"
     )
     args = parser.parse_args()
 
     splits = {s: load_split(s, args.processed_dir) for s in ("train", "val", "test")}
     label_names = load_label_names(args.processed_dir)
-    extra = larger_holdouts(args.ag_news_dir, splits) if args.ag_news_dir else {}
+    preprocess = PreprocessParams(clean_text=args.clean_text)
+    extra = larger_holdouts(args.ag_news_dir, splits, preprocess) if args.ag_news_dir else {}
     extra_columns = "".join(f" {name} accuracy ({len(rows)}) |" for name, rows in extra.items())
     print(
         "| lr | head x | layer decay | batch | epochs | warmup | seed | best epoch | "
