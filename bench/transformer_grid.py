@@ -46,7 +46,22 @@ def larger_holdouts(
     """`dev`: unused training-file rows, `test all`: the whole test file."""
     train_file = read_ag_news(ag_news_dir / "train.csv", preprocess)
     used = set(splits["train"]["text"]) | set(splits["val"]["text"])
+    if not used <= set(train_file["text"]):
+        raise SystemExit(
+            f"--ag-news-dir: train and val rows are missing from {ag_news_dir / 'train.csv'} "
+            "as read with --clean-text"
+            + ("" if preprocess.clean_text else " off")
+            + "; fix: point at the files the split was drawn from, and pass --no-clean-text "
+            "for a split built with preprocess.clean_text false"
+        )
     unused = train_file[~train_file["text"].isin(used)]
+    short = unused["label"].value_counts().reindex(range(4), fill_value=0)
+    if (short < DEV_ROWS_PER_CLASS).any():
+        raise SystemExit(
+            f"--ag-news-dir: the dev set needs {DEV_ROWS_PER_CLASS} rows per class outside "
+            f"train and val; {ag_news_dir / 'train.csv'} has {short.min()} for class "
+            f"{int(short.idxmin()) + 1}; fix: a larger training file, or drop --ag-news-dir"
+        )
     dev = pd.concat(
         rows.sample(DEV_ROWS_PER_CLASS, random_state=0) for _, rows in unused.groupby("label")
     )
