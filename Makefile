@@ -17,6 +17,12 @@ AG_NEWS_OVERRIDES = -S data.source=csv \
 	-S 'data.label_names=[World,Sports,Business,Sci/Tech]' \
 	$(if $(CHECKPOINT),-S 'checkpoint=$(abspath $(CHECKPOINT))')
 
+# Other tasks: `make pipeline EXAMPLE=bank-marketing DATA=path/or/url/to/bank.csv` puts
+# examples/<name>/params.yaml in place of params.yaml (the stages and dvc.yaml are the same)
+# and runs it as a DVC experiment with the data file; `git checkout params.yaml` goes back.
+EXAMPLE ?=
+DATA ?=
+
 .PHONY: install pipeline test lint
 
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -28,7 +34,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 install: $(VENV)/.installed
 
 pipeline: install
-ifneq ($(AG_NEWS_DIR),)
+ifneq ($(EXAMPLE),)
+	@test -f examples/$(EXAMPLE)/params.yaml || { echo "no example '$(EXAMPLE)'; fix: use one of: $$(ls examples)"; exit 2; }
+	@test -n "$(DATA)" || { echo "EXAMPLE=$(EXAMPLE) needs DATA=path/or/url (see examples/$(EXAMPLE)/README.md)"; exit 2; }
+	cp examples/$(EXAMPLE)/params.yaml params.yaml
+	dvc exp run -S 'data.files.train=$(if $(findstring ://,$(DATA)),$(DATA),$(abspath $(DATA)))'
+else ifneq ($(AG_NEWS_DIR),)
 	dvc exp run $(AG_NEWS_OVERRIDES)
 else ifneq ($(CHECKPOINT),)
 	dvc exp run -S 'checkpoint=$(abspath $(CHECKPOINT))'

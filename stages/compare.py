@@ -2,7 +2,7 @@
 
 from reprotune import paths, plots
 from reprotune.config import load_params
-from reprotune.io import staged_dir, write_json, write_text
+from reprotune.io import read_json, staged_dir, write_json, write_text
 from reprotune.leaderboard import (
     build_leaderboard,
     load_candidate_metrics,
@@ -13,6 +13,20 @@ from reprotune.leaderboard import (
 from reprotune.registry import register_champion
 from reprotune.stage import run_stage
 from reprotune.tracking import stage_run
+
+
+CURVES_DIR = "curves"
+CURVE_KINDS = ("roc", "pr", "calibration", "threshold")
+
+
+def candidate_curves(rows: list[dict]) -> dict[str, dict[str, list]]:
+    """Each candidate's binary curves as evaluate wrote them (none for multiclass tasks)."""
+    found = {}
+    for row in rows:
+        folder = paths.stage_plots("evaluate", row["candidate"]) / CURVES_DIR
+        if (folder / "roc.json").is_file():
+            found[row["candidate"]] = {k: read_json(folder / f"{k}.json") for k in CURVE_KINDS}
+    return found
 
 
 def main() -> None:
@@ -31,6 +45,8 @@ def main() -> None:
                     *plots.quality_cost_plot(folder, rows, metric),
                 )
             ]
+        with staged_dir(plot_dir / CURVES_DIR) as folder:
+            curve_files = plots.overlay_curve_plots(folder, candidate_curves(rows))
         markdown = to_markdown(rows, metric, phases)
         write_text(paths.METRICS_DIR / "compare.md", markdown)
         write_json(paths.stage_metrics("compare"), result)
@@ -46,6 +62,8 @@ def main() -> None:
         )
         run.set_tags({f"reprotune.phase.{p}": v["best"] for p, v in phases.items()})
         run.log_artifacts([plot_dir / n for n in names], "plots")
+        curve_dir = plot_dir / CURVES_DIR
+        run.log_artifacts([curve_dir / f.name for f in curve_files], f"plots/{CURVES_DIR}")
         run.log_artifacts([paths.stage_metrics("compare"), paths.METRICS_DIR / "compare.md"])
         run.log_artifacts([paths.DVC_LOCK, paths.LOCK_FILE], "lineage")
         if run.enabled:

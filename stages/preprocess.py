@@ -1,8 +1,10 @@
-"""preprocess: text from columns, cleaning, label names, seeded stratified splits."""
+"""preprocess: typed features (declared or inferred) or the text task's joined text, labels,
+seeded stratified (and grouped) splits, recorded as MLflow datasets."""
 
 from reprotune import paths
 from reprotune.config import load_params
 from reprotune.data.prepare import class_counts, load_raw, prepare, write_splits
+from reprotune.data.tabular import prepare_tabular
 from reprotune.io import write_json
 from reprotune.stage import run_stage
 from reprotune.tracking import stage_run
@@ -11,11 +13,14 @@ from reprotune.tracking import stage_run
 def main() -> None:
     params = load_params()
     frames, manifest = load_raw()
-    splits = prepare(frames, manifest, params.data, params.preprocess, params.seed)
+    if params.data.tabular:
+        splits = prepare_tabular(frames, params.data, params.seed)
+    else:
+        splits = prepare(frames, manifest, params.data, params.preprocess, params.seed)
     with stage_run("preprocess", params.tracking) as run:
         write_splits(splits)
-        counts = class_counts(splits)
-        write_json(paths.stage_metrics("preprocess"), counts)
+        summary = {**class_counts(splits), "features": splits.schema}
+        write_json(paths.stage_metrics("preprocess"), summary)
         run.log_params(
             {
                 "data": params.data.model_dump(mode="json"),
@@ -23,8 +28,13 @@ def main() -> None:
                 "seed": params.seed,
             }
         )
-        run.log_metrics(counts)
-        run.log_artifacts([paths.LABELS, paths.stage_metrics("preprocess")])
+        run.log_metrics(class_counts(splits))
+        run.log_artifacts([paths.LABELS, paths.FEATURES, paths.stage_metrics("preprocess")])
+        for split, frame in splits.items():
+            run.log_dataset(frame, split, source=manifest)
+    inferred = splits.schema.get("inferred") or {}
+    if inferred:
+        print(f"[preprocess] inferred feature types: {inferred}")
 
 
 if __name__ == "__main__":

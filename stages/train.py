@@ -5,8 +5,14 @@ import sys
 import time
 
 from reprotune import models, paths, plots, runtime
-from reprotune.config import apply_tuned, load_params, read_resolved_config, read_tuned_params
-from reprotune.data.prepare import load_label_names, load_split
+from reprotune.config import (
+    apply_tuned,
+    load_params,
+    read_decision_settings,
+    read_resolved_config,
+    read_tuned_params,
+)
+from reprotune.data.prepare import load_features, load_label_names, load_split
 from reprotune.io import staged_dir, write_json
 from reprotune.stage import run_stage, single_argument
 from reprotune.tracking import stage_run
@@ -21,10 +27,12 @@ def main(candidate: str) -> None:
     if processes > 1 and runtime.world_size() == 1:
         raise SystemExit(relaunch_with_torchrun(candidate, processes))
     train, val = load_split("train"), load_split("val")
-    model = models.create(candidate_params, load_label_names(), seed)
+    features = load_features()
+    models.check_reads(candidate, candidate_params, features)
+    model = models.create(candidate_params, load_label_names(), seed, features)
     if not runtime.is_main_process():
         # Another torchrun process: it trains its share; the first one logs and saves.
-        model.fit(*fit_inputs(train, val))
+        model.fit(*fit_inputs(model, train, val))
         return
     tags = {
         "reprotune.candidate": candidate,
@@ -46,25 +54,33 @@ def main(candidate: str) -> None:
                 "n_val": len(val),
             }
         )
+        run.log_dataset(train, "train")
+        run.log_dataset(val, "val")
         start = time.perf_counter()
-        history = model.fit(*fit_inputs(train, val))
+        history = model.fit(*fit_inputs(model, train, val))
         seconds = time.perf_counter() - start
+        passes = len(history) if model.iterative and candidate_params.family != "xgboost" else 1
+        model.decision = decision(model, val, read_decision_settings(candidate))
         summary = {
             "train_seconds": round(seconds, 3),
-            "train_samples_per_s": round(len(train) * len(history) / seconds, 2),
+            "train_samples_per_s": round(len(train) * passes / seconds, 2),
             "epochs_run": len(history),
             "best_epoch": getattr(model, "best_epoch", len(history)),
             "n_train": len(train),
             "n_val": len(val),
             "n_parameters": model.n_parameters(),
             "processes": getattr(model, "processes", 1),
+            **({"threshold": model.threshold} if model.decision else {}),
         }
         model_id = run.create_model(candidate, tags)
         lineage = {"mlflow": {"run_id": run.run_id, "model_id": model_id}} if run.enabled else {}
+        example = {"input_example": input_example(val, features)} if model.features else {}
         with staged_dir(paths.model_dir(candidate)) as folder:
-            model.save(folder, extra={"train": summary, "history": history, **lineage})
+            model.save(folder, extra={"train": summary, "history": history, **example, **lineage})
         with staged_dir(paths.stage_plots("train", candidate)) as folder:
-            names = [f.name for f in plots.history_plots(folder, history)]
+            # Families without epochs get no per-epoch charts (one dot each says nothing).
+            charts = plots.history_plots(folder, history) if model.iterative else []
+            names = [f.name for f in charts]
         write_json(paths.stage_metrics("train", candidate), summary)
         for row in history:
             run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
@@ -75,13 +91,37 @@ def main(candidate: str) -> None:
         run.upload_model(model_id, paths.model_dir(candidate))
 
 
-def fit_inputs(train, val) -> tuple:
+def fit_inputs(model, train, val) -> tuple:
     return (
-        train["text"].tolist(),
+        model.select_inputs(train),
         train["label"].to_numpy(),
-        val["text"].tolist(),
+        model.select_inputs(val),
         val["label"].to_numpy(),
     )
+
+
+def decision(model, val, settings: dict) -> dict:
+    """A binary model's decision threshold, tuned on the validation split; {} otherwise."""
+    if len(model.label_names) != 2:
+        return {}
+    from reprotune.evaluation.thresholds import tune_threshold
+
+    positive = model.predict_proba(model.select_inputs(val))[:, 1]
+    threshold = tune_threshold(
+        val["label"].to_numpy(), positive, settings["threshold"], settings["costs"]
+    )
+    return {
+        "threshold": threshold,
+        "objective": settings["threshold"],
+        "costs": settings["costs"],
+        "positive_label": model.label_names[1],
+    }
+
+
+def input_example(frame, features: dict[str, str], rows: int = 2) -> list[dict]:
+    """Raw feature values of a few validation rows: the MLflow model's input example."""
+    sample = frame[list(features)].head(rows).astype(object)
+    return sample.where(sample.notna(), None).to_dict(orient="records")
 
 
 def relaunch_with_torchrun(candidate: str, processes: int) -> int:

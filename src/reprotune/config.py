@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     PositiveFloat,
     PositiveInt,
@@ -23,7 +22,12 @@ from pydantic import (
 )
 
 from reprotune.errors import ParamsError
+from reprotune.models.keras_tabular import KerasTabularParams
+from reprotune.models.logreg import LogregParams
+from reprotune.models.random_forest import RandomForestParams
+from reprotune.models.xgboost import XgboostParams
 from reprotune.paths import PARAMS_FILE, best_params_file
+from reprotune.schema import FamilyParams, Strict
 
 SKLEARN_DATASETS = ("breast_cancer", "iris", "wine", "digits")
 CANDIDATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -38,14 +42,22 @@ RANKABLE_METRICS = {
     "macro_recall": True,
     "roc_auc_ovr": True,
     "log_loss": False,
+    # Binary tasks only; threshold metrics are at the candidate's tuned decision threshold.
+    "roc_auc": True,
+    "pr_auc": True,
+    "f1": True,
+    "precision": True,
+    "recall": True,
+    "balanced_accuracy": True,
+    "mcc": True,
+    "brier": False,
+    "expected_cost": False,
 }
+BINARY_ONLY_METRICS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "brier", "expected_cost")
+FeatureTypeName = Literal["number", "category", "binary", "text"]
 
 PHASES = ("baseline", "optimized", "tuned")
 Phase = Literal["baseline", "optimized", "tuned"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SplitFiles(Strict):
@@ -58,10 +70,12 @@ class CsvOptions(Strict):
     columns: list[str] | None = Field(
         default=None, description="column names, for files without a header row"
     )
+    sep: str = Field(default=",", min_length=1, max_length=1)
+    quotechar: str = Field(default='"', min_length=1, max_length=1)
 
 
 class DataParams(Strict):
-    source: Literal["hf", "csv", "parquet", "json", "sklearn"] = "hf"
+    source: Literal["hf", "csv", "parquet", "json", "sklearn", "openml"] = "hf"
     name: str | None = "fancyzhx/ag_news"
     revision: str | None = None
     files: SplitFiles = SplitFiles()
@@ -74,16 +88,56 @@ class DataParams(Strict):
     test_size: PositiveInt | None = None
     val_fraction: float = Field(default=0.1, gt=0, lt=0.5)
     test_fraction: float = Field(default=0.2, gt=0, lt=0.9)
+    # Typed features. null: a text task, one text input joined from text_columns. A mapping
+    # column -> number | category | binary | text | auto (auto: inferred), or `auto` for
+    # every column but the target, data.drop_columns and data.group_column.
+    features: dict[str, FeatureTypeName | Literal["auto"]] | Literal["auto"] | None = None
+    drop_columns: list[str] = []  # leaky or identifier columns, never features
+    positive_label: str | None = None  # binary tasks: the class whose F1/recall/cost counts
+    group_column: str | None = None  # rows of one group never straddle a split
+
+    @property
+    def tabular(self) -> bool:
+        return self.features is not None
+
+    def declared_types(self) -> set[str]:
+        """The feature types params.yaml names (inferred ones are known after preprocess)."""
+        if self.features is None:
+            return {"text"}
+        if self.features == "auto":
+            return set()
+        return {kind for kind in self.features.values() if kind != "auto"}
+
+    @model_validator(mode="after")
+    def _columns_are_consistent(self) -> "DataParams":
+        if isinstance(self.features, dict):
+            for key, column in [("data.label_column", self.label_column)] + [
+                ("data.group_column", self.group_column)
+            ] + [("data.drop_columns", c) for c in self.drop_columns]:
+                if column in self.features:
+                    raise ValueError(
+                        f"{key} {column!r} is also listed in data.features; fix: remove it "
+                        "from data.features"
+                    )
+        if self.label_column in self.drop_columns:
+            raise ValueError(
+                f"data.drop_columns lists the target {self.label_column!r}; fix: remove it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _source_is_complete(self) -> "DataParams":
-        if self.source in ("csv", "parquet", "json"):
-            missing = [s for s in ("train", "test") if getattr(self.files, s) is None]
-            if missing:
-                raise ValueError(
-                    f"data.source is {self.source!r} but data.files.{missing[0]} is not set; "
-                    f"fix: set data.files.train and data.files.test to paths or http(s) URLs"
-                )
+        if self.source in ("csv", "parquet", "json") and self.files.train is None:
+            raise ValueError(
+                f"data.source is {self.source!r} but data.files.train is not set; fix: set "
+                "data.files.train (and data.files.test, or leave it null to split off "
+                "data.test_fraction) to paths or http(s) URLs"
+            )
+        if self.source == "openml" and not self.name:
+            raise ValueError(
+                "data.source is 'openml' but data.name is empty; fix: name an OpenML "
+                "dataset or give its id, e.g. bank-marketing or 1461"
+            )
         if self.source == "hf" and not self.name:
             raise ValueError(
                 "data.source is 'hf' but data.name is empty; fix: name a Hub dataset, "
@@ -107,7 +161,7 @@ class PreprocessParams(Strict):
     lowercase: bool = False
 
 
-class TfidfLogregParams(Strict):
+class TfidfLogregParams(FamilyParams):
     """TF-IDF features + logistic regression: the baseline every candidate must beat."""
 
     family: Literal["tfidf_logreg"]
@@ -121,7 +175,7 @@ class TfidfLogregParams(Strict):
     fit_on_val: bool = True
 
 
-class KerasMlpParams(Strict):
+class KerasMlpParams(FamilyParams):
     """A Keras 3 MLP on TF-IDF features (a TextVectorization layer inside the model)."""
 
     family: Literal["keras_mlp"]
@@ -138,7 +192,7 @@ class KerasMlpParams(Strict):
     class_weight: bool = False
 
 
-class TransformerParams(Strict):
+class TransformerParams(FamilyParams):
     """A fine-tuned Hugging Face sequence classifier (PyTorch).
 
     `lr`, `epochs`, `batch_size` and `checkpoint` live at the top of params.yaml, so that
@@ -169,9 +223,24 @@ class TransformerParams(Strict):
 
 TOP_LEVEL_KNOBS = ("lr", "epochs", "batch_size", "checkpoint")
 CandidateParams = Annotated[
-    TfidfLogregParams | KerasMlpParams | TransformerParams, Field(discriminator="family")
+    TfidfLogregParams
+    | KerasMlpParams
+    | TransformerParams
+    | LogregParams
+    | RandomForestParams
+    | XgboostParams
+    | KerasTabularParams,
+    Field(discriminator="family"),
 ]
-FAMILIES = ("tfidf_logreg", "keras_mlp", "hf_transformer")
+PARAMS_CLASSES = {
+    cls.model_fields["family"].annotation.__args__[0]: cls
+    for cls in CandidateParams.__origin__.__args__
+}
+FAMILIES = tuple(PARAMS_CLASSES)
+
+
+def families_reading(types: set[str]) -> list[str]:
+    return [name for name, cls in PARAMS_CLASSES.items() if types <= cls.reads]
 
 
 class TrainParams(Strict):
@@ -189,9 +258,30 @@ class TrainParams(Strict):
         return candidates
 
 
+class Costs(Strict):
+    """What each kind of error costs (any unit): the cost-optimal threshold and the reported
+    expected cost per 1,000 cases follow from them."""
+
+    false_positive: PositiveFloat = 1.0
+    false_negative: PositiveFloat = 1.0
+
+
 class EvaluateParams(Strict):
     latency_repeats: PositiveInt = 50
     throughput_batch_size: PositiveInt = 256
+    # Binary tasks: each candidate's decision threshold is tuned on the validation split to
+    # maximize the positive class's F1 (f1) or minimize the expected cost (cost); none: 0.5.
+    threshold: Literal["f1", "cost", "none"] = "f1"
+    costs: Costs | None = None
+
+    @model_validator(mode="after")
+    def _costs_for_cost_threshold(self) -> "EvaluateParams":
+        if self.threshold == "cost" and self.costs is None:
+            raise ValueError(
+                "evaluate.threshold is 'cost' but evaluate.costs is not set; fix: set "
+                "evaluate.costs: {false_positive: 1, false_negative: 10} (your costs)"
+            )
+        return self
 
 
 class CompareParams(Strict):
@@ -339,7 +429,7 @@ class TuneParams(Strict):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, metric: str) -> str:
-        allowed = ("accuracy", "macro_f1", "precision", "recall", "loss")
+        allowed = ("accuracy", "macro_f1", "precision", "recall", "loss", "roc_auc", "pr_auc")
         if metric not in allowed:
             raise ValueError(f"fix: use one of {', '.join(allowed)}")
         return metric
@@ -407,6 +497,26 @@ class Params(Strict):
                         f"candidate {name!r} is a transformer but the top-level `{knob}` is "
                         f"not set; fix: add `{knob}:` at the top of params.yaml"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _families_read_the_features(self) -> "Params":
+        declared = self.data.declared_types()
+        for name, candidate in self.train.candidates.items():
+            unread = sorted(declared - type(candidate).reads)
+            if unread:
+                raise ValueError(
+                    f"train.candidates.{name}: family {candidate.family!r} cannot read "
+                    f"{', '.join(unread)} features ("
+                    + ("the text task's joined text" if self.data.features is None else
+                       "declared in data.features")
+                    + f"); fix: use one of {', '.join(families_reading(declared))}"
+                )
+        if self.compare.metric in BINARY_ONLY_METRICS and self.data.features is None:
+            raise ValueError(
+                f"compare.metric {self.compare.metric!r} needs a binary task, and this is a "
+                "text classification task; fix: use macro_f1 or accuracy"
+            )
         return self
 
     @model_validator(mode="after")
@@ -532,8 +642,18 @@ _CANDIDATE_ADAPTER = TypeAdapter(CandidateParams)
 
 
 def resolved_config(params: Params, name: str) -> dict[str, Any]:
-    """What train@<name> depends on: the candidate's settings (knobs filled in) and the seed."""
-    return {"seed": params.seed, "params": params.candidate(name).model_dump(mode="json")}
+    """What train@<name> depends on: the candidate's settings (knobs filled in), the seed and
+    how a binary task's decision threshold is chosen."""
+    return {
+        "seed": params.seed,
+        "params": params.candidate(name).model_dump(mode="json"),
+        "decision": decision_settings(params.evaluate),
+    }
+
+
+def decision_settings(evaluate: EvaluateParams) -> dict[str, Any]:
+    costs = evaluate.costs.model_dump() if evaluate.costs else None
+    return {"threshold": evaluate.threshold, "costs": costs}
 
 
 def apply_tuned(candidate: CandidateParams, name: str) -> CandidateParams:
@@ -556,6 +676,14 @@ def read_tuned_params(candidate: str) -> dict[str, Any]:
         raise ParamsError(
             f"{path} is missing; fix: run `dvc repro tune@{candidate}` first"
         ) from exc
+
+
+def read_decision_settings(candidate: str) -> dict[str, Any]:
+    """How train@<candidate> picks a binary decision threshold (configure wrote it)."""
+    from reprotune.paths import candidate_config
+
+    raw = json.loads(candidate_config(candidate).read_text(encoding="utf-8"))
+    return raw.get("decision") or {"threshold": "none", "costs": None}
 
 
 def read_resolved_config(path: Path) -> tuple[CandidateParams, int]:

@@ -7,6 +7,7 @@ from reprotune.config import PHASES, RANKABLE_METRICS
 from reprotune.errors import DataError
 from reprotune.io import read_json
 
+BINARY_COLUMNS = ("roc_auc", "pr_auc", "f1", "threshold", "expected_cost")
 COLUMNS = (
     "accuracy",
     "macro_f1",
@@ -36,6 +37,7 @@ def build_leaderboard(metrics: dict[str, dict], metric: str) -> list[dict]:
     for name, values in metrics.items():
         efficiency = values["efficiency"]
         row = {"candidate": name, **{k: values[k] for k in RANKABLE_METRICS if k in values}}
+        row.update({k: values[k] for k in BINARY_COLUMNS if k in values})
         row.update({k: efficiency[k] for k in COLUMNS if k in efficiency})
         if row.get(metric) is None:
             raise DataError(
@@ -103,9 +105,10 @@ def _percent(value: float | None) -> str | None:
 def to_markdown(rows: list[dict], metric: str, phases: dict | None = None) -> str:
     champion = rows[0]["candidate"]
     bold = [{**row, "candidate": f"**{champion}**"} if row["rank"] == 1 else row for row in rows]
+    binary = [c for c in BINARY_COLUMNS if any(row.get(c) is not None for row in rows)]
     return (
         f"Ranked by **{metric}** (test split); champion: **{champion}**.\n\n"
-        + markdown_table(["rank", "candidate", *COLUMNS], bold)
+        + markdown_table(["rank", "candidate", *binary, *COLUMNS], bold)
         + phases_markdown(phases or {}, metric)
     )
 

@@ -20,6 +20,7 @@ CONFIGS_DIR = Path("configs")
 TUNE_DIR = Path("tune")  # one folder per tuned candidate: best params, the default study store
 MANIFEST = RAW_DIR / "manifest.json"
 LABELS = PROCESSED_DIR / "labels.json"
+FEATURES = PROCESSED_DIR / "features.json"
 RAW_SPLITS = ("train", "test")
 
 

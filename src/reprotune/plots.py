@@ -165,6 +165,97 @@ def quality_cost_plot(folder: Path, leaderboard: list[dict], metric: str) -> lis
     return written
 
 
+CURVES = {  # kind: (x label, y label, title)
+    "roc": ("false positive rate", "true positive rate", "ROC curve (test)"),
+    "pr": ("recall", "precision", "Precision-recall curve (test)"),
+    "calibration": ("mean predicted probability", "observed positive rate", "Calibration (test)"),
+}
+
+
+def binary_plots(
+    folder: Path, curves: dict[str, list], threshold_rows: list[dict], threshold: float
+) -> list[Path]:
+    """One candidate's ROC, precision-recall, calibration and threshold charts (data + PNG)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind, rows in curves.items():
+        data_file = folder / f"{kind}.json"
+        write_json(data_file, rows)
+        png = folder / f"{kind}.png"
+        _curve_chart({"": rows}, kind, png)
+        written += [data_file, png]
+    data_file = folder / "threshold.json"
+    write_json(data_file, threshold_rows)
+    png = folder / "threshold.png"
+    _threshold_chart(threshold_rows, threshold, png)
+    return [*written, data_file, png]
+
+
+def _curve_chart(series: dict[str, list[dict]], kind: str, path: Path) -> None:
+    xlabel, ylabel, title = CURVES[kind]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for name, rows in series.items():
+        ax.plot([r["x"] for r in rows], [r["y"] for r in rows], label=name or None)
+    if kind in ("roc", "calibration"):
+        ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if any(series):
+        ax.legend(fontsize="small")
+    _save(fig, path)
+
+
+def _threshold_chart(rows: list[dict], threshold: float, path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    x = [r["threshold"] for r in rows]
+    ax.plot(x, [r["f1"] for r in rows], color="#4c78a8", label="F1 (positive class)")
+    ax.set_xlabel("decision threshold")
+    ax.set_ylabel("F1")
+    if rows and "expected_cost" in rows[0]:
+        cost_axis = ax.twinx()
+        cost_axis.plot(x, [r["expected_cost"] for r in rows], color="#e45756", label="cost")
+        cost_axis.set_ylabel("expected cost per 1,000 cases", color="#e45756")
+    ax.axvline(threshold, linestyle="--", color="black")
+    ax.annotate(f"chosen {threshold:.3f}", (threshold, 0.02), xytext=(4, 0),
+                textcoords="offset points")
+    ax.set_title("F1 and cost against the threshold (test)")
+    _save(fig, path)
+
+
+def overlay_curve_plots(folder: Path, per_candidate: dict[str, dict[str, list]]) -> list[Path]:
+    """Every candidate's curves on one chart per kind: `series` is the candidate, so
+    `dvc plots diff` compares them too."""
+    written = []
+    for kind in (*CURVES, "threshold"):
+        if kind == "threshold":
+            rows = [
+                {"series": name, "x": r["threshold"], "y": r["f1"]}
+                for name, kinds in per_candidate.items()
+                for r in kinds.get(kind, [])
+            ]
+        else:
+            rows = [
+                {"series": name, **r}
+                for name, kinds in per_candidate.items()
+                for r in kinds.get(kind, [])
+            ]
+        if not rows:
+            continue
+        data_file = folder / f"{kind}.json"
+        write_json(data_file, rows)
+        written.append(data_file)
+        if kind != "threshold":
+            png = folder / f"{kind}.png"
+            _curve_chart({n: k[kind] for n, k in per_candidate.items() if kind in k}, kind, png)
+            written.append(png)
+    return written
+
+
 HISTORY_CHARTS = {  # file stem: (metric, title)
     "loss": ("loss", "Loss per epoch"),
     "accuracy": ("accuracy", "Accuracy per epoch"),
@@ -176,16 +267,19 @@ def history_plots(folder: Path, history: list[dict]) -> list[Path]:
     """Per-epoch charts: loss, accuracy, F1 (train vs validation) and all metrics together."""
     written = []
     for stem, (metric, title) in HISTORY_CHARTS.items():
+        # Every chart's y field is `value`: one plot definition draws the whole folder.
         rows = [
-            {"epoch": row["epoch"], "series": split, metric: row[f"{split}_{metric}"]}
+            {"epoch": row["epoch"], "series": split, "value": row[f"{split}_{metric}"]}
             for row in history
             for split in ("train", "val")
             if f"{split}_{metric}" in row
         ]
+        if not rows:  # e.g. boosting rounds have no accuracy
+            continue
         data_file = folder / f"{stem}.json"
         write_json(data_file, rows)
         png = folder / f"{stem}.png"
-        _line_chart(rows, metric, title, png)
+        _line_chart(rows, "value", title, png, ylabel=metric)
         written += [data_file, png]
     rows = [
         {"epoch": row["epoch"], "series": key, "value": value}
@@ -200,14 +294,14 @@ def history_plots(folder: Path, history: list[dict]) -> list[Path]:
     return [*written, data_file, png]
 
 
-def _line_chart(rows: list[dict], y: str, title: str, path: Path) -> None:
+def _line_chart(rows: list[dict], y: str, title: str, path: Path, ylabel: str = "") -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for series in dict.fromkeys(r["series"] for r in rows):
         points = [(r["epoch"], r[y]) for r in rows if r["series"] == series]
         ax.plot(*zip(*points, strict=True), marker="o", label=series)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(y)
+    ax.set_ylabel(ylabel or y)
     ax.set_title(title)
     ax.xaxis.get_major_locator().set_params(integer=True)
     if rows:

@@ -1,4 +1,4 @@
-"""Candidates as MLflow models that predict label names from raw text.
+"""Candidates as MLflow models that predict label names from raw text or raw typed columns.
 
 Each model folder holds the candidate as the pipeline saved it, a `python_function` flavor
 whose loader is this module (so `mlflow.pyfunc.load_model` and `mlflow models serve` return
@@ -28,25 +28,47 @@ FAMILY_REQUIREMENTS = {
     "tfidf_logreg": (),
     "keras_mlp": ("tensorflow-cpu", "tensorflow", "keras"),
     "hf_transformer": ("torch", "transformers", "tokenizers", "safetensors"),
+    "logreg": (),
+    "random_forest": (),
+    "xgboost": ("xgboost-cpu", "xgboost"),
+    "keras_tabular": ("tensorflow-cpu", "tensorflow", "keras"),
 }
+SIGNATURE_TYPES = {"number": "double", "category": "string", "binary": "string", "text": "string"}
 
 
-class TextClassifier:
-    """The python_function model: raw text in, label name and its probability out."""
+class Classifier:
+    """The python_function model: raw text (or raw typed columns) in; the label name and its
+    probability out, and for binary models P(positive) and the tuned threshold that decided."""
 
     def __init__(self, candidate: models.Candidate):
         self.candidate = candidate
 
     def predict(self, model_input, params=None) -> pd.DataFrame:
-        texts = _texts(model_input)
-        proba = self.candidate.predict_proba(texts)
-        best = proba.argmax(axis=1) if len(texts) else np.zeros(0, dtype=int)
-        return pd.DataFrame(
+        candidate = self.candidate
+        inputs = _rows(model_input) if candidate.typed_inputs else _texts(model_input)
+        proba = candidate.predict_proba(inputs)
+        best = models.decide(proba, candidate.threshold) if len(inputs) else np.zeros(0, int)
+        out = pd.DataFrame(
             {
-                "label": [self.candidate.label_names[i] for i in best],
-                "probability": proba[np.arange(len(best)), best] if len(texts) else [],
+                "label": [candidate.label_names[i] for i in best],
+                "probability": proba[np.arange(len(best)), best] if len(inputs) else [],
             }
         )
+        if candidate.threshold is not None:
+            out["positive_probability"] = proba[:, 1] if len(inputs) else []
+            out["threshold"] = candidate.threshold
+        return out
+
+
+TextClassifier = Classifier  # the name models logged before typed features load by
+
+
+def _rows(model_input) -> pd.DataFrame:
+    if isinstance(model_input, pd.DataFrame):
+        return model_input
+    if isinstance(model_input, dict):
+        return pd.DataFrame({k: np.atleast_1d(v) for k, v in model_input.items()})
+    return pd.DataFrame(list(model_input))
 
 
 def _texts(model_input) -> list[str]:
@@ -60,20 +82,36 @@ def _texts(model_input) -> list[str]:
     return [str(t) for t in model_input]
 
 
-def _load_pyfunc(data_path: str) -> TextClassifier:
+def _load_pyfunc(data_path: str) -> Classifier:
     """MLflow's entry point for the python_function flavor (`loader_module`)."""
     candidate, _ = models.load(Path(data_path))
-    return TextClassifier(candidate)
+    return Classifier(candidate)
 
 
-def signature():
+def signature(card: dict | None = None):
+    """Text in, or one typed column per feature (numbers as double, the rest as string)."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    return ModelSignature(
-        inputs=Schema([ColSpec("string", INPUT_COLUMN)]),
-        outputs=Schema([ColSpec("string", "label"), ColSpec("double", "probability")]),
-    )
+    card = card or {}
+    typed = models.family_class(card["family"]).typed_inputs if card else False
+    if typed:
+        inputs = [
+            ColSpec(SIGNATURE_TYPES[kind], column, required=False)
+            for column, kind in card["features"].items()
+        ]
+    else:
+        inputs = [ColSpec("string", INPUT_COLUMN)]
+    outputs = [ColSpec("string", "label"), ColSpec("double", "probability")]
+    if (card.get("decision") or {}).get("threshold") is not None:
+        outputs += [ColSpec("double", "positive_probability"), ColSpec("double", "threshold")]
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+
+
+def input_example(card: dict) -> pd.DataFrame:
+    if card.get("input_example"):
+        return pd.DataFrame(card["input_example"])
+    return pd.DataFrame({INPUT_COLUMN: INPUT_EXAMPLE})
 
 
 def pip_requirements(family: str) -> list[str]:
@@ -92,7 +130,7 @@ def _save_sklearn(candidate_dir: Path, dest: Path) -> None:
     import joblib
     import mlflow.sklearn
 
-    from reprotune.models.tfidf_logreg import WEIGHTS
+    from reprotune.models.tabular import WEIGHTS
 
     mlflow.sklearn.save_model(
         joblib.load(candidate_dir / WEIGHTS), str(dest), serialization_format="cloudpickle"
@@ -103,7 +141,7 @@ def _save_keras(candidate_dir: Path, dest: Path) -> None:
     import keras
     import mlflow.keras
 
-    from reprotune.models.keras_mlp import WEIGHTS
+    from reprotune.models.keras_tabular import WEIGHTS
 
     # The folder's signature is the python_function's (text in, label out); the keras flavor
     # would only take tensor specs, and MLflow warns when it gets none.
@@ -115,6 +153,10 @@ def _save_keras(candidate_dir: Path, dest: Path) -> None:
 NATIVE_FLAVORS = {
     "tfidf_logreg": (_save_sklearn, "sklearn", "pickled_model"),
     "keras_mlp": (_save_keras, "keras", "data"),
+    "logreg": (_save_sklearn, "sklearn", "pickled_model"),
+    "random_forest": (_save_sklearn, "sklearn", "pickled_model"),
+    "xgboost": (_save_sklearn, "sklearn", "pickled_model"),
+    "keras_tabular": (_save_keras, "keras", "data"),
 }
 
 
@@ -123,14 +165,15 @@ def build_model_dir(candidate_dir: Path, dest: Path) -> Path:
     import mlflow.pyfunc
     from mlflow.models import Model
 
-    family = models.read_card(candidate_dir)["family"]
+    card = models.read_card(candidate_dir)
+    family = card["family"]
     mlflow.pyfunc.save_model(
         path=str(dest),
         loader_module=__name__,
         data_path=str(candidate_dir),
         code_paths=[str(Path(reprotune.__file__).parent)],
-        signature=signature(),
-        input_example=pd.DataFrame({INPUT_COLUMN: INPUT_EXAMPLE}),
+        signature=signature(card),
+        input_example=input_example(card),
         pip_requirements=pip_requirements(family),
     )
     if family in NATIVE_FLAVORS:

@@ -172,6 +172,30 @@ class StageRun:
         if self.enabled:
             self.client.log_dict(self.run_id, data, artifact_file)
 
+    def log_dataset(self, frame, split: str, source: dict | str | None = None) -> None:
+        """A split as an MLflow dataset input (name, digest, schema, rows; context training,
+        validation or test), so the runs table's Dataset column names it."""
+        if not self.enabled:
+            return
+        import mlflow.data
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        with warnings.catch_warnings():
+            # MLflow hints that integer columns cannot hold missing values, and that a local
+            # path could be more than one kind of source: neither is for the user to act on.
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(
+                frame,
+                source=dataset_source(source),
+                targets="label" if "label" in frame.columns else None,
+                name=f"{dataset_name(source)}-{split}",
+            )
+        tag = InputTag(MLFLOW_DATASET_CONTEXT, DATASET_CONTEXTS.get(split, split))
+        self.client.log_inputs(
+            self.run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=[tag])]
+        )
+
     def create_model(self, name: str, tags: dict[str, str]) -> str | None:
         """A logged model produced by this run, to be filled by `upload_model`; its id."""
         if not self.enabled:
@@ -206,6 +230,35 @@ class StageRun:
 
 
 NOT_INHERITED = ("mlflow.parentRunId", "mlflow.runName")
+DATASET_CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def _manifest(source: dict | str | None) -> dict:
+    if isinstance(source, dict):
+        return source
+    if source is None and MANIFEST.is_file():
+        return json.loads(MANIFEST.read_text(encoding="utf-8"))
+    return {}
+
+
+def dataset_source(source: dict | str | None) -> str:
+    """Where the data came from: the Hub or OpenML name, or the file (URL or path)."""
+    if isinstance(source, str):
+        return source
+    manifest = _manifest(source)
+    files = manifest.get("files") or {}
+    if files.get("train"):
+        return str(files["train"])
+    return f"{manifest.get('source', 'unknown')}:{manifest.get('name') or ''}"
+
+
+def dataset_name(source: dict | str | None) -> str:
+    manifest = _manifest(source)
+    if manifest.get("name"):
+        return str(manifest["name"]).rsplit("/", 1)[-1]
+    train = (manifest.get("files") or {}).get("train")
+    return Path(str(train)).stem if train else "data"
+
 
 
 def _inherited_tags(run: StageRun) -> dict[str, str]:

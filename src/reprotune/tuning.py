@@ -213,15 +213,15 @@ def finished_trials(study) -> list:
 
 @dataclass
 class Split:
-    texts: list[str]
+    inputs: Any  # what the candidate's family takes: texts, or a table of typed columns
     labels: np.ndarray
 
     @classmethod
-    def read(cls, split: str) -> "Split":
+    def read(cls, split: str, reader: models.Candidate) -> "Split":
         from reprotune.data.prepare import load_split
 
         frame: pd.DataFrame = load_split(split)
-        return cls(frame["text"].tolist(), frame["label"].to_numpy())
+        return cls(reader.select_inputs(frame), frame["label"].to_numpy())
 
 
 def data_digest(files: list[Path]) -> str:
@@ -238,17 +238,19 @@ class Objective:
         """`base`, `seed`: the candidate's resolved settings, as configure wrote them."""
         self.params, self.candidate, self.run = params, candidate, run
         self.base, self.seed = base, seed
-        self.train, self.val = Split.read("train"), Split.read("val")
-        if not self.val.texts:
+        from reprotune.data.prepare import load_features, load_label_names
+
+        self.label_names, self.features = load_label_names(), load_features()
+        models.check_reads(candidate, base, self.features)
+        reader = models.create(base, self.label_names, seed, self.features)
+        self.train, self.val = Split.read("train", reader), Split.read("val", reader)
+        if not len(self.val.labels):
             raise DataError(
                 "the validation split is empty, and trials are scored on it; fix: raise "
                 "data.val_fraction"
             )
         self.space = params.tune.study(candidate).space
         self.score_key = f"val_{params.tune.metric}"
-        from reprotune.data.prepare import load_label_names
-
-        self.label_names = load_label_names()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def settings(self, values: dict[str, Any]):
@@ -305,15 +307,21 @@ class Objective:
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned at epoch {row['epoch']}")
 
-        model = models.create(settings, self.label_names, self.seed)
-        model.fit(self.train.texts, self.train.labels, self.val.texts, self.val.labels, on_epoch)
-        scores = epoch_metrics(self.val.labels, model.predict_proba(self.val.texts), "val")
+        model = models.create(settings, self.label_names, self.seed, self.features)
+        model.fit(self.train.inputs, self.train.labels, self.val.inputs, self.val.labels, on_epoch)
+        scores = epoch_metrics(self.val.labels, model.predict_proba(self.val.inputs), "val")
+        if self.score_key not in scores:
+            raise ParamsError(
+                f"tune.metric {self.score_key.removeprefix('val_')!r} needs a binary task; "
+                "fix: use macro_f1, accuracy or loss"
+            )
         child.log_metrics({"objective": scores[self.score_key], **scores})
         return scores[self.score_key]
 
 
 def data_files() -> list[Path]:
-    return [paths.processed_split("train"), paths.processed_split("val"), paths.LABELS]
+    files = [paths.processed_split("train"), paths.processed_split("val"), paths.LABELS]
+    return files + ([paths.FEATURES] if paths.FEATURES.is_file() else [])
 
 
 def run_trials(study, objective: Objective, n_trials: int, timeout_s: float | None) -> int:

@@ -17,6 +17,7 @@ PIPELINE_FILES = (
     ".dvcignore",
     ".gitignore",
     "constraints.txt",
+    "examples",
 )
 
 

@@ -2,7 +2,7 @@
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,12 +34,18 @@ def clean_text(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+TEXT_SCHEMA = {"features": {"text": "text"}}
+
+
 @dataclass(frozen=True)
 class Splits:
     train: pd.DataFrame
     val: pd.DataFrame
     test: pd.DataFrame
     label_names: list[str]
+    # features.json: column -> type, and for typed tasks what was inferred, the target, the
+    # positive label, dropped columns and the group column.
+    schema: dict = field(default_factory=lambda: dict(TEXT_SCHEMA))
 
     def items(self) -> list[tuple[str, pd.DataFrame]]:
         return [("train", self.train), ("val", self.val), ("test", self.test)]
@@ -214,6 +220,7 @@ def write_splits(splits: Splits, out_dir: Path = paths.PROCESSED_DIR) -> None:
         for split, table in splits.items():
             table.to_parquet(staging / f"{split}.parquet", index=False)
         write_json(staging / "labels.json", {"names": splits.label_names})
+        write_json(staging / "features.json", splits.schema)
 
 
 def load_split(split: str, processed_dir: Path = paths.PROCESSED_DIR) -> pd.DataFrame:
@@ -225,3 +232,13 @@ def load_split(split: str, processed_dir: Path = paths.PROCESSED_DIR) -> pd.Data
 
 def load_label_names(processed_dir: Path = paths.PROCESSED_DIR) -> list[str]:
     return read_json(processed_dir / "labels.json")["names"]
+
+
+def load_schema(processed_dir: Path = paths.PROCESSED_DIR) -> dict:
+    """features.json; a split written before typed features is the text task's schema."""
+    path = processed_dir / "features.json"
+    return read_json(path) if path.is_file() else dict(TEXT_SCHEMA)
+
+
+def load_features(processed_dir: Path = paths.PROCESSED_DIR) -> dict[str, str]:
+    return load_schema(processed_dir)["features"]

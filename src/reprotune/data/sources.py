@@ -47,7 +47,7 @@ def fetch(data: DataParams, seed: int, out_dir: Path = paths.RAW_DIR) -> dict:
             checksums[target.name] = sha256_file(target)
         manifest = {
             "source": data.source,
-            "name": data.name if data.source in ("hf", "sklearn") else None,
+            "name": data.name if data.source in ("hf", "sklearn", "openml") else None,
             "revision": raw.revision,
             "files": raw.files,
             "rows": {split: len(frame) for split, frame in raw.splits.items()},
@@ -61,7 +61,7 @@ def fetch(data: DataParams, seed: int, out_dir: Path = paths.RAW_DIR) -> dict:
 
 
 def describe_source(data: DataParams) -> str:
-    if data.source in ("hf", "sklearn"):
+    if data.source in ("hf", "sklearn", "openml"):
         return f"{data.source} dataset {data.name!r}"
     return f"{data.source} files {data.files.train!r} / {data.files.test!r}"
 
@@ -73,7 +73,41 @@ def load_source(data: DataParams, seed: int) -> RawData:
         )
     if data.source == "sklearn":
         return load_sklearn_dataset(data.name, data.label_column, data.test_fraction, seed)
-    return load_files(data)
+    if data.source == "openml":
+        return load_openml_dataset(data, seed)
+    return load_files(data, seed)
+
+
+OPENML_CACHE = Path.home() / ".cache" / "reprotune" / "openml"
+
+
+def load_openml_dataset(data: DataParams, seed: int, cache: Path = OPENML_CACHE) -> RawData:
+    """An OpenML dataset by name (data.revision: its version, default the active one) or by
+    numeric id, through scikit-learn's `fetch_openml`, cached under ~/.cache/reprotune."""
+    from sklearn.datasets import fetch_openml
+
+    by_id = str(data.name).isdigit()
+    try:
+        bunch = fetch_openml(
+            name=None if by_id else data.name,
+            data_id=int(data.name) if by_id else None,
+            version=int(data.revision) if data.revision else "active",
+            as_frame=True,
+            data_home=str(cache),
+            n_retries=1,
+            delay=0.5,
+        )
+    except Exception as exc:  # offline: URLError/OSError; unknown names: ValueError
+        raise DataError(
+            f"could not load OpenML dataset {data.name!r}: {type(exc).__name__}: {exc}\n"
+            "fix: check the name or id; offline, download it once where the network is "
+            f"reachable (it is cached in {cache}), or export it to CSV and use data.source: csv"
+        ) from exc
+    frame = bunch.frame
+    target = bunch.target_names[0] if bunch.target_names else data.label_column
+    frame = frame.rename(columns={target: data.label_column})
+    train, test = split_off_test(frame, data, seed)
+    return RawData({"train": train, "test": test}, revision=str(bunch.details.get("version")))
 
 
 def load_hub_dataset(
@@ -125,15 +159,39 @@ def _split_off_test(
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def load_files(data: DataParams) -> RawData:
+def split_off_test(frame: pd.DataFrame, data: DataParams, seed: int):
+    """A test split carved from one table: stratified by the target, and by group when
+    data.group_column is set (no group straddles train and test)."""
+    if data.label_column not in frame.columns:
+        raise DataError(
+            f"data.label_column {data.label_column!r} is not a column of "
+            f"{describe_source(data)} (columns: {[str(c) for c in frame.columns]}); "
+            "fix: set data.label_column to the target column"
+        )
+    if data.group_column is None:
+        return _split_off_test(frame, data.label_column, data.test_fraction, seed)
+    from reprotune.data.tabular import grouped_split
+
+    return grouped_split(frame, data.label_column, data.group_column, data.test_fraction, seed)
+
+
+def load_files(data: DataParams, seed: int = 0) -> RawData:
     splits, files = {}, {}
     with tempfile.TemporaryDirectory(prefix="reprotune-download-") as downloads:
         for split in paths.RAW_SPLITS:
             location = getattr(data.files, split)
+            if location is None:
+                continue
             local = _localise(location, f"data.files.{split}", Path(downloads))
             splits[split] = _read_table(local, data, f"data.files.{split}")
             files[split] = location
+    if "test" not in splits:
+        frame = splits.pop("train")
+        if frame.empty:
+            raise DataError(f"data.files.train = {data.files.train!r} has no rows")
+        splits["train"], splits["test"] = split_off_test(frame, data, seed)
     return RawData(splits, data.label_names, files=files)
+
 
 
 def _is_url(location: str) -> bool:
@@ -196,9 +254,18 @@ def _read_table(path: Path, data: DataParams, key: str) -> pd.DataFrame:
 
 
 def _read_csv(path: Path, data: DataParams, key: str) -> pd.DataFrame:
+    options = {"sep": data.csv.sep, "quotechar": data.csv.quotechar, "keep_default_na": False}
     if data.csv.header:
-        return pd.read_csv(path, keep_default_na=False)
-    frame = pd.read_csv(path, header=None, keep_default_na=False)
+        frame = pd.read_csv(path, **options)
+        if frame.shape[1] == 1 and data.csv.sep == ",":
+            for sep in (";", "\t", "|"):
+                if sep in str(frame.columns[0]):
+                    raise DataError(
+                        f"{key} = {str(path)!r} reads as one column {frame.columns[0][:60]!r}; "
+                        f"fix: set data.csv.sep to {sep!r}"
+                    )
+        return frame
+    frame = pd.read_csv(path, header=None, **options)
     names = data.csv.columns or []
     if frame.shape[1] != len(names):
         raise DataError(

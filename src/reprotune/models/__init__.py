@@ -1,16 +1,24 @@
 """Candidate model families. Each family's module is imported only when that family runs, so
-stages that need neither TensorFlow nor torch never import them."""
+stages that need neither TensorFlow nor torch never import them.
+
+A new family is one module here (its params class, with `reads`, and its Candidate class) and
+one line in `FAMILY_CLASSES`; config builds the params union from `PARAMS_CLASSES`."""
 
 import importlib
 from pathlib import Path
 
-from reprotune.models.base import Candidate, read_card
+from reprotune.errors import ParamsError
+from reprotune.models.base import Candidate, decide, read_card
 
-# Family name = module name (dvc.yaml makes train@<candidate> depend on that module alone).
+# Family name = module name (dvc.yaml makes train@<candidate> depend on that module).
 FAMILY_CLASSES = {
     "tfidf_logreg": "TfidfLogreg",
     "keras_mlp": "KerasMlp",
     "hf_transformer": "HfTransformer",
+    "logreg": "Logreg",
+    "random_forest": "RandomForest",
+    "xgboost": "Xgboost",
+    "keras_tabular": "KerasTabular",
 }
 
 
@@ -19,13 +27,37 @@ def family_class(family: str) -> type[Candidate]:
     return getattr(module, FAMILY_CLASSES[family])
 
 
-def create(params, label_names: list[str], seed: int) -> Candidate:
-    return family_class(params.family)(params, label_names, seed)
+def params_class(family: str):
+    from reprotune.config import PARAMS_CLASSES
+
+    return PARAMS_CLASSES[family]
+
+
+def check_reads(candidate: str, params, features: dict[str, str]) -> None:
+    """Stop when the candidate's family cannot read some of the task's feature types."""
+    unread = sorted(set(features.values()) - set(type(params).reads))
+    if unread:
+        from reprotune.config import families_reading
+
+        columns = [c for c, kind in features.items() if kind in unread]
+        raise ParamsError(
+            f"train.candidates.{candidate}: family {params.family!r} cannot read "
+            f"{', '.join(unread)} features ({', '.join(columns[:8])}); fix: use a family that "
+            f"reads them ({', '.join(families_reading(set(features.values())))}), or drop "
+            "those columns (data.drop_columns)"
+        )
+
+
+def create(params, label_names: list[str], seed: int, features=None) -> Candidate:
+    return family_class(params.family)(params, label_names, seed, features)
 
 
 def load(folder: Path) -> tuple[Candidate, dict]:
     card = read_card(folder)
-    return family_class(card["family"]).load_weights(Path(folder), card), card
+    model = family_class(card["family"]).load_weights(Path(folder), card)
+    model.features = card.get("features")
+    model.decision = card.get("decision") or {}
+    return model, card
 
 
-__all__ = ["Candidate", "create", "family_class", "load", "read_card"]
+__all__ = ["Candidate", "check_reads", "create", "decide", "family_class", "load", "read_card"]

@@ -13,14 +13,34 @@ EpochCallback = Callable[[dict], None]
 
 
 class Candidate(abc.ABC):
-    """A model family behind one interface: fit on text, predict class probabilities."""
+    """A model family behind one interface: fit on its inputs (text, or typed columns),
+    predict class probabilities; binary models also carry a tuned decision threshold."""
 
     family: str
+    # Families that train in epochs (or boosting rounds) get per-epoch charts.
+    iterative: bool = False
+    # True: takes a table of typed columns; False: one text per example.
+    typed_inputs: bool = False
 
-    def __init__(self, params, label_names: list[str], seed: int):
+    def __init__(self, params, label_names: list[str], seed: int, features=None):
         self.params = params
         self.label_names = list(label_names)
         self.seed = seed
+        # column -> feature type; None for the text task's one joined `text` column.
+        self.features: dict[str, str] | None = dict(features) if features else None
+        # Binary tasks: P(positive) at or above it predicts the positive class (index 1).
+        self.decision: dict = {}
+
+    def select_inputs(self, frame) -> list[str]:
+        """What `fit` and `predict_proba` take, from a processed split: here the text."""
+        text_columns = [c for c, kind in (self.features or {"text": "text"}).items()]
+        if len(text_columns) == 1:
+            return frame[text_columns[0]].astype(str).tolist()
+        return frame[text_columns].fillna("").astype(str).agg(" ".join, axis=1).tolist()
+
+    @property
+    def threshold(self) -> float | None:
+        return self.decision.get("threshold")
 
     @abc.abstractmethod
     def fit(
@@ -54,8 +74,8 @@ class Candidate(abc.ABC):
     def load_weights(cls, folder: Path, card: dict) -> "Candidate":
         """Rebuild a fitted model from `save_weights`' files and its card."""
 
-    def predict(self, texts: list[str]) -> np.ndarray:
-        return self.predict_proba(texts).argmax(axis=1)
+    def predict(self, inputs) -> np.ndarray:
+        return decide(self.predict_proba(inputs), self.threshold)
 
     def save(self, folder: Path, extra: dict) -> None:
         self.save_weights(folder)
@@ -64,9 +84,19 @@ class Candidate(abc.ABC):
             "params": self.params.model_dump(mode="json"),
             "label_names": self.label_names,
             "seed": self.seed,
+            "features": self.features,
+            "decision": self.decision,
             **extra,
         }
         write_json(Path(folder) / CARD, card)
+
+
+def decide(proba: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Class indices: the positive class (1) from `threshold` up for binary models that have
+    one, else the most probable class."""
+    if threshold is not None and proba.shape[1] == 2:
+        return (proba[:, 1] >= threshold).astype(int)
+    return proba.argmax(axis=1)
 
 
 def read_card(folder: Path) -> dict:

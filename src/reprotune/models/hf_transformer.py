@@ -43,9 +43,10 @@ def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Rand
 
 class HfTransformer(Candidate):
     family = "hf_transformer"
+    iterative = True
 
-    def __init__(self, params: TransformerParams, label_names: list[str], seed: int):
-        super().__init__(params, label_names, seed)
+    def __init__(self, params: TransformerParams, label_names: list[str], seed: int, features=None):
+        super().__init__(params, label_names, seed, features)
         self.model = None
         self.tokenizer = None
         self.device = None

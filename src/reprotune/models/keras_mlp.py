@@ -28,14 +28,35 @@ def _as_text_array(texts) -> np.ndarray:
     return np.asarray(list(texts), dtype=object)
 
 
+def configure_keras(seed: int):
+    """Keras on TensorFlow with the thread budget, a clean session and deterministic ops."""
+    keras, tf = _keras()
+    threads = thread_count()
+    if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # TensorFlow already started in this process: keep its pool
+            pass
+    # A tuning study fits many models in one process: start each from a clean slate.
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    return keras
+
+
 def _epoch_monitor(keras):
     class EpochMonitor(keras.callbacks.Callback):
-        """Per-epoch train/val metrics, early stopping on val macro F1, best weights kept."""
+        """Per-epoch train/val metrics, early stopping on a validation score (val macro F1
+        unless told; a loss is minimized), best weights kept."""
 
-        def __init__(self, train, val, stopper: EarlyStopping, progress, on_epoch=None):
+        def __init__(
+            self, train, val, stopper, progress, on_epoch=None, score_key="val_macro_f1"
+        ):
             super().__init__()
             self.train, self.val = train, val
             self.on_epoch = on_epoch
+            self.score_key = score_key
             self.stopper, self.progress = stopper, progress
             self.history: list[dict] = []
             self.best_weights = None
@@ -52,7 +73,10 @@ def _epoch_monitor(keras):
             self.history.append(row)
             self.progress.update()
             self.progress.set_postfix(val_macro_f1=row["val_macro_f1"], val_loss=row["val_loss"])
-            if self.stopper.update(row["val_macro_f1"], row["epoch"]):
+            score = row[self.score_key]
+            if self.score_key.endswith("loss"):
+                score = -score
+            if self.stopper.update(score, row["epoch"]):
                 self.best_weights = self.model.get_weights()
             if self.stopper.should_stop:
                 self.model.stop_training = True
@@ -64,25 +88,14 @@ def _epoch_monitor(keras):
 
 class KerasMlp(Candidate):
     family = "keras_mlp"
+    iterative = True
 
-    def __init__(self, params: KerasMlpParams, label_names: list[str], seed: int):
-        super().__init__(params, label_names, seed)
+    def __init__(self, params: KerasMlpParams, label_names: list[str], seed: int, features=None):
+        super().__init__(params, label_names, seed, features)
         self.model = None
 
     def _configure_framework(self):
-        keras, tf = _keras()
-        threads = thread_count()
-        if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
-            try:
-                tf.config.threading.set_intra_op_parallelism_threads(threads)
-                tf.config.threading.set_inter_op_parallelism_threads(threads)
-            except RuntimeError:  # TensorFlow already started in this process: keep its pool
-                pass
-        # A tuning study fits many models in one process: start each from a clean slate.
-        keras.utils.clear_session()
-        keras.utils.set_random_seed(self.seed)
-        tf.config.experimental.enable_op_determinism()
-        return keras
+        return configure_keras(self.seed)
 
     def _head(self, keras, n_features: int):
         """The MLP over TF-IDF features; trained on features computed once, not per batch."""
@@ -139,11 +152,9 @@ class KerasMlp(Candidate):
         return monitor.history
 
     def _class_weights(self, labels: np.ndarray) -> dict[int, float]:
-        counts = np.bincount(labels, minlength=len(self.label_names))
-        present = counts > 0
-        weights = np.zeros(len(counts))
-        weights[present] = len(labels) / (present.sum() * counts[present])
-        return {i: float(w) for i, w in enumerate(weights)}
+        from reprotune.models.tabular import class_weights
+
+        return dict(enumerate(map(float, class_weights(labels, len(self.label_names)))))
 
     def predict_proba(self, texts, batch_size: int = 512) -> np.ndarray:
         # Calling the model directly: Model.predict costs ~80 ms of set-up per call, which

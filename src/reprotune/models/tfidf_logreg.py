@@ -18,8 +18,8 @@ WEIGHTS = "model.joblib"
 class TfidfLogreg(Candidate):
     family = "tfidf_logreg"
 
-    def __init__(self, params: TfidfLogregParams, label_names: list[str], seed: int):
-        super().__init__(params, label_names, seed)
+    def __init__(self, params: TfidfLogregParams, label_names: list[str], seed: int, features=None):
+        super().__init__(params, label_names, seed, features)
         self.pipeline = Pipeline(
             [
                 (

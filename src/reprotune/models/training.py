@@ -5,7 +5,8 @@ from sklearn import metrics as skm
 
 
 def epoch_metrics(y_true: np.ndarray, proba: np.ndarray, prefix: str) -> dict[str, float]:
-    """Loss, accuracy, macro F1, macro precision and recall of one split after one epoch."""
+    """Loss, accuracy, macro F1, macro precision and recall of one split after one epoch;
+    ROC-AUC and PR-AUC (average precision) too for binary tasks."""
     labels = list(range(proba.shape[1]))
     y_pred = proba.argmax(axis=1)
     precision, recall, f1, _ = skm.precision_recall_fscore_support(
@@ -19,6 +20,10 @@ def epoch_metrics(y_true: np.ndarray, proba: np.ndarray, prefix: str) -> dict[st
         "precision": precision,
         "recall": recall,
     }
+    if len(labels) == 2 and len(np.unique(y_true)) == 2:
+        # Threshold-free scores: what an imbalanced binary task is tuned and stopped on.
+        values["roc_auc"] = skm.roc_auc_score(y_true, proba[:, 1])
+        values["pr_auc"] = skm.average_precision_score(y_true, proba[:, 1])
     return {f"{prefix}_{name}": round(float(value), 6) for name, value in values.items()}
 
 

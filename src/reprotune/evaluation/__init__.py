@@ -8,10 +8,13 @@ import numpy as np
 from sklearn import metrics as skm
 
 
-def quality_metrics(y_true: np.ndarray, proba: np.ndarray, label_names: list[str]) -> dict:
-    """Accuracy, F1/precision/recall (macro and weighted), log-loss, ROC-AUC, per class."""
+def quality_metrics(
+    y_true: np.ndarray, proba: np.ndarray, label_names: list[str], y_pred=None
+) -> dict:
+    """Accuracy, F1/precision/recall (macro and weighted), log-loss, ROC-AUC, per class; of
+    `y_pred` when given (a binary model's thresholded labels), else of the likeliest class."""
     labels = list(range(len(label_names)))
-    y_pred = proba.argmax(axis=1)
+    y_pred = proba.argmax(axis=1) if y_pred is None else y_pred
     precision, recall, f1, support = skm.precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0
     )
@@ -78,12 +81,15 @@ def predict_timed(
     return np.concatenate(parts), round(len(texts) / elapsed, 2)
 
 
-def latency_ms(predict: Callable[[Sequence[str]], object], text: str, repeats: int) -> float:
-    """Median milliseconds to predict one example (after one untimed warm-up call)."""
-    predict([text])
+def latency_ms(predict: Callable[[Sequence], object], example, repeats: int) -> float:
+    """Median milliseconds to predict one example (after one untimed warm-up call).
+
+    `example`: one text, or a batch of one (a one-row table for typed features)."""
+    batch = [example] if isinstance(example, str) else example
+    predict(batch)
     timings = []
     for _ in range(repeats):
         start = time.perf_counter()
-        predict([text])
+        predict(batch)
         timings.append((time.perf_counter() - start) * 1000)
     return round(statistics.median(timings), 4)

@@ -1,0 +1,188 @@
+"""The preprocess stage for typed (tabular) tasks: columns checked, feature types declared or
+inferred, values cast, labels encoded (a binary task's positive label last), seeded splits
+stratified by class and, with a group column, grouped."""
+
+import difflib
+
+import numpy as np
+import pandas as pd
+
+from reprotune.config import DataParams
+from reprotune.data.prepare import Splits, subsample
+from reprotune.errors import DataError
+from reprotune.features import FEATURE_TYPES, infer_type, is_missing
+
+RESERVED = ("label", "label_name")
+
+
+def _did_you_mean(column: str, available: list[str]) -> str:
+    close = difflib.get_close_matches(column, available, n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def check_column(frame: pd.DataFrame, key: str, column: str, split: str = "train") -> None:
+    available = [str(c) for c in frame.columns]
+    if column not in available:
+        raise DataError(
+            f"{key}: column {column!r} is not in the {split} split; "
+            f"{_did_you_mean(column, available)}fix: use one of {available}"
+        )
+
+
+def feature_columns(frame: pd.DataFrame, data: DataParams) -> dict[str, str]:
+    """column -> declared type or 'auto', in the file's column order for `auto`."""
+    if data.features == "auto":
+        excluded = {data.label_column, data.group_column, *data.drop_columns}
+        return {str(c): "auto" for c in frame.columns if c not in excluded}
+    return dict(data.features)
+
+
+def check_columns(frames: dict[str, pd.DataFrame], data: DataParams) -> dict[str, str]:
+    train = frames["train"]
+    check_column(train, "data.label_column", data.label_column)
+    for column in data.drop_columns:
+        check_column(train, "data.drop_columns", column)
+    if data.group_column is not None:
+        for split, frame in frames.items():
+            check_column(frame, "data.group_column", data.group_column, split)
+    declared = feature_columns(train, data)
+    if not declared:
+        raise DataError("data.features selects no column; fix: declare at least one feature")
+    for split, frame in frames.items():
+        for column in declared:
+            check_column(frame, f"data.features.{column}", column, split)
+    for column in declared:
+        if column in RESERVED:
+            raise DataError(
+                f"data.features.{column}: {column!r} is a name the processed splits use for "
+                "the target; fix: rename the column in the data"
+            )
+    return declared
+
+
+def resolve_types(train: pd.DataFrame, declared: dict[str, str]) -> tuple[dict, dict]:
+    """Every feature's type (declarations win) and the ones that were inferred."""
+    types, inferred = {}, {}
+    for column, kind in declared.items():
+        series = train[column]
+        if is_missing(series).all():
+            raise DataError(
+                f"data.features.{column}: the column is empty in the training split (all "
+                f"{len(series)} values missing); fix: drop it (remove it from data.features "
+                "or add it to data.drop_columns)"
+            )
+        if kind == "auto":
+            kind = inferred[column] = infer_type(series)
+        types[column] = kind
+    return types, inferred
+
+
+def resolve_labels(frames: dict[str, pd.DataFrame], data: DataParams) -> list[str]:
+    """Class names in label order; a binary task's positive label is the last (index 1)."""
+    values = pd.concat([f[data.label_column] for f in frames.values()])
+    values = values[~is_missing(values)].astype(str).str.strip()
+    names = list(data.label_names) if data.label_names else sorted(values.unique())
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise DataError(
+            f"data.label_names: labels {unknown[:5]} in column {data.label_column!r} are not "
+            f"among {names}; fix: list every class"
+        )
+    if data.positive_label is not None:
+        if data.positive_label not in names:
+            raise DataError(
+                f"data.positive_label = {data.positive_label!r} is not a value of the target "
+                f"{data.label_column!r} (values: {names[:10]}); "
+                f"{_did_you_mean(data.positive_label, names)}fix: set it to one of them"
+            )
+        if len(names) != 2:
+            raise DataError(
+                f"data.positive_label is set but the target {data.label_column!r} has "
+                f"{len(names)} classes; fix: set it to null (it is for binary tasks)"
+            )
+        names = [n for n in names if n != data.positive_label] + [data.positive_label]
+    return names
+
+
+def table(frame: pd.DataFrame, types: dict, data: DataParams, names: list[str], split: str):
+    target = frame[data.label_column]
+    keep = ~is_missing(target)
+    frame = frame[keep]
+    columns = {
+        column: FEATURE_TYPES[kind].cast(frame[column], column, split)
+        for column, kind in types.items()
+    }
+    if data.group_column is not None:
+        columns[data.group_column] = frame[data.group_column].astype(str)
+    index = {name: i for i, name in enumerate(names)}
+    columns["label"] = frame[data.label_column].astype(str).str.strip().map(index)
+    result = pd.DataFrame(columns).reset_index(drop=True)
+    result["label"] = result["label"].astype("int64")
+    return result
+
+
+def grouped_split(
+    frame: pd.DataFrame, label: str, group: str, fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """About `fraction` of the groups held out, stratified by class as far as groups allow;
+    no group on both sides."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n_groups = frame[group].nunique()
+    n_splits = min(max(2, round(1 / fraction)), n_groups)
+    if n_splits < 2:
+        raise DataError(
+            f"data.group_column {group!r} has {n_groups} group(s), too few to split; "
+            "fix: use another group column or set it to null"
+        )
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    kept, held = next(folds.split(frame, frame[label].astype(str), frame[group].astype(str)))
+    return frame.iloc[kept].reset_index(drop=True), frame.iloc[held].reset_index(drop=True)
+
+
+def check_classes(tables: dict[str, pd.DataFrame], names: list[str]) -> None:
+    for split, frame in tables.items():
+        present = sorted(frame["label"].unique())
+        if len(present) < 2:
+            only = names[present[0]] if present else "none"
+            raise DataError(
+                f"the {split} split holds a single class ({only!r}, {len(frame)} rows): a "
+                "model cannot learn or be scored on it; fix: use more rows (data.train_size, "
+                "data.test_size, data.val_fraction) or check data.label_column"
+            )
+
+
+def split_validation(table: pd.DataFrame, data: DataParams, seed: int):
+    if data.group_column is not None:
+        return grouped_split(table, "label", data.group_column, data.val_fraction, seed)
+    from reprotune.data.prepare import split_validation as stratified
+
+    return stratified(table, data.val_fraction, seed)
+
+
+def prepare_tabular(frames: dict[str, pd.DataFrame], data: DataParams, seed: int) -> Splits:
+    declared = check_columns(frames, data)
+    types, inferred = resolve_types(frames["train"], declared)
+    names = resolve_labels(frames, data)
+    tables = {split: table(f, types, data, names, split) for split, f in frames.items()}
+    for split, frame in tables.items():
+        if frame.empty:
+            raise DataError(f"the {split} split has no rows with a target value")
+    check_classes(tables, names)
+    pool = subsample(tables["train"], data.train_size, "data.train_size", seed)
+    test = subsample(tables["test"], data.test_size, "data.test_size", seed)
+    train, val = split_validation(pool, data, seed)
+    splits = {"train": train, "val": val, "test": test}
+    check_classes(splits, names)
+    for frame in splits.values():
+        frame.reset_index(drop=True, inplace=True)
+        frame["label_name"] = np.asarray(names, dtype=object)[frame["label"].to_numpy()]
+    schema = {
+        "features": types,
+        "inferred": inferred,
+        "target": data.label_column,
+        "positive_label": names[1] if len(names) == 2 else None,
+        "drop_columns": list(data.drop_columns),
+        "group_column": data.group_column,
+    }
+    return Splits(splits["train"], splits["val"], splits["test"], names, schema)

@@ -1,0 +1,38 @@
+"""`number`: a numeric column. Missing values are imputed with the training median, then
+scaled; text that is not a number stops preprocess with the column, values and rows."""
+
+import pandas as pd
+
+from reprotune.errors import DataError
+from reprotune.features.base import FeatureType, is_missing
+
+
+class NumberFeature(FeatureType):
+    name = "number"
+
+    def looks_like(self, series: pd.Series) -> bool:
+        present = series[~is_missing(series)]
+        if pd.api.types.is_bool_dtype(present):
+            return False
+        return bool(pd.to_numeric(present, errors="coerce").notna().all())
+
+    def cast(self, series: pd.Series, column: str, split: str) -> pd.Series:
+        missing = is_missing(series)
+        numbers = pd.to_numeric(series.where(~missing), errors="coerce")
+        bad = numbers.isna() & ~missing
+        if bad.any():
+            rows = list(bad[bad].index[:5])
+            values = [series[r] for r in rows]
+            raise DataError(
+                f"data.features.{column} is declared `number` but the {split} split holds "
+                f"non-numeric values {values} (rows {rows}); fix: clean those values, or "
+                f"declare {column} as `category`"
+            )
+        return numbers.astype("float64")
+
+    def sklearn_encoder(self):
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(SimpleImputer(strategy="median"), StandardScaler())

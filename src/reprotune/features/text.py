@@ -1,0 +1,27 @@
+"""`text`: free text, as TF-IDF word uni- and bigrams inside tabular models; the text families
+(TF-IDF baseline, Keras MLP, transformer) read it whole."""
+
+import pandas as pd
+
+from reprotune.features.base import FeatureType, as_strings, is_missing
+
+MIN_MEAN_WORDS = 4  # inference: a string column averaging more words than this is text
+
+
+class TextFeature(FeatureType):
+    name = "text"
+
+    def looks_like(self, series: pd.Series) -> bool:
+        present = series[~is_missing(series)].astype(str)
+        if present.empty or pd.api.types.is_numeric_dtype(series):
+            return False
+        many_values = present.nunique() > 0.5 * len(present)
+        return many_values and present.str.split().str.len().mean() > MIN_MEAN_WORDS
+
+    def cast(self, series: pd.Series, column: str, split: str) -> pd.Series:
+        return as_strings(series).fillna("")
+
+    def sklearn_encoder(self):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, max_features=20000)

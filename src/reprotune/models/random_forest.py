@@ -1,0 +1,40 @@
+"""`random_forest`: scikit-learn's random forest (bagged trees) on the typed columns."""
+
+from typing import Literal
+
+from pydantic import Field, PositiveInt
+
+from reprotune.models.tabular import Resample, SklearnTabular, TabularParams
+from reprotune.runtime import thread_count
+
+
+class RandomForestParams(TabularParams):
+    family: Literal["random_forest"]
+    n_estimators: PositiveInt = 300
+    max_depth: PositiveInt | None = None
+    min_samples_leaf: PositiveInt = 2
+    max_features: float = Field(default=0.5, gt=0, le=1)
+    class_weight: Literal["balanced", "balanced_subsample"] | None = "balanced_subsample"
+    resample: Resample = "none"
+
+
+class RandomForest(SklearnTabular):
+    family = "random_forest"
+
+    def build_classifier(self, train_labels):
+        from sklearn.ensemble import RandomForestClassifier
+
+        p = self.params
+        return RandomForestClassifier(
+            n_estimators=p.n_estimators,
+            max_depth=p.max_depth,
+            min_samples_leaf=p.min_samples_leaf,
+            max_features=p.max_features,
+            class_weight=p.class_weight,
+            n_jobs=thread_count() or -1,
+            random_state=self.seed,
+        )
+
+    def n_parameters(self) -> int:
+        forest = self.pipeline.named_steps["model"]
+        return int(sum(tree.tree_.node_count for tree in forest.estimators_))

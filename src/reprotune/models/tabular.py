@@ -1,0 +1,162 @@
+"""Shared by the scikit-learn-style tabular families (logreg, random_forest, xgboost): typed
+columns in, one ColumnTransformer fitted on the training split only, optional resampling of
+the training rows, then the family's classifier. The saved pipeline takes raw columns."""
+
+from pathlib import Path
+from typing import Literal
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from reprotune.errors import DataError
+from reprotune.features import FEATURE_TYPES
+from reprotune.models.base import Candidate
+from reprotune.schema import FamilyParams
+
+WEIGHTS = "model.joblib"
+TABULAR_TYPES = frozenset({"number", "category", "binary", "text"})
+Resample = Literal["none", "smote", "smotenc", "undersample"]
+
+
+class TabularParams(FamilyParams):
+    reads = TABULAR_TYPES
+
+
+def preprocessor(features: dict[str, str]):
+    """One encoder per column, by its type; `<column>__...` output names map back to it."""
+    from sklearn.compose import ColumnTransformer
+
+    return ColumnTransformer(
+        [
+            (column, FEATURE_TYPES[kind].sklearn_encoder(), column if kind == "text" else [column])
+            for column, kind in features.items()
+        ],
+        sparse_threshold=0.3,
+    )
+
+
+def categorical_output_columns(pre, features: dict[str, str]) -> list[int]:
+    """Indices of the encoded columns that come from category or binary features."""
+    names = pre.get_feature_names_out()
+    kinds = [features[name.split("__", 1)[0]] for name in names]
+    return [i for i, kind in enumerate(kinds) if kind in ("category", "binary")]
+
+
+def resample(method: str, X, y: np.ndarray, seed: int, categorical: list[int]):
+    """The training rows rebalanced by imbalanced-learn; validation and test never are."""
+    if method == "none":
+        return X, y
+    from imblearn.over_sampling import SMOTE, SMOTENC
+    from imblearn.under_sampling import RandomUnderSampler
+
+    if method == "smotenc":
+        if not categorical or len(categorical) == X.shape[1]:
+            raise DataError(
+                "resample: smotenc needs both numeric and category/binary features; "
+                "fix: use smote or undersample"
+            )
+        sampler = SMOTENC(categorical_features=categorical, random_state=seed)
+    elif method == "smote":
+        sampler = SMOTE(random_state=seed)
+    else:
+        sampler = RandomUnderSampler(random_state=seed)
+    return sampler.fit_resample(X, y)
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Inverse class frequency (scikit-learn's 'balanced'), zero for absent classes."""
+    counts = np.bincount(labels, minlength=n_classes)
+    weights = np.zeros(n_classes)
+    present = counts > 0
+    weights[present] = len(labels) / (present.sum() * counts[present])
+    return weights
+
+
+class SklearnTabular(Candidate):
+    """A classifier behind the typed-column preprocessor; one fit, no epochs by default."""
+
+    typed_inputs = True
+
+    def __init__(self, params, label_names, seed, features=None):
+        super().__init__(params, label_names, seed, features)
+        self.pipeline = None
+
+    def select_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return tabular_inputs(frame, self.features)
+
+    def build_classifier(self, train_labels: np.ndarray):
+        raise NotImplementedError
+
+    def fit_classifier(self, classifier, X, y, X_val, y_val, on_epoch) -> list[dict]:
+        classifier.fit(X, y)
+        return []
+
+    def fit(self, train_inputs, train_labels, val_inputs, val_labels, on_epoch=None) -> list[dict]:
+        from sklearn.pipeline import Pipeline
+
+        pre = preprocessor(self.features)
+        X = pre.fit_transform(train_inputs)
+        X, y = resample(
+            self.params.resample,
+            X,
+            np.asarray(train_labels),
+            self.seed,
+            categorical_output_columns(pre, self.features),
+        )
+        classifier = self.build_classifier(y)
+        X_val = pre.transform(val_inputs) if len(val_inputs) else None
+        history = self.fit_classifier(classifier, X, y, X_val, np.asarray(val_labels), on_epoch)
+        self.pipeline = Pipeline([("features", pre), ("model", classifier)])
+        return history
+
+    def predict_proba(self, inputs) -> np.ndarray:
+        proba = self.pipeline.predict_proba(tabular_inputs(inputs, self.features))
+        return expand_to_all_classes(
+            proba, self.pipeline.classes_, len(self.label_names)
+        )
+
+    def n_parameters(self) -> int:
+        return 0
+
+    def save_weights(self, folder: Path) -> None:
+        joblib.dump(self.pipeline, Path(folder) / WEIGHTS)
+
+    @classmethod
+    def load_weights(cls, folder: Path, card: dict):
+        from reprotune.models import params_class
+
+        params = params_class(card["family"])(**card["params"])
+        model = cls(params, card["label_names"], card["seed"], card.get("features"))
+        model.pipeline = joblib.load(Path(folder) / WEIGHTS)
+        return model
+
+
+def tabular_inputs(frame, features: dict[str, str]) -> pd.DataFrame:
+    """The feature columns in the saved order and storage types (numbers as floats, the
+    rest as strings with NaN for missing), whatever the caller passed."""
+    from reprotune.features.base import as_strings
+
+    frame = pd.DataFrame(frame)
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise DataError(f"input lacks feature column(s) {missing}; fix: send every feature")
+    columns = {}
+    for column, kind in features.items():
+        values = frame[column]
+        if kind == "number":
+            columns[column] = pd.to_numeric(values, errors="coerce").astype("float64")
+        elif kind == "text":
+            columns[column] = as_strings(values).fillna("")
+        else:
+            columns[column] = as_strings(values)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def expand_to_all_classes(probabilities: np.ndarray, seen: np.ndarray, n_classes: int):
+    """Columns for every class, even ones absent from the training rows."""
+    if len(seen) == n_classes:
+        return probabilities
+    full = np.zeros((probabilities.shape[0], n_classes))
+    full[:, seen] = probabilities
+    return full

@@ -1,0 +1,90 @@
+"""`xgboost`: gradient-boosted trees (XGBoost's `hist` method, deterministic on CPU), early
+stopping on the validation split, one history row per boosting round for the charts."""
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, PositiveFloat, PositiveInt
+
+from reprotune.models.tabular import Resample, SklearnTabular, TabularParams
+from reprotune.runtime import thread_count
+
+# XGBoost's evaluation names -> the history's metric names.
+ROUND_METRICS = {"logloss": "loss", "mlogloss": "loss", "auc": "roc_auc", "aucpr": "pr_auc"}
+
+
+class XgboostParams(TabularParams):
+    family: Literal["xgboost"]
+    n_estimators: PositiveInt = 500  # the most boosting rounds; early stopping ends sooner
+    learning_rate: PositiveFloat = 0.05
+    max_depth: int = Field(default=4, ge=1, le=16)
+    min_child_weight: float = Field(default=1.0, ge=0)
+    subsample: float = Field(default=0.8, gt=0, le=1)
+    colsample_bytree: float = Field(default=0.8, gt=0, le=1)
+    reg_lambda: float = Field(default=1.0, ge=0)
+    # Binary tasks: weight of the positive class; "auto" = negatives / positives.
+    scale_pos_weight: PositiveFloat | Literal["auto"] | None = None
+    early_stopping_rounds: PositiveInt | None = 30
+    resample: Resample = "none"
+
+
+class Xgboost(SklearnTabular):
+    family = "xgboost"
+    iterative = True
+
+    def build_classifier(self, train_labels: np.ndarray):
+        from xgboost import XGBClassifier
+
+        p = self.params
+        binary = len(self.label_names) == 2
+        weight = p.scale_pos_weight
+        if weight == "auto":
+            positives = max(int(np.sum(train_labels == 1)), 1)
+            weight = (len(train_labels) - positives) / positives
+        return XGBClassifier(
+            n_estimators=p.n_estimators,
+            learning_rate=p.learning_rate,
+            max_depth=p.max_depth,
+            min_child_weight=p.min_child_weight,
+            subsample=p.subsample,
+            colsample_bytree=p.colsample_bytree,
+            reg_lambda=p.reg_lambda,
+            scale_pos_weight=weight if binary else None,
+            tree_method="hist",
+            eval_metric=["logloss", "auc", "aucpr"] if binary else ["mlogloss"],
+            early_stopping_rounds=p.early_stopping_rounds,
+            n_jobs=thread_count() or 0,
+            random_state=self.seed,
+        )
+
+    def fit_classifier(self, classifier, X, y, X_val, y_val, on_epoch) -> list[dict]:
+        if X_val is None:
+            classifier.set_params(early_stopping_rounds=None)
+            classifier.fit(X, y, eval_set=[(X, y)], verbose=False)
+        else:
+            classifier.fit(X, y, eval_set=[(X, y), (X_val, y_val)], verbose=False)
+        history = round_history(classifier.evals_result())
+        if on_epoch is not None:
+            for row in history:
+                on_epoch(row)
+        best = getattr(classifier, "best_iteration", None)
+        self.best_epoch = (best + 1) if best is not None else len(history)
+        return history
+
+    def n_parameters(self) -> int:
+        booster = self.pipeline.named_steps["model"].get_booster()
+        return len(booster.trees_to_dataframe())  # tree nodes
+
+
+def round_history(evals: dict) -> list[dict]:
+    """{validation_0: {logloss: [...]}, validation_1: ...} -> one row per round."""
+    prefixes = ["train", "val"]
+    rows: list[dict] = []
+    for prefix, results in zip(prefixes, evals.values(), strict=False):
+        for name, values in results.items():
+            key = f"{prefix}_{ROUND_METRICS.get(name, name)}"
+            for i, value in enumerate(values):
+                if len(rows) <= i:
+                    rows.append({"epoch": i + 1})
+                rows[i][key] = round(float(value), 6)
+    return rows

@@ -1,0 +1,15 @@
+"""The base of every params model: unknown keys rejected, values frozen once read."""
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FamilyParams(Strict):
+    """A candidate family's params. `reads`: the feature types the family can take."""
+
+    reads: ClassVar[frozenset[str]] = frozenset({"text"})
