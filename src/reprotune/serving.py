@@ -110,7 +110,10 @@ def signature(card: dict | None = None):
 
 def input_example(card: dict) -> pd.DataFrame:
     if card.get("input_example"):
-        return pd.DataFrame(card["input_example"])
+        from reprotune.models.tabular import tabular_inputs
+
+        # In the signature's types: MLflow will not turn an int64 column into a double one.
+        return tabular_inputs(pd.DataFrame(card["input_example"]), card["features"])
     return pd.DataFrame({INPUT_COLUMN: INPUT_EXAMPLE})
 
 

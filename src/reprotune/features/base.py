@@ -12,14 +12,24 @@ MISSING_CATEGORY = "__missing__"
 
 def is_missing(series: pd.Series) -> pd.Series:
     """None, NaN and blank strings (CSV files are read without NA parsing)."""
-    blank = series.astype(str).str.strip() == "" if series.dtype == object else False
-    return series.isna() | blank
+    if series.dtype == object or pd.api.types.is_string_dtype(series):
+        return series.isna() | (series.astype(str).str.strip() == "")
+    return series.isna()
 
 
 def as_strings(series: pd.Series) -> pd.Series:
     """Strings with missing values as NaN: what the encoders and the saved splits hold."""
     text = series.astype(object).where(~is_missing(series), np.nan)
-    return text.map(lambda v: v if isinstance(v, float) else str(v).strip()).astype(object)
+    return text.map(_as_string).astype(object)
+
+
+def _as_string(value):
+    if isinstance(value, float):
+        if np.isnan(value):
+            return np.nan
+        if value.is_integer():  # a code read as float because of a missing value: 3.0 -> "3"
+            return str(int(value))
+    return str(value).strip()
 
 
 class FeatureType(abc.ABC):
