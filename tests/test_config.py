@@ -42,10 +42,10 @@ def test_unknown_top_level_key_is_named():
 
 def test_unknown_model_family_lists_known_ones():
     raw = base()
-    raw["train"]["candidates"]["baseline"]["family"] = "xgboost"
+    raw["train"]["candidates"]["baseline"]["family"] = "lightgbm"
     message = problem(raw)
-    assert "train.candidates.baseline.family = 'xgboost'" in message
-    assert "tfidf_logreg" in message
+    assert "train.candidates.baseline.family = 'lightgbm'" in message
+    assert "tfidf_logreg" in message and "keras_tabular" in message
 
 
 @pytest.mark.parametrize("lr", [0, -0.001])

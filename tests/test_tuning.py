@@ -93,8 +93,8 @@ def test_trials_train_on_train_and_score_on_validation(in_project):
 
     model = models.create(objective.settings(tuning.decode(objective.space, trial.params)),
                           objective.label_names, objective.seed)  # fmt: skip
-    model.fit(objective.train.texts, objective.train.labels, [], [])
-    expected = epoch_metrics(objective.val.labels, model.predict_proba(objective.val.texts), "val")
+    model.fit(objective.train.inputs, objective.train.labels, [], [])
+    expected = epoch_metrics(objective.val.labels, model.predict_proba(objective.val.inputs), "val")
     assert trial.value == pytest.approx(expected["val_macro_f1"])
     assert trial.value > 0.5  # four classes: chance is 0.25
 
