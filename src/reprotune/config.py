@@ -609,7 +609,7 @@ def parse_params(raw: dict[str, Any], source: str = "params.yaml") -> Params:
 
 
 def _describe(error: dict[str, Any]) -> str:
-    key = ".".join(str(part) for part in error["loc"] if part not in FAMILIES) or "(top level)"
+    key = ".".join(_without_union_tags(error["loc"])) or "(top level)"
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
@@ -628,6 +628,17 @@ def _describe(error: dict[str, Any]) -> str:
         # A check across keys: the message names them.
         return message if key == "(top level)" else f"{key}: {message}"
     return f"{key} = {value!r}: {message}" + ("" if "fix:" in message else _fix(kind, key))
+
+
+def _without_union_tags(loc: tuple) -> list[str]:
+    """pydantic puts the family tag after a candidate's name (candidates.logreg.logreg.C);
+    the key a user wrote has no tag (a family name may also be a candidate name)."""
+    parts = [str(p) for p in loc]
+    return [
+        p
+        for i, p in enumerate(parts)
+        if not (p in FAMILIES and i >= 2 and parts[i - 2] == "candidates")
+    ]
 
 
 def _fix(kind: str, key: str) -> str:

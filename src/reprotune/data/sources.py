@@ -162,6 +162,13 @@ def _split_off_test(
 def split_off_test(frame: pd.DataFrame, data: DataParams, seed: int):
     """A test split carved from one table: stratified by the target, and by group when
     data.group_column is set (no group straddles train and test)."""
+    counts = frame[data.label_column].value_counts() if data.label_column in frame else None
+    if counts is not None and (len(counts) < 2 or counts.min() < 2):
+        raise DataError(
+            f"data.label_column {data.label_column!r} has too few rows of some class to hold "
+            f"out a test split by class ({counts.to_dict()}); fix: use more data, or a target "
+            "with at least two classes of two rows each"
+        )
     if data.label_column not in frame.columns:
         raise DataError(
             f"data.label_column {data.label_column!r} is not a column of "
@@ -170,8 +177,9 @@ def split_off_test(frame: pd.DataFrame, data: DataParams, seed: int):
         )
     if data.group_column is None:
         return _split_off_test(frame, data.label_column, data.test_fraction, seed)
-    from reprotune.data.tabular import grouped_split
+    from reprotune.data.tabular import check_column, grouped_split
 
+    check_column(frame, "data.group_column", data.group_column, "source")
     return grouped_split(frame, data.label_column, data.group_column, data.test_fraction, seed)
 
 

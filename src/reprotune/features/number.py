@@ -25,7 +25,8 @@ class NumberFeature(FeatureType):
             values = [series[r] for r in rows]
             raise DataError(
                 f"data.features.{column} is declared `number` but the {split} split holds "
-                f"non-numeric values {values} (rows {rows}); fix: clean those values, or "
+                f"non-numeric values {values} (rows {rows} of data/raw/{split}.parquet, from "
+                f"0); fix: clean those values, or "
                 f"declare {column} as `category`"
             )
         return numbers.astype("float64")
