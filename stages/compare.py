@@ -14,7 +14,6 @@ from reprotune.registry import register_champion
 from reprotune.stage import run_stage
 from reprotune.tracking import stage_run
 
-
 CURVES_DIR = "curves"
 CURVE_KINDS = ("roc", "pr", "calibration", "threshold")
 

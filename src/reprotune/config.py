@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     Field,
@@ -20,6 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from ruamel.yaml import YAMLError
 
 from reprotune.errors import ParamsError
 from reprotune.models.keras_tabular import KerasTabularParams
@@ -92,7 +92,7 @@ class DataParams(Strict):
     # column -> number | category | binary | text | auto (auto: inferred), or `auto` for
     # every column but the target, data.drop_columns and data.group_column.
     features: dict[str, FeatureTypeName | Literal["auto"]] | Literal["auto"] | None = None
-    drop_columns: list[str] = []  # leaky or identifier columns, never features
+    drop_columns: list[str] = Field(default_factory=list)  # leaky or identifier columns
     positive_label: str | None = None  # binary tasks: the class whose F1/recall/cost counts
     group_column: str | None = None  # rows of one group never straddle a split
 
@@ -111,9 +111,11 @@ class DataParams(Strict):
     @model_validator(mode="after")
     def _columns_are_consistent(self) -> "DataParams":
         if isinstance(self.features, dict):
-            for key, column in [("data.label_column", self.label_column)] + [
-                ("data.group_column", self.group_column)
-            ] + [("data.drop_columns", c) for c in self.drop_columns]:
+            for key, column in (
+                [("data.label_column", self.label_column)]
+                + [("data.group_column", self.group_column)]
+                + [("data.drop_columns", c) for c in self.drop_columns]
+            ):
                 if column in self.features:
                     raise ValueError(
                         f"{key} {column!r} is also listed in data.features; fix: remove it "
@@ -288,7 +290,7 @@ class CompareParams(Strict):
     metric: str = "macro_f1"
     registered_model: str = "reprotune-ag-news"
     # Candidates grouped by phase; compare reports each phase's best and its lift over baseline.
-    phases: dict[Phase, list[str]] = {}
+    phases: dict[Phase, list[str]] = Field(default_factory=dict)
 
     @field_validator("phases")
     @classmethod
@@ -424,7 +426,7 @@ class TuneParams(Strict):
     # A worker's running trial beats this often; silent for 4 beats (its machine lost, the
     # process killed), the next worker to start a trial marks it FAIL and runs one in its place.
     heartbeat_s: PositiveInt = 30
-    candidates: dict[str, StudyParams] = {}
+    candidates: dict[str, StudyParams] = Field(default_factory=dict)
 
     @field_validator("metric")
     @classmethod
@@ -508,8 +510,11 @@ class Params(Strict):
                 raise ValueError(
                     f"train.candidates.{name}: family {candidate.family!r} cannot read "
                     f"{', '.join(unread)} features ("
-                    + ("the text task's joined text" if self.data.features is None else
-                       "declared in data.features")
+                    + (
+                        "the text task's joined text"
+                        if self.data.features is None
+                        else "declared in data.features"
+                    )
                     + f"); fix: use one of {', '.join(families_reading(declared))}"
                 )
         if self.compare.metric in BINARY_ONLY_METRICS and self.data.features is None:
@@ -590,12 +595,20 @@ def with_value(candidate: BaseModel, values: dict[str, Any], where: str) -> Base
         ) from None
 
 
+def read_yaml(text: str) -> Any:
+    """YAML 1.2, as DVC reads and rewrites params.yaml (`dvc exp run -S` writes `yes`
+    unquoted: a string in 1.2, where YAML 1.1 readers would see a boolean)."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True).load(text)
+
+
 def load_params(path: Path = PARAMS_FILE) -> Params:
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        raw = read_yaml(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ParamsError(f"{path} not found; fix: run from the project root") from exc
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         raise ParamsError(f"{path} is not valid YAML: {exc}") from exc
     return parse_params(raw or {}, source=str(path))
 

@@ -221,8 +221,9 @@ def _threshold_chart(rows: list[dict], threshold: float, path: Path) -> None:
         cost_axis.plot(x, [r["expected_cost"] for r in rows], color="#e45756", label="cost")
         cost_axis.set_ylabel("expected cost per 1,000 cases", color="#e45756")
     ax.axvline(threshold, linestyle="--", color="black")
-    ax.annotate(f"chosen {threshold:.3f}", (threshold, 0.02), xytext=(4, 0),
-                textcoords="offset points")
+    ax.annotate(
+        f"chosen {threshold:.3f}", (threshold, 0.02), xytext=(4, 0), textcoords="offset points"
+    )
     ax.set_title("F1 and cost against the threshold (test)")
     _save(fig, path)
 

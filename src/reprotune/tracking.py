@@ -260,7 +260,6 @@ def dataset_name(source: dict | str | None) -> str:
     return Path(str(train)).stem if train else "data"
 
 
-
 def _inherited_tags(run: StageRun) -> dict[str, str]:
     """A nested run repeats its stage run's lineage (commit, DVC stage, inputs, data,
     versions), so that it is found and traced by its own tags."""

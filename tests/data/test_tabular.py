@@ -46,7 +46,11 @@ def test_inferred_types_are_written_out_and_declarations_win(tmp_path, csv_file)
         "job": "category",
         "housing": "binary",
     }
-    assert splits.schema["inferred"] == {"balance": "number", "job": "category", "housing": "binary"}
+    assert splits.schema["inferred"] == {
+        "balance": "number",
+        "job": "category",
+        "housing": "binary",
+    }
     write_splits(splits, tmp_path / "processed")
     assert '"inferred"' in (tmp_path / "processed" / "features.json").read_text()
 
@@ -54,7 +58,13 @@ def test_inferred_types_are_written_out_and_declarations_win(tmp_path, csv_file)
 def test_features_auto_takes_every_other_column(tmp_path, csv_file):
     splits = fetch_and_prepare(tmp_path, csv_file, features="auto")
     assert set(splits.schema["features"]) == {
-        "age", "balance", "campaign", "job", "month", "housing", "loan"
+        "age",
+        "balance",
+        "campaign",
+        "job",
+        "month",
+        "housing",
+        "loan",
     }
 
 
@@ -86,7 +96,10 @@ def expect_error(tmp_path, csv_file, *needles, **overrides):
 
 def test_unknown_feature_column_suggests_the_closest(tmp_path, csv_file):
     message = expect_error(
-        tmp_path, csv_file, "data.features.balanse", "did you mean 'balance'",
+        tmp_path,
+        csv_file,
+        "data.features.balanse",
+        "did you mean 'balance'",
         features={"age": "number", "balanse": "number"},
     )
     assert "'balanse'" in message
@@ -98,8 +111,13 @@ def test_unknown_target_column(tmp_path, csv_file):
 
 
 def test_positive_label_not_among_the_values(tmp_path, csv_file):
-    expect_error(tmp_path, csv_file, "data.positive_label = 'Yes'", "did you mean 'yes'",
-                 positive_label="Yes")
+    expect_error(
+        tmp_path,
+        csv_file,
+        "data.positive_label = 'Yes'",
+        "did you mean 'yes'",
+        positive_label="Yes",
+    )
 
 
 def test_number_column_with_text_names_values_and_rows(tmp_path):

@@ -55,7 +55,10 @@ def trained(request, data, tmp_path_factory):
     example = X_val.head(2).astype(object)
     model.save(
         folder,
-        extra={"train": {}, "input_example": example.where(example.notna(), None).to_dict("records")},
+        extra={
+            "train": {},
+            "input_example": example.where(example.notna(), None).to_dict("records"),
+        },
     )
     return name, model, history, folder
 
@@ -69,7 +72,7 @@ def test_beats_a_trivial_classifier_on_pr_auc(trained, data):
 
 
 def test_history_only_for_families_with_epochs(trained):
-    name, model, history, _ = trained
+    name, _model, history, _ = trained
     if _family(name) in ("keras_tabular", "xgboost"):
         assert len(history) >= 2 and "val_loss" in history[-1]
     else:
@@ -79,7 +82,7 @@ def test_history_only_for_families_with_epochs(trained):
 def test_reloads_through_mlflow_pyfunc_from_raw_columns(trained, data, tmp_path):
     import mlflow.pyfunc
 
-    name, model, _, folder = trained
+    _name, model, _, folder = trained
     X_test, _ = data[2]
     mlflow_dir = build_model_dir(folder, tmp_path / "mlflow-model")
     loaded = mlflow.pyfunc.load_model(str(mlflow_dir))

@@ -201,7 +201,6 @@ def load_files(data: DataParams, seed: int = 0) -> RawData:
     return RawData(splits, data.label_names, files=files)
 
 
-
 def _is_url(location: str) -> bool:
     return urlparse(location).scheme in ("http", "https")
 

@@ -50,9 +50,7 @@ def _epoch_monitor(keras):
         """Per-epoch train/val metrics, early stopping on a validation score (val macro F1
         unless told; a loss is minimized), best weights kept."""
 
-        def __init__(
-            self, train, val, stopper, progress, on_epoch=None, score_key="val_macro_f1"
-        ):
+        def __init__(self, train, val, stopper, progress, on_epoch=None, score_key="val_macro_f1"):
             super().__init__()
             self.train, self.val = train, val
             self.on_epoch = on_epoch

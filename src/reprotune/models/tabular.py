@@ -112,9 +112,7 @@ class SklearnTabular(Candidate):
 
     def predict_proba(self, inputs) -> np.ndarray:
         proba = self.pipeline.predict_proba(tabular_inputs(inputs, self.features))
-        return expand_to_all_classes(
-            proba, self.pipeline.classes_, len(self.label_names)
-        )
+        return expand_to_all_classes(proba, self.pipeline.classes_, len(self.label_names))
 
     def n_parameters(self) -> int:
         return 0

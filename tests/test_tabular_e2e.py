@@ -1,0 +1,175 @@
+"""End to end: the Bank Marketing example's params through the real `dvc` CLI and a real
+MLflow store, on generated data: same dvc.yaml and stages as the text default."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from commands import git_commit_all, run
+from mlflow.tracking import MlflowClient
+from tabular_data import make_bank_like, write_bank_like_csv
+
+from reprotune.workspace import copy_pipeline
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).parents[1]
+CANDIDATES = (
+    "logreg",
+    "random_forest",
+    "xgboost",
+    "mlp_embeddings",
+    "mlp_one_hot",
+    "xgboost_tuned",
+)
+MODEL_NAME = "reprotune-bank-marketing"
+
+
+def shrink(params_file: Path) -> None:
+    """The example's params, made quick for tiny data (the structure is untouched)."""
+    params = yaml.safe_load(params_file.read_text())
+    candidates = params["train"]["candidates"]
+    candidates["random_forest"]["n_estimators"] = 60
+    for name in ("mlp_embeddings", "mlp_one_hot"):
+        candidates[name].update(epochs=6, patience=3, hidden_units=[16])
+    params["tune"]["n_trials"] = 4
+    params["evaluate"]["latency_repeats"] = 3
+    # The example's drop list plus the generated data's identifier column.
+    params["data"]["drop_columns"] = ["call_id"]
+    params["data"]["features"] = {
+        k: v
+        for k, v in params["data"]["features"].items()
+        if k in ("age", "balance", "campaign", "job", "month", "housing", "loan")
+    }
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = copy_pipeline(ROOT, tmp_path_factory.mktemp("tabular"))
+    data = write_bank_like_csv(tmp_path_factory.mktemp("data") / "bank.csv", n=900, seed=7)
+    # What `make pipeline EXAMPLE=bank-marketing DATA=...` does.
+    shutil.copy(project / "examples/bank-marketing/params.yaml", project / "params.yaml")
+    shrink(project / "params.yaml")
+    git_commit_all(project)
+    run(["dvc", "exp", "run", "-S", f"data.files.train={data}"], project)
+    return project
+
+
+def read(project: Path, path: str):
+    return json.loads((project / path).read_text())
+
+
+def test_every_candidate_reports_binary_metrics_at_both_thresholds(project):
+    schema = read(project, "data/processed/features.json")
+    assert schema["features"]["job"] == "category" and schema["positive_label"] == "yes"
+    for candidate in CANDIDATES:
+        metrics = read(project, f"metrics/evaluate/{candidate}.json")
+        for key in ("roc_auc", "pr_auc", "brier", "f1", "mcc", "balanced_accuracy", "tp"):
+            assert key in metrics, (candidate, key)
+        assert metrics["pr_auc"] > metrics["positive_rate"] + 0.15, candidate  # skill
+        assert metrics["at_0.5"]["threshold"] == 0.5
+        assert metrics["expected_cost"] >= 0 and "expected_cost" in metrics["at_0.5"]
+        card = read(project, f"models/{candidate}/candidate.json")
+        assert card["decision"]["objective"] == "cost"
+        assert card["decision"]["threshold"] == metrics["threshold"]
+    compare = read(project, "metrics/compare.json")
+    assert compare["metric"] == "pr_auc" and set(compare["ranking"]) == set(CANDIDATES)
+    assert set(compare["phases"]) == {"baseline", "optimized", "tuned"}
+    assert "| expected_cost |" in (project / "metrics/compare.md").read_text()
+
+
+def test_charts_overlay_every_candidate_and_skip_epoch_charts_without_epochs(project):
+    for kind in ("roc", "pr", "calibration", "threshold"):
+        rows = read(project, f"plots/compare/curves/{kind}.json")
+        assert {r["series"] for r in rows} == set(CANDIDATES), kind
+    for kind in ("roc", "pr", "calibration", "threshold"):
+        assert (project / f"plots/evaluate/xgboost/curves/{kind}.png").is_file()
+    assert list((project / "plots/train/logreg").iterdir()) == []
+    assert list((project / "plots/train/random_forest").iterdir()) == []
+    rounds = read(project, "plots/train/xgboost/loss.json")
+    assert {r["series"] for r in rounds} == {"train", "val"} and len(rounds) > 10
+    assert (project / "plots/train/mlp_one_hot/f1.png").is_file()
+    assert "accuracy.json" not in {p.name for p in (project / "plots/train/xgboost").iterdir()}
+
+
+def test_runs_record_their_datasets(project):
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("reprotune-bank-marketing")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    contexts = {
+        name: {
+            next(t.value for t in d.tags if t.key == "mlflow.data.context")
+            for d in runs[name].inputs.dataset_inputs
+        }
+        for name in ("preprocess", "train@xgboost", "evaluate@xgboost")
+    }
+    assert contexts["preprocess"] == {"training", "validation", "test"}
+    assert contexts["train@xgboost"] == {"training", "validation"}
+    assert contexts["evaluate@xgboost"] == {"test"}
+    dataset = runs["evaluate@xgboost"].inputs.dataset_inputs[0].dataset
+    assert dataset.name == "bank-test" and dataset.digest and "label" in dataset.schema
+    trials = [r for r in runs.values() if r.data.tags.get("reprotune.trial")]
+    assert len(trials) >= 4
+
+
+def test_champion_is_registered_under_the_example_name_and_takes_raw_columns(project):
+    import mlflow.pyfunc
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    version = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    assert version.tags["reprotune.metric"] == "pr_auc"
+    assert not client.search_registered_models("name = 'reprotune-ag-news'")
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    loaded = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    names = loaded.metadata.get_input_schema().input_names()
+    assert "job" in names and "duration" not in names and "call_id" not in names
+    rows = make_bank_like(5, seed=99)[names]
+    rows[["age", "balance", "campaign"]] = rows[["age", "balance", "campaign"]].astype(float)
+    out = loaded.predict(rows)
+    assert set(out["label"]) <= {"yes", "no"}
+    assert ((out["positive_probability"] >= out["threshold"]) == (out["label"] == "yes")).all()
+
+
+def test_second_repro_does_nothing(project):
+    done = run(["dvc", "repro"], project)
+    assert "Running stage" not in done.stdout
+
+
+def test_tabular_stages_without_keras_import_neither_framework(project):
+    for stage in (["train", "xgboost"], ["evaluate", "logreg"], ["compare"]):
+        done = run(["python", "-X", "importtime", f"stages/{stage[0]}.py", *stage[1:]], project)
+        imported = {
+            line.split("|")[-1].strip()
+            for line in done.stderr.splitlines()
+            if line.startswith("import time:")
+        }
+        assert not {m for m in imported if m.split(".")[0] in ("torch", "tensorflow", "keras")}
+
+
+def test_bad_data_stops_preprocess_and_leaves_no_output(project, tmp_path):
+    frame = make_bank_like(300, seed=1)
+    frame["age"] = frame["age"].astype(object)
+    frame.loc[3, "age"] = "unknown"
+    frame.loc[200, "age"] = "unknown"
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, sep=";", index=False)
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["data"]["files"]["train"] = str(bad)
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    before = (project / "data/processed/train.parquet").read_bytes()
+    try:
+        done = run(["dvc", "repro", "preprocess"], project, check=False)
+    finally:
+        params_file.write_text(original)
+        run(["dvc", "checkout", "-q"], project, check=False)
+    assert done.returncode != 0
+    assert "data.features.age" in done.stderr and "'unknown'" in done.stderr
+    assert "fix:" in done.stderr
+    # The failed stage left the last good split in place, nothing half-written beside it.
+    assert (project / "data/processed/train.parquet").read_bytes() == before
+    assert not list((project / "data").glob(".processed.*"))
