@@ -11,6 +11,7 @@ from commands import git_commit_all, run
 from mlflow.tracking import MlflowClient
 from tabular_data import make_bank_like, write_bank_like_csv
 
+from reprotune.config import read_yaml
 from reprotune.workspace import copy_pipeline
 
 pytestmark = pytest.mark.e2e
@@ -158,7 +159,7 @@ def test_bad_data_stops_preprocess_and_leaves_no_output(project, tmp_path):
     frame.to_csv(bad, sep=";", index=False)
     params_file = project / "params.yaml"
     original = params_file.read_text()
-    params = yaml.safe_load(original)
+    params = read_yaml(original)  # as DVC wrote it: YAML 1.2 (`yes` is a string)
     params["data"]["files"]["train"] = str(bad)
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     before = (project / "data/processed/train.parquet").read_bytes()

@@ -21,11 +21,12 @@ FAMILY_SETTINGS = {
     "keras_tabular": {"epochs": 12, "hidden_units": [16], "patience": 4},
     "keras_tabular_one_hot": {"epochs": 12, "hidden_units": [16], "categorical": "one_hot"},
     "logreg_smotenc": {"resample": "smotenc"},
+    "xgboost_native": {"n_estimators": 150, "categorical": "native"},
 }
 
 
 def _family(name: str) -> str:
-    return name.split("_one_hot")[0].removesuffix("_smotenc")
+    return name.split("_one_hot")[0].removesuffix("_smotenc").removesuffix("_native")
 
 
 def _split(frame: pd.DataFrame):

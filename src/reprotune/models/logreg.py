@@ -18,7 +18,7 @@ class LogregParams(TabularParams):
 class Logreg(SklearnTabular):
     family = "logreg"
 
-    def build_classifier(self, train_labels):
+    def build_classifier(self, train_labels, pre):
         from sklearn.linear_model import LogisticRegression
 
         p = self.params

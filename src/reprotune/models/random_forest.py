@@ -21,7 +21,7 @@ class RandomForestParams(TabularParams):
 class RandomForest(SklearnTabular):
     family = "random_forest"
 
-    def build_classifier(self, train_labels):
+    def build_classifier(self, train_labels, pre):
         from sklearn.ensemble import RandomForestClassifier
 
         p = self.params

@@ -23,16 +23,32 @@ class TabularParams(FamilyParams):
     reads = TABULAR_TYPES
 
 
-def preprocessor(features: dict[str, str]):
-    """One encoder per column, by its type; `<column>__...` output names map back to it."""
+def preprocessor(features: dict[str, str], native_categories: bool = False):
+    """One encoder per column, by its type; `<column>__...` output names map back to it.
+
+    `native_categories`: category and binary columns become integer codes (unseen and missing
+    values NaN) for a model that splits on categories itself, instead of one-hot columns."""
     from sklearn.compose import ColumnTransformer
+
+    def encoder(kind: str):
+        if native_categories and kind in ("category", "binary"):
+            return category_codes()
+        return FEATURE_TYPES[kind].sklearn_encoder()
 
     return ColumnTransformer(
         [
-            (column, FEATURE_TYPES[kind].sklearn_encoder(), column if kind == "text" else [column])
+            (column, encoder(kind), column if kind == "text" else [column])
             for column, kind in features.items()
         ],
-        sparse_threshold=0.3,
+        sparse_threshold=0 if native_categories else 0.3,
+    )
+
+
+def category_codes():
+    from sklearn.preprocessing import OrdinalEncoder
+
+    return OrdinalEncoder(
+        handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
     )
 
 
@@ -85,7 +101,10 @@ class SklearnTabular(Candidate):
     def select_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         return tabular_inputs(frame, self.features)
 
-    def build_classifier(self, train_labels: np.ndarray):
+    native_categories = False  # True: category codes, not one-hot columns
+
+    def build_classifier(self, train_labels: np.ndarray, pre):
+        """The family's estimator; `pre` is the fitted preprocessor (its output columns)."""
         raise NotImplementedError
 
     def fit_classifier(self, classifier, X, y, X_val, y_val, on_epoch) -> list[dict]:
@@ -95,7 +114,7 @@ class SklearnTabular(Candidate):
     def fit(self, train_inputs, train_labels, val_inputs, val_labels, on_epoch=None) -> list[dict]:
         from sklearn.pipeline import Pipeline
 
-        pre = preprocessor(self.features)
+        pre = preprocessor(self.features, self.native_categories)
         X = pre.fit_transform(train_inputs)
         X, y = resample(
             self.params.resample,
@@ -104,7 +123,7 @@ class SklearnTabular(Candidate):
             self.seed,
             categorical_output_columns(pre, self.features),
         )
-        classifier = self.build_classifier(y)
+        classifier = self.build_classifier(y, pre)
         X_val = pre.transform(val_inputs) if len(val_inputs) else None
         history = self.fit_classifier(classifier, X, y, X_val, np.asarray(val_labels), on_epoch)
         self.pipeline = Pipeline([("features", pre), ("model", classifier)])

@@ -25,6 +25,8 @@ class XgboostParams(TabularParams):
     # Binary tasks: weight of the positive class; "auto" = negatives / positives.
     scale_pos_weight: PositiveFloat | Literal["auto"] | None = None
     early_stopping_rounds: PositiveInt | None = 30
+    # one_hot: a column per level; native: XGBoost splits on the category codes itself.
+    categorical: Literal["one_hot", "native"] = "one_hot"
     resample: Resample = "none"
 
 
@@ -32,7 +34,11 @@ class Xgboost(SklearnTabular):
     family = "xgboost"
     iterative = True
 
-    def build_classifier(self, train_labels: np.ndarray):
+    @property
+    def native_categories(self) -> bool:
+        return self.params.categorical == "native"
+
+    def build_classifier(self, train_labels: np.ndarray, pre):
         from xgboost import XGBClassifier
 
         p = self.params
@@ -51,6 +57,7 @@ class Xgboost(SklearnTabular):
             reg_lambda=p.reg_lambda,
             scale_pos_weight=weight if binary else None,
             tree_method="hist",
+            **(native_settings(pre, self.features) if self.native_categories else {}),
             eval_metric=["logloss", "auc", "aucpr"] if binary else ["mlogloss"],
             early_stopping_rounds=p.early_stopping_rounds,
             n_jobs=thread_count() or 0,
@@ -74,6 +81,15 @@ class Xgboost(SklearnTabular):
     def n_parameters(self) -> int:
         booster = self.pipeline.named_steps["model"].get_booster()
         return len(booster.trees_to_dataframe())  # tree nodes
+
+
+def native_settings(pre, features: dict[str, str]) -> dict:
+    """Mark the category-code columns as categorical ('c'), the rest quantitative ('q')."""
+    from reprotune.models.tabular import categorical_output_columns
+
+    categorical = set(categorical_output_columns(pre, features))
+    kinds = ["c" if i in categorical else "q" for i in range(len(pre.get_feature_names_out()))]
+    return {"enable_categorical": True, "feature_types": kinds, "max_cat_to_onehot": 1}
 
 
 def round_history(evals: dict) -> list[dict]:
