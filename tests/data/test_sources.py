@@ -168,3 +168,42 @@ def test_relative_paths_start_at_the_project_root(
     monkeypatch.setenv("DVC_ROOT", str(root))
     manifest = fetch(DataParams(**data_params), 0, elsewhere / "raw")
     assert manifest["rows"] == {"train": 240, "test": 120}
+
+
+def test_openml_by_name_renames_the_target_and_splits_by_class(monkeypatch, tmp_path):
+    """The loading code on a generated table (fetch_openml itself needs the network)."""
+    import sklearn.datasets
+    from sklearn.utils import Bunch
+    from tabular_data import make_bank_like
+
+    from reprotune.data.sources import load_openml_dataset
+
+    frame = make_bank_like(200, seed=4).rename(columns={"y": "Class"})
+    calls = {}
+
+    def fake_fetch_openml(**kwargs):
+        calls.update(kwargs)
+        return Bunch(frame=frame, target_names=["Class"], details={"version": "1"})
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml", fake_fetch_openml)
+    data = DataParams(source="openml", name="bank-marketing", label_column="y")
+    raw = load_openml_dataset(data, seed=0, cache=tmp_path)
+    assert calls["name"] == "bank-marketing" and calls["data_id"] is None
+    assert calls["data_home"] == str(tmp_path) and calls["version"] == "active"
+    assert len(raw.splits["test"]) == 40 and "y" in raw.splits["train"].columns
+    assert raw.revision == "1"
+    by_id = DataParams(source="openml", name="1461", revision="2", label_column="y")
+    load_openml_dataset(by_id, seed=0, cache=tmp_path)
+    assert calls["data_id"] == 1461 and calls["name"] is None and calls["version"] == 2
+
+
+def test_openml_offline_fails_at_once_with_the_fix(tmp_path):
+    import time
+
+    from reprotune.data.sources import load_openml_dataset
+
+    data = DataParams(source="openml", name="reprotune-no-such-dataset", label_column="y")
+    start = time.perf_counter()
+    with pytest.raises(DataError, match=r"(?s)could not load OpenML dataset.*fix:"):
+        load_openml_dataset(data, seed=0, cache=tmp_path)
+    assert time.perf_counter() - start < 60
