@@ -91,3 +91,27 @@ def test_lift_is_positive_when_a_lower_is_better_metric_drops():
     result = phase_summary(rows, {"baseline": ["base"], "tuned": ["tuned"]}, "log_loss")
     assert result["tuned"]["lift"] == pytest.approx(0.1)
     assert phase_summary(rows, {}, "log_loss") == {}
+
+
+def test_binary_costs_rank_lowest_first_and_show_in_the_table():
+    def binary(cost, pr_auc):
+        return {**metrics(0.7, 1.0), "expected_cost": cost, "pr_auc": pr_auc, "threshold": 0.3}
+
+    candidates = {"cheap": binary(500.0, 0.3), "costly": binary(800.0, 0.5)}
+    rows = build_leaderboard(candidates, "expected_cost")
+    assert [r["candidate"] for r in rows] == ["cheap", "costly"]
+    rows = build_leaderboard(candidates, "pr_auc")
+    assert [r["candidate"] for r in rows] == ["costly", "cheap"]
+    table = to_markdown(rows, "pr_auc")
+    assert "| pr_auc |" in table and "| expected_cost |" in table and "| threshold |" in table
+    phases = phase_summary(
+        build_leaderboard(candidates, "expected_cost"),
+        {"baseline": ["costly"], "tuned": ["cheap"]},
+        "expected_cost",
+    )
+    assert phases["tuned"]["lift"] == 300.0  # lower cost: a positive lift
+
+
+def test_multiclass_table_has_no_binary_columns():
+    rows = build_leaderboard({"a": metrics(0.8, 1.0)}, "macro_f1")
+    assert "pr_auc" not in to_markdown(rows, "macro_f1")

@@ -112,4 +112,9 @@ def test_direction_by_metric_name():
     assert MetricChange("m", "log_loss", 0.5, 0.6).verdict == "worse"
     assert MetricChange("m", "per_class.World.f1", 0.5, 0.6).verdict == "better"
     assert MetricChange("m", "n_test", 5, 6).verdict == "changed"
+    assert MetricChange("m", "expected_cost", 700.0, 650.0).verdict == "better"
+    assert MetricChange("m", "at_0.5.expected_cost", 700.0, 750.0).verdict == "worse"
+    assert MetricChange("m", "brier", 0.08, 0.09).verdict == "worse"
+    assert MetricChange("m", "pr_auc", 0.3, 0.35).verdict == "better"
+    assert MetricChange("m", "mcc", 0.3, 0.2).verdict == "worse"
     assert Rule.parse("macro_f1<-0.01").violated_by(MetricChange("m", "macro_f1", 0.9, 0.85))

@@ -210,3 +210,29 @@ def test_processes_creating_a_new_store_together_do_not_race(in_tmp):
     assert [w.wait(timeout=120) for w in workers] == [0, 0, 0]
     _, found = runs(in_tmp, **{"reprotune.stage": "fetch"})
     assert len(found) == 3
+
+
+@pytest.mark.parametrize(
+    ("manifest", "source_type"),
+    [
+        ({"source": "hf", "name": "fancyzhx/ag_news", "revision": "main"}, "hugging_face"),
+        ({"source": "csv", "files": {"train": "https://example.org/bank.csv"}}, "http"),
+        ({"source": "csv", "name": None, "files": {"train": "data/bank.csv"}}, "local"),
+        ({"source": "openml", "name": "bank-marketing"}, "code"),
+    ],
+)
+def test_splits_are_logged_as_mlflow_datasets(in_tmp, manifest, source_type):
+    import pandas as pd
+
+    frame = pd.DataFrame({"age": [30.0, 41.5], "job": ["a", "b"], "label": [0, 1]})
+    with stage_run("preprocess", TRACKING) as run:
+        run.log_dataset(frame, "train", source=manifest)
+        run.log_dataset(frame, "test", source=manifest)
+    _, found = runs(in_tmp, **{"reprotune.stage": "preprocess"})
+    inputs = found[0].inputs.dataset_inputs
+    contexts = {next(t.value for t in i.tags if t.key == "mlflow.data.context") for i in inputs}
+    assert contexts == {"training", "test"}
+    dataset = inputs[0].dataset
+    assert dataset.source_type == source_type
+    assert dataset.name.endswith(("-train", "-test")) and dataset.digest
+    assert '"age"' in dataset.schema and '"num_rows": 2' in dataset.profile

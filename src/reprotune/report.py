@@ -17,9 +17,9 @@ from reprotune.leaderboard import cell
 MARKER = "<!-- reprotune-report -->"
 # By the metric's last name part: is a larger value better?
 HIGHER_IS_BETTER = re.compile(
-    r"(accuracy|f1|precision|recall|auc|samples_per_s|throughput|best_epoch)", re.IGNORECASE
+    r"(accuracy|f1|precision|recall|auc|mcc|samples_per_s|throughput|best_epoch)", re.IGNORECASE
 )
-LOWER_IS_BETTER = re.compile(r"(loss|latency|seconds|size_mb)", re.IGNORECASE)
+LOWER_IS_BETTER = re.compile(r"(loss|latency|seconds|size_mb|brier|cost)", re.IGNORECASE)
 RULE = re.compile(
     r"^\s*(?P<metric>[^<>\s]+)\s*(?P<op>[<>])\s*(?P<value>[+-]?[\d.]+(e-?\d+)?)(?P<pct>%?)\s*$"
 )

@@ -241,15 +241,28 @@ def _manifest(source: dict | str | None) -> dict:
     return {}
 
 
-def dataset_source(source: dict | str | None) -> str:
-    """Where the data came from: the Hub or OpenML name, or the file (URL or path)."""
-    if isinstance(source, str):
-        return source
-    manifest = _manifest(source)
-    files = manifest.get("files") or {}
-    if files.get("train"):
-        return str(files["train"])
-    return f"{manifest.get('source', 'unknown')}:{manifest.get('name') or ''}"
+def dataset_source(source: dict | str | None):
+    """Where the data came from, as an MLflow dataset source: the file (URL or local path),
+    the Hub dataset at its revision, or the named dataset (scikit-learn, OpenML)."""
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.http_dataset_source import HTTPDatasetSource
+
+    manifest = _manifest(source) if not isinstance(source, str) else {"files": {"train": source}}
+    location = (manifest.get("files") or {}).get("train")
+    if location:
+        if str(location).startswith(("http://", "https://")):
+            return HTTPDatasetSource(str(location))
+        return resolve_dataset_source(str(Path(location).expanduser().resolve()))
+    if manifest.get("source") == "hf":
+        from mlflow.data.huggingface_dataset_source import HuggingFaceDatasetSource
+
+        return HuggingFaceDatasetSource(
+            path=str(manifest.get("name")), revision=manifest.get("revision")
+        )
+    return CodeDatasetSource(
+        {"source": str(manifest.get("source", "unknown")), "name": str(manifest.get("name"))}
+    )
 
 
 def dataset_name(source: dict | str | None) -> str:
