@@ -134,6 +134,23 @@ def test_champion_is_registered_under_the_example_name_and_takes_raw_columns(pro
     assert ((out["positive_probability"] >= out["threshold"]) == (out["label"] == "yes")).all()
 
 
+def test_runs_command_ranks_by_a_binary_metric(project):
+    out = run(["reprotune", "runs", "--metric", "expected_cost", "--format", "json"], project)
+    rows = json.loads(out.stdout)
+    assert {r["candidate"] for r in rows} == set(CANDIDATES)
+    costs = [r["expected_cost"] for r in rows]
+    assert costs == sorted(costs) and all(r["pr_auc"] is not None for r in rows)
+
+
+def test_plots_show_draws_the_overlaid_curves(project):
+    out = project / "plots_html"
+    run(["dvc", "plots", "show", "-o", str(out)], project)
+    page = (out / "index.html").read_text()
+    for kind in ("roc", "pr", "calibration", "threshold"):
+        assert f"plots/compare/curves/{kind}.json" in page, kind
+    assert "plots/train/xgboost/loss.json" in page
+
+
 def test_second_repro_does_nothing(project):
     done = run(["dvc", "repro"], project)
     assert "Running stage" not in done.stdout

@@ -13,6 +13,8 @@ from reprotune.leaderboard import markdown_table
 from reprotune.tracking import TAG_PREFIX
 
 METRICS = ("accuracy", "macro_f1", "weighted_f1", "log_loss", "efficiency.latency_ms")
+# Binary tasks' evaluations also carry these (columns shown when some row has them).
+BINARY_METRICS = ("roc_auc", "pr_auc", "f1", "brier", "expected_cost")
 FORMATS = ("markdown", "csv", "json")
 _IGNORED_PARAMS = {"n_train", "n_val"}
 
@@ -62,7 +64,7 @@ def collect_rows(client, experiment_name: str) -> list[dict]:
                 "family": tags.get(f"{TAG_PREFIX}family", ""),
                 "champion": champions.get(tags.get("mlflow.parentRunId")) == candidate,
                 "params": dict(trained.data.params) if trained else {},
-                "metrics": {m: run.data.metrics.get(m) for m in METRICS},
+                "metrics": {m: run.data.metrics.get(m) for m in (*BINARY_METRICS, *METRICS)},
                 "start_time": run.info.start_time,
             }
         )
@@ -77,6 +79,11 @@ def differing_params(rows: list[dict]) -> list[str]:
 def leaderboard(rows: list[dict], metric: str, higher_is_better: bool = True) -> list[dict]:
     """Flat rows, best first on `metric`, with the params that differ between rows."""
     varying = differing_params(rows)
+    shown = [
+        m
+        for m in (*BINARY_METRICS, *METRICS)
+        if m in METRICS or m == metric or any(r["metrics"].get(m) is not None for r in rows)
+    ]
     flat = [
         {
             "rank": 0,
@@ -84,7 +91,7 @@ def leaderboard(rows: list[dict], metric: str, higher_is_better: bool = True) ->
             "commit": row["commit"],
             "candidate": row["candidate"],
             "champion": "yes" if row["champion"] else "",
-            **{m.removeprefix("efficiency."): row["metrics"][m] for m in METRICS},
+            **{m.removeprefix("efficiency."): row["metrics"].get(m) for m in shown},
             **{f"param.{k}": row["params"].get(k) for k in varying},
             "_start": row["start_time"],
         }

@@ -116,6 +116,19 @@ def test_unseen_categories_and_missing_values_do_not_fail(trained):
     assert proba.shape == (2, 2) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
 
 
+@pytest.mark.parametrize("family", ["random_forest", "xgboost", "keras_tabular"])
+def test_same_seed_same_model(family, data):
+    settings = {"random_forest": {"n_estimators": 30}, "xgboost": {"n_estimators": 40}}
+    (X, y), (X_val, y_val), (X_test, _) = data
+    probabilities = []
+    for _ in range(2):
+        params = PARAMS_CLASSES[family](family=family, **settings.get(family, {"epochs": 3}))
+        model = models.create(params, LABELS, seed=3, features=FEATURES)
+        model.fit(X, y, X_val, y_val)
+        probabilities.append(model.predict_proba(X_test))
+    np.testing.assert_array_equal(probabilities[0], probabilities[1])
+
+
 def test_a_family_that_cannot_read_the_features_is_named():
     params = PARAMS_CLASSES["keras_tabular"](family="keras_tabular")
     with pytest.raises(ParamsError) as err:

@@ -35,6 +35,13 @@ class RandomForest(SklearnTabular):
             random_state=self.seed,
         )
 
+    def fit_classifier(self, classifier, X, y, X_val, y_val, on_epoch) -> list[dict]:
+        classifier.fit(X, y)
+        # Trees are fitted in parallel (seeded: the same trees); predictions are summed on one
+        # thread, since threads add the trees' votes in any order (last-digit differences).
+        classifier.set_params(n_jobs=1)
+        return []
+
     def n_parameters(self) -> int:
         forest = self.pipeline.named_steps["model"]
         return int(sum(tree.tree_.node_count for tree in forest.estimators_))
