@@ -91,6 +91,15 @@ class Candidate(abc.ABC):
         write_json(Path(folder) / CARD, card)
 
 
+def expand_to_all_classes(probabilities: np.ndarray, seen: np.ndarray, n_classes: int):
+    """Columns for every class, even ones absent from the training rows."""
+    if len(seen) == n_classes:
+        return probabilities
+    full = np.zeros((probabilities.shape[0], n_classes))
+    full[:, seen] = probabilities
+    return full
+
+
 def decide(proba: np.ndarray, threshold: float | None) -> np.ndarray:
     """Class indices: the positive class (1) from `threshold` up for binary models that have
     one, else the most probable class."""

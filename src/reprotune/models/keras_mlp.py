@@ -45,6 +45,30 @@ def configure_keras(seed: int):
     return keras
 
 
+def dense_classifier(keras, inputs, x, p, seed: int, n_classes: int, name: str, activation):
+    """Hidden Dense layers (L2, optional batch norm, activation, dropout) over `x`, a softmax
+    output, compiled with Adam: the MLP of both Keras families."""
+    for units in p.hidden_units:
+        x = keras.layers.Dense(units, kernel_regularizer=keras.regularizers.L2(p.l2))(x)
+        if p.batch_norm:
+            x = keras.layers.BatchNormalization()(x)
+        x = activation_layer(keras, activation)(x)
+        x = keras.layers.Dropout(p.dropout, seed=seed)(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+    model = keras.Model(inputs, outputs, name=name)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=p.lr),
+        loss="sparse_categorical_crossentropy",
+    )
+    return model
+
+
+def activation_layer(keras, name: str):
+    if name == "leaky_relu":
+        return keras.layers.LeakyReLU(negative_slope=0.1)
+    return keras.layers.Activation(name)
+
+
 def _epoch_monitor(keras):
     class EpochMonitor(keras.callbacks.Callback):
         """Per-epoch train/val metrics, early stopping on a validation score (val macro F1
@@ -99,20 +123,9 @@ class KerasMlp(Candidate):
         """The MLP over TF-IDF features; trained on features computed once, not per batch."""
         p = self.params
         inputs = keras.Input(shape=(n_features,), name="tfidf_features")
-        x = inputs
-        for units in p.hidden_units:
-            x = keras.layers.Dense(units, kernel_regularizer=keras.regularizers.L2(p.l2))(x)
-            if p.batch_norm:
-                x = keras.layers.BatchNormalization()(x)
-            x = keras.layers.Activation("relu")(x)
-            x = keras.layers.Dropout(p.dropout, seed=self.seed)(x)
-        outputs = keras.layers.Dense(len(self.label_names), activation="softmax")(x)
-        head = keras.Model(inputs, outputs, name="mlp")
-        head.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=p.lr),
-            loss="sparse_categorical_crossentropy",
+        return dense_classifier(
+            keras, inputs, inputs, p, self.seed, len(self.label_names), "mlp", "relu"
         )
-        return head
 
     def fit(self, train_texts, train_labels, val_texts, val_labels, on_epoch=None) -> list[dict]:
         keras = self._configure_framework()

@@ -99,19 +99,12 @@ class KerasTabular(Candidate):
                     encoded.append(keras.layers.Flatten()(embed(lookup(layer))))
             inputs.append(layer)
         x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
-        for units in p.hidden_units:
-            x = keras.layers.Dense(units, kernel_regularizer=keras.regularizers.L2(p.l2))(x)
-            if p.batch_norm:
-                x = keras.layers.BatchNormalization()(x)
-            x = _activation(keras, p.activation)(x)
-            x = keras.layers.Dropout(p.dropout, seed=self.seed)(x)
-        outputs = keras.layers.Dense(len(self.label_names), activation="softmax")(x)
-        model = keras.Model(inputs, outputs, name="tabular_mlp")
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=p.lr),
-            loss="sparse_categorical_crossentropy",
+        from reprotune.models.keras_mlp import dense_classifier
+
+        n_classes = len(self.label_names)
+        return dense_classifier(
+            keras, inputs, x, p, self.seed, n_classes, "tabular_mlp", p.activation
         )
-        return model
 
     def fit(self, train_inputs, train_labels, val_inputs, val_labels, on_epoch=None) -> list[dict]:
         from reprotune.models.keras_mlp import _epoch_monitor, configure_keras
@@ -192,12 +185,6 @@ def _tensors(arrays: dict[str, np.ndarray]) -> dict:
 
     _, tf = _keras()
     return {k: tf.constant(v) for k, v in arrays.items()}
-
-
-def _activation(keras, name: str):
-    if name == "leaky_relu":
-        return keras.layers.LeakyReLU(negative_slope=0.1)
-    return keras.layers.Activation(name)
 
 
 __all__ = ["KerasTabular", "KerasTabularParams", "embedding_size"]

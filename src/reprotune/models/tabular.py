@@ -11,7 +11,7 @@ import pandas as pd
 
 from reprotune.errors import DataError
 from reprotune.features import FEATURE_TYPES
-from reprotune.models.base import Candidate
+from reprotune.models.base import Candidate, expand_to_all_classes
 from reprotune.schema import FamilyParams
 
 WEIGHTS = "model.joblib"
@@ -168,12 +168,3 @@ def tabular_inputs(frame, features: dict[str, str]) -> pd.DataFrame:
         else:
             columns[column] = as_strings(values)
     return pd.DataFrame(columns, index=frame.index)
-
-
-def expand_to_all_classes(probabilities: np.ndarray, seen: np.ndarray, n_classes: int):
-    """Columns for every class, even ones absent from the training rows."""
-    if len(seen) == n_classes:
-        return probabilities
-    full = np.zeros((probabilities.shape[0], n_classes))
-    full[:, seen] = probabilities
-    return full

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from reprotune.config import TfidfLogregParams
-from reprotune.models.base import Candidate
+from reprotune.models.base import Candidate, expand_to_all_classes
 from reprotune.models.training import epoch_metrics
 
 WEIGHTS = "model.joblib"
@@ -53,7 +53,7 @@ class TfidfLogreg(Candidate):
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         probabilities = self.pipeline.predict_proba(texts)
-        return _expand_to_all_classes(probabilities, self.pipeline.classes_, len(self.label_names))
+        return expand_to_all_classes(probabilities, self.pipeline.classes_, len(self.label_names))
 
     def n_parameters(self) -> int:
         logreg = self.pipeline.named_steps["logreg"]
@@ -67,12 +67,3 @@ class TfidfLogreg(Candidate):
         model = cls(TfidfLogregParams(**card["params"]), card["label_names"], card["seed"])
         model.pipeline = joblib.load(Path(folder) / WEIGHTS)
         return model
-
-
-def _expand_to_all_classes(probabilities: np.ndarray, seen: np.ndarray, n_classes: int):
-    """Columns for every class, even ones absent from the training rows."""
-    if len(seen) == n_classes:
-        return probabilities
-    full = np.zeros((probabilities.shape[0], n_classes))
-    full[:, seen] = probabilities
-    return full
