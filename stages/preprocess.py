@@ -19,7 +19,7 @@ def main() -> None:
         splits = prepare(frames, manifest, params.data, params.preprocess, params.seed)
     with stage_run("preprocess", params.tracking) as run:
         write_splits(splits)
-        summary = {**class_counts(splits), "features": splits.schema}
+        summary = {**class_counts(splits), "features": feature_counts(splits.schema)}
         write_json(paths.stage_metrics("preprocess"), summary)
         run.log_params(
             {
@@ -28,13 +28,21 @@ def main() -> None:
                 "seed": params.seed,
             }
         )
-        run.log_metrics(class_counts(splits))
+        run.log_metrics(summary)
         run.log_artifacts([paths.LABELS, paths.FEATURES, paths.stage_metrics("preprocess")])
         for split, frame in splits.items():
             run.log_dataset(frame, split, source=manifest)
     inferred = splits.schema.get("inferred") or {}
     if inferred:
         print(f"[preprocess] inferred feature types: {inferred}")
+
+
+def feature_counts(schema: dict) -> dict[str, int]:
+    """How many features of each type, and how many were inferred (numbers, for DVC metrics;
+    the columns themselves are in data/processed/features.json)."""
+    kinds = list(schema["features"].values())
+    counts = {kind: kinds.count(kind) for kind in sorted(set(kinds))}
+    return {**counts, "inferred": len(schema.get("inferred") or {})}
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def main(candidate: str) -> None:
         start = time.perf_counter()
         history = model.fit(*fit_inputs(model, train, val))
         seconds = time.perf_counter() - start
-        passes = len(history) if model.iterative and candidate_params.family != "xgboost" else 1
+        passes = len(history) if model.iterative else 1  # epochs or boosting rounds
         model.decision = decision(model, val, read_decision_settings(candidate))
         summary = {
             "train_seconds": round(seconds, 3),

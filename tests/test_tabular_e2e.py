@@ -66,6 +66,8 @@ def read(project: Path, path: str):
 def test_every_candidate_reports_binary_metrics_at_both_thresholds(project):
     schema = read(project, "data/processed/features.json")
     assert schema["features"]["job"] == "category" and schema["positive_label"] == "yes"
+    counts = read(project, "metrics/preprocess.json")["features"]
+    assert counts == {"binary": 2, "category": 2, "number": 3, "inferred": 0}
     for candidate in CANDIDATES:
         metrics = read(project, f"metrics/evaluate/{candidate}.json")
         for key in ("roc_auc", "pr_auc", "brier", "f1", "mcc", "balanced_accuracy", "tp"):
