@@ -65,3 +65,45 @@ def test_tinybert_shaped_checkpoint_refuses_another_vocabulary(tmp_path):
     assert done.returncode == 2
     assert "--tokenizer-from has 400 tokens; TinyBERT's vocabulary has 30522" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def write_bank_csv(path: Path, n: int = 500) -> Path:
+    """Every column of the UCI file, generated (the example's params read them all)."""
+    import numpy as np
+    from tabular_data import make_bank_like
+
+    rng = np.random.default_rng(0)
+    frame = make_bank_like(n, seed=8).drop(columns="call_id")
+    frame["day"] = rng.integers(1, 31, n)
+    frame["pdays"] = rng.choice([-1, 30, 90], n)
+    frame["previous"] = rng.integers(0, 3, n)
+    frame["duration"] = np.where(frame["y"] == "yes", 400, 120) + rng.integers(0, 200, n)
+    for column, levels in {
+        "marital": ["married", "single", "divorced"],
+        "education": ["primary", "secondary", "tertiary", "unknown"],
+        "contact": ["cellular", "telephone", "unknown"],
+        "poutcome": ["unknown", "failure", "success", "other"],
+        "default": ["no", "yes"],
+    }.items():
+        frame[column] = rng.choice(levels, n)
+    frame.to_csv(path, sep=";", index=False)
+    return path
+
+
+def test_tabular_benchmark_prints_pipeline_and_plain_script_side_by_side(tmp_path):
+    data = write_bank_csv(tmp_path / "bank.csv")
+    quick = [
+        "tune.n_trials=2",
+        "train.candidates.random_forest.n_estimators=20",
+        "train.candidates.mlp_embeddings.epochs=2",
+        "train.candidates.mlp_one_hot.epochs=2",
+        "evaluate.latency_repeats=2",
+    ]
+    command = [sys.executable, str(BENCH / "tabular_benchmark.py"), "--data", str(data)]
+    done = run([*command, *(a for o in quick for a in ("--set", o))], cwd=tmp_path)
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    names = [row.split("|")[1].strip() for row in rows[1:]]
+    assert "pipeline: xgboost_tuned" in names and "plain: xgboost" in names
+    assert len(names) == 9, done.stdout
+    assert re.search(r"best ROC-AUC: pipeline 0\.\d+ vs plain 0\.\d+", done.stdout)
+    assert re.search(r"raises test F1 over 0\.5 for \d of 6", done.stdout)
