@@ -1,6 +1,7 @@
 """`reprotune`: project commands beside `dvc` (which runs the pipeline itself)."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,47 @@ from reprotune.paths import PARAMS_FILE, project_root
 def _default_experiment() -> str:
     params_file = project_root() / PARAMS_FILE
     return load_params(params_file).tracking.experiment if params_file.is_file() else "reprotune"
+
+
+def _default_model() -> str:
+    params_file = project_root() / PARAMS_FILE
+    name = load_params(params_file).compare.registered_model
+    return f"models:/{name}@champion"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from reprotune.service.settings import SETTINGS_ENV, ServiceSettings
+    from reprotune.tracking import tracking_uri
+
+    model = args.model or _default_model()
+    if not model.startswith("models:/"):
+        model = str(Path(model).resolve())
+    settings = ServiceSettings(
+        model=model,
+        tracking_uri=args.tracking_uri or tracking_uri(project_root()),
+        max_batch=args.max_batch,
+        max_body_bytes=args.max_body_bytes,
+        max_text_chars=args.max_text_chars,
+        api_key_env=args.api_key_env,
+        cors_origins=args.cors_origin,
+        poll_s=args.poll_seconds,
+    )
+    os.environ[SETTINGS_ENV] = settings.to_env()
+    os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
+    print(f"serving {model} on http://{args.host}:{args.port} (docs: /docs)", file=sys.stderr)
+    uvicorn.run(
+        "reprotune.service.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        timeout_graceful_shutdown=args.graceful_seconds,
+    )
+    return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -133,6 +175,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--tracking-uri", help="default: MLFLOW_TRACKING_URI, else mlflow.db at the project root"
     )
     runs_cmd.set_defaults(handler=cmd_runs)
+
+    serve_cmd = commands.add_parser(
+        "serve", help="the champion (or any model) behind an HTTP API: /predict, /docs, /metrics"
+    )
+    serve_cmd.add_argument(
+        "--model",
+        help="models:/<name>@<alias>, models:/<name>/<version> or a candidate folder "
+        "(default: models:/<compare.registered_model>@champion)",
+    )
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--workers", type=int, default=1)
+    serve_cmd.add_argument("--max-batch", type=int, default=256, help="records per request")
+    serve_cmd.add_argument("--max-body-bytes", type=int, default=1_000_000)
+    serve_cmd.add_argument("--max-text-chars", type=int, default=10_000)
+    serve_cmd.add_argument(
+        "--api-key-env",
+        help="name of an environment variable holding the key /predict then requires "
+        "(header X-API-Key)",
+    )
+    serve_cmd.add_argument(
+        "--cors-origin", action="append", default=[], help="allow this origin (CORS off if none)"
+    )
+    serve_cmd.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=30.0,
+        help="look the alias up this often and swap in a new version (0: never)",
+    )
+    serve_cmd.add_argument("--graceful-seconds", type=int, default=30)
+    serve_cmd.add_argument("--log-level", default="info")
+    serve_cmd.add_argument(
+        "--access-log", action="store_true", help="log each request line (never bodies)"
+    )
+    serve_cmd.add_argument(
+        "--tracking-uri", help="default: MLFLOW_TRACKING_URI, else mlflow.db at the project root"
+    )
+    serve_cmd.set_defaults(handler=cmd_serve)
 
     report_cmd = commands.add_parser(
         "report", help="markdown of params and metrics changed since a git revision, with a gate"

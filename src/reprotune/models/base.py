@@ -38,6 +38,12 @@ class Candidate(abc.ABC):
             return frame[text_columns[0]].astype(str).tolist()
         return frame[text_columns].fillna("").astype(str).agg(" ".join, axis=1).tolist()
 
+    def select_inputs_from_records(self, records: list[dict]):
+        """What `predict_proba` takes, from request records (raw column values)."""
+        import pandas as pd
+
+        return self.select_inputs(pd.DataFrame(records))
+
     @property
     def threshold(self) -> float | None:
         return self.decision.get("threshold")

@@ -1,0 +1,233 @@
+"""The FastAPI app: /predict (one record or a batch, typed from the served model), /health,
+/ready, /version, /metrics, offline Swagger UI at /docs; hot reload when the alias moves."""
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import time
+
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from reprotune.models import decide
+from reprotune.service.metrics import ServiceMetrics
+from reprotune.service.model import ModelHolder, ModelRef
+from reprotune.service.schemas import (
+    PredictResponse,
+    VersionResponse,
+    batch_model,
+    record_model,
+)
+from reprotune.service.settings import ServiceSettings
+
+log = logging.getLogger("reprotune.service")
+SWAGGER_STATIC = "/static/swagger"
+API_KEY_HEADER = "X-API-Key"
+
+
+class BodyLimit:
+    """Answer 413 to a request body over `limit` bytes, before the app parses it."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await self._too_large(send)
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                return await self._too_large(send)
+        body = b"".join(chunks)
+
+        async def replay():
+            nonlocal body
+            message, body = {"type": "http.request", "body": body, "more_body": False}, b""
+            return message
+
+        return await self.app(scope, replay, send)
+
+    async def _too_large(self, send):
+        detail = json.dumps(
+            {"detail": f"request body over the limit of {self.limit} bytes (--max-body-bytes)"}
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": detail.encode()})
+
+
+def api_key_check(settings: ServiceSettings):
+    """A dependency: the X-API-Key header must equal the key in settings.api_key_env."""
+    header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
+    expected = os.environ.get(settings.api_key_env) if settings.api_key_env else None
+    if settings.api_key_env and not expected:
+        raise RuntimeError(f"--api-key-env {settings.api_key_env}: that variable is empty")
+
+    def check(key: str | None = Depends(header)) -> None:
+        if expected is None:
+            return
+        if key is None or not hmac.compare_digest(key.encode(), expected.encode()):
+            raise HTTPException(401, f"missing or wrong {API_KEY_HEADER} header")
+
+    return check
+
+
+def create_app(settings: ServiceSettings) -> FastAPI:
+    holder = ModelHolder(ModelRef.parse(settings.model), settings.tracking_uri)
+    served = holder.load()  # before the port opens: /ready is true once it answers
+    metrics = ServiceMetrics()
+    metrics.serving(served.info.get("name") or settings.model, served.version)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        poller = asyncio.create_task(poll_registry()) if settings.poll_s > 0 else None
+        yield
+        if poller is not None:
+            poller.cancel()
+
+    async def poll_registry():
+        while True:
+            await asyncio.sleep(settings.poll_s)
+            previous = holder.current.version
+            try:
+                if await asyncio.to_thread(holder.reload_if_moved):
+                    name = holder.current.info.get("name") or settings.model
+                    metrics.serving(name, holder.current.version, previous)
+            except Exception as exc:  # the registry is down: keep serving what we have
+                log.warning("could not look up %s: %s", settings.model, exc)
+
+    app = FastAPI(
+        title=f"reprotune: {served.info.get('name') or settings.model}",
+        description="Predictions of the served model; see /version for what it is.",
+        version=served.version,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.mount(SWAGGER_STATIC, StaticFiles(directory=swagger_assets()), name="swagger")
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"]
+        )
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        path = request.url.path if request.url.path in KNOWN_PATHS else "other"
+        version = response.headers.get("x-model-version", "")
+        metrics.requests.labels(path, str(response.status_code), version).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - start)
+        return response
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    Record = record_model(served.card, served.candidate.typed_inputs, settings.max_text_chars)
+    Batch = batch_model(Record)
+
+    @app.post(
+        "/predict",
+        response_model=PredictResponse,
+        dependencies=[Depends(api_key_check(settings))],
+        summary="Score one record, or a batch under `records`",
+        responses={401: {}, 413: {}, 422: {}},
+    )
+    def predict(body: Record | Batch, response: Response) -> PredictResponse:  # type: ignore[valid-type]
+        model = holder.current  # one version for the whole request
+        records = body.records if isinstance(body, Batch) else [body]
+        if len(records) > settings.max_batch:
+            raise HTTPException(
+                413,
+                f"records: a batch of {len(records)} is over the limit of {settings.max_batch} "
+                "(--max-batch)",
+            )
+        metrics.batch_size.observe(len(records))
+        candidate = model.candidate
+        proba = candidate.predict_proba(
+            candidate.select_inputs_from_records([r.model_dump() for r in records])
+        )
+        labels = decide(proba, candidate.threshold)
+        response.headers["X-Model-Version"] = model.version
+        return PredictResponse(
+            model_version=model.version,
+            predictions=[
+                {
+                    "label": candidate.label_names[int(label)],
+                    "probabilities": dict(zip(candidate.label_names, map(float, row), strict=True)),
+                    "threshold": candidate.threshold,
+                }
+                for label, row in zip(labels, np.asarray(proba), strict=True)
+            ],
+        )
+
+    @app.get("/health", summary="The process is alive")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/ready", summary="A model is loaded and warmed")
+    def ready(response: Response) -> dict:
+        if not holder.ready:
+            response.status_code = 503
+            return {"ready": False}
+        response.headers["X-Model-Version"] = holder.current.version
+        return {"ready": True, "model_version": holder.current.version}
+
+    @app.get("/version", response_model=VersionResponse, summary="What is being served")
+    def version(response: Response) -> dict:
+        response.headers["X-Model-Version"] = holder.current.version
+        return holder.current.info
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{SWAGGER_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_STATIC}/favicon-32x32.png",
+        )
+
+    app.state.holder = holder
+    return app
+
+
+KNOWN_PATHS = ("/predict", "/health", "/ready", "/version", "/metrics", "/docs")
+
+
+def swagger_assets() -> str:
+    """Swagger UI's files from the swagger-ui-bundle package: /docs needs no CDN."""
+    import swagger_ui_bundle
+
+    return swagger_ui_bundle.swagger_ui_path
+
+
+def app_from_env() -> FastAPI:
+    """The factory every uvicorn worker calls (settings come in REPROTUNE_SERVE_SETTINGS)."""
+    return create_app(ServiceSettings.from_env())
