@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -43,6 +44,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ[SETTINGS_ENV] = settings.to_env()
     os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
     print(f"serving {model} on http://{args.host}:{args.port} (docs: /docs)", file=sys.stderr)
+    # uvicorn drains in-flight requests on SIGTERM, then raises the signal again for the
+    # handler it found: a drained stop is a clean exit (0), not a death by signal.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     uvicorn.run(
         "reprotune.service.app:app_from_env",
         factory=True,

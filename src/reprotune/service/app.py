@@ -54,12 +54,14 @@ class BodyLimit:
             more = message.get("more_body", False)
             if size > self.limit:
                 return await self._too_large(send)
-        body = b"".join(chunks)
+        body, replayed = b"".join(chunks), False
 
         async def replay():
-            nonlocal body
-            message, body = {"type": "http.request", "body": body, "more_body": False}, b""
-            return message
+            nonlocal replayed
+            if replayed:  # then wait for the disconnect as the server would say it
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
         return await self.app(scope, replay, send)
 
@@ -211,7 +213,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             title=f"{app.title} - Swagger UI",
             swagger_js_url=f"{SWAGGER_STATIC}/swagger-ui-bundle.js",
             swagger_css_url=f"{SWAGGER_STATIC}/swagger-ui.css",
-            swagger_favicon_url=f"{SWAGGER_STATIC}/favicon-32x32.png",
+            swagger_favicon_url=f"{SWAGGER_STATIC}/favicon.png",
         )
 
     app.state.holder = holder
@@ -222,10 +224,11 @@ KNOWN_PATHS = ("/predict", "/health", "/ready", "/version", "/metrics", "/docs")
 
 
 def swagger_assets() -> str:
-    """Swagger UI's files from the swagger-ui-bundle package: /docs needs no CDN."""
-    import swagger_ui_bundle
+    """Swagger UI 5's files (OpenAPI 3.1) as the fastapi-offline package ships them: /docs
+    needs no CDN."""
+    from importlib.resources import files
 
-    return swagger_ui_bundle.swagger_ui_path
+    return str(files("fastapi_offline") / "static")
 
 
 def app_from_env() -> FastAPI:

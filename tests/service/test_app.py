@@ -1,0 +1,316 @@
+"""The model service as a user runs it: `reprotune serve` (a real uvicorn process on a free
+loopback port) in front of models registered in a real MLflow store."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from corpus import LABEL_NAMES, texts_and_labels
+from servers import free_port, stop, wait_for_http
+from tabular_data import FEATURES, make_bank_like
+
+from reprotune import models
+from reprotune.config import PARAMS_CLASSES, TfidfLogregParams, TrackingParams
+from reprotune.registry import register_champion
+from reprotune.tracking import stage_run
+
+TEXT_MODEL = "svc-text"
+TABULAR_MODEL = "svc-bank"
+TRACKING = TrackingParams(experiment="svc")
+
+
+def train_and_register(folder: Path, model, name: str, score: float, extra=None) -> str:
+    folder.mkdir(parents=True)
+    with stage_run("train", TRACKING, candidate="c") as run:
+        model_id = run.create_model("c", {})
+        model.save(folder, extra={"train": {}, "mlflow": {"model_id": model_id}, **(extra or {})})
+        run.upload_model(model_id, folder)
+    with stage_run("compare", TRACKING) as run:
+        return register_champion(run, name, "c", folder, "macro_f1", score, True)["version"]
+
+
+def text_model(C: float):
+    model = models.create(TfidfLogregParams(family="tfidf_logreg", C=C), LABEL_NAMES, seed=0)
+    model.fit(*texts_and_labels(30, 1), *texts_and_labels(5, 2))
+    return model
+
+
+def tabular_model():
+    frame = make_bank_like(400, seed=1)
+    X, y = frame[list(FEATURES)], (frame["y"] == "yes").astype(int).to_numpy()
+    params = PARAMS_CLASSES["logreg"](family="logreg", class_weight="balanced")
+    model = models.create(params, ["no", "yes"], seed=0, features=FEATURES)
+    model.fit(X, y, X.head(0), y[:0])
+    model.decision = {"threshold": 0.4, "objective": "f1", "costs": None}
+    example = X.head(2).astype(object)
+    return model, example.where(example.notna(), None).to_dict("records")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A project folder with an MLflow store: the text model (v1) and the tabular model."""
+    root = tmp_path_factory.mktemp("svc")
+    (root / "dvc.yaml").write_text("stages: {}\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        for var in ("MLFLOW_TRACKING_URI", "DVC_ROOT", "DVC_EXP_NAME"):
+            patch.delenv(var, raising=False)
+        train_and_register(root / "text-v1", text_model(1.0), TEXT_MODEL, 0.5)
+        model, example = tabular_model()
+        train_and_register(
+            root / "bank", model, TABULAR_MODEL, 0.5, extra={"input_example": example}
+        )
+    return root
+
+
+def serve(store: Path, model: str, *extra: str, env: dict | None = None):
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "reprotune"),
+            "serve",
+            "--model",
+            model,
+            "--port",
+            str(port),
+            "--tracking-uri",
+            f"sqlite:///{store / 'mlflow.db'}",
+            *extra,
+        ],
+        cwd=store,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/ready", process)
+    return process, url
+
+
+def call(url: str, body=None, headers: dict | None = None, raw: bytes | None = None):
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null"), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null"), error.headers
+
+
+@pytest.fixture(scope="module")
+def text_server(store):
+    process, url = serve(
+        store,
+        f"models:/{TEXT_MODEL}@champion",
+        "--poll-seconds",
+        "0.5",
+        "--max-batch",
+        "8",
+        "--max-body-bytes",
+        "4000",
+        "--max-text-chars",
+        "300",
+    )
+    yield url, process
+    stop(process)
+
+
+TEXTS = ["shares profit market rally", "goal coach match striker", "election minister treaty"]
+
+
+def test_predict_one_and_a_batch_match_the_pyfunc_model(store, text_server):
+    import mlflow.pyfunc
+    import pandas as pd
+
+    url, _ = text_server
+    status, one, headers = call(f"{url}/predict", {"text": TEXTS[0]})
+    assert status == 200 and one["model_version"] == headers["X-Model-Version"]
+    status, batch, _ = call(f"{url}/predict", {"records": [{"text": t} for t in TEXTS]})
+    assert status == 200 and len(batch["predictions"]) == 3
+    assert batch["predictions"][0] == one["predictions"][0]
+    version = one["model_version"]
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{TEXT_MODEL}/{version}")
+    expected = pyfunc.predict(pd.DataFrame({"text": TEXTS}))
+    for got, (_, row) in zip(batch["predictions"], expected.iterrows(), strict=True):
+        assert got["label"] == row["label"]
+        assert set(got["probabilities"]) == set(LABEL_NAMES)
+        np.testing.assert_allclose(max(got["probabilities"].values()), row["probability"])
+        assert sum(got["probabilities"].values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ({}, 422, "text"),  # missing field
+        ({"text": 3}, 422, "text"),  # mistyped
+        ({"records": []}, 422, "records"),  # empty batch
+        ({"records": [{"text": "a"}] * 9}, 413, "limit of 8"),  # batch over --max-batch
+        ({"text": "x" * 301}, 422, "300"),  # text over --max-text-chars
+        ({"text": "ok", "extra": 1}, 422, "extra"),  # unknown field
+    ],
+)
+def test_bad_requests_get_a_4xx_naming_the_field_or_limit(text_server, body, status, needle):
+    url, process = text_server
+    got, detail, _ = call(f"{url}/predict", body)
+    assert got == status, detail
+    assert needle in json.dumps(detail)
+    assert process.poll() is None  # never a crash
+
+
+def test_body_over_the_size_limit_is_413(text_server):
+    url, _ = text_server
+    status, detail, _ = call(f"{url}/predict", raw=b'{"text": "' + b"a" * 5000 + b'"}')
+    assert status == 413 and "4000 bytes" in detail["detail"]
+    status, _, _ = call(f"{url}/predict", raw=b"{not json")
+    assert status == 422
+
+
+def test_version_names_what_mlflow_registered(store, text_server):
+    from mlflow.tracking import MlflowClient
+
+    url, _ = text_server
+    _, info, _ = call(f"{url}/version")
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    registered = client.get_model_version_by_alias(TEXT_MODEL, "champion")
+    assert info["name"] == TEXT_MODEL and info["alias"] == "champion"
+    assert info["version"] == str(registered.version) and info["run_id"] == registered.run_id
+    assert "git_commit" in info and isinstance(info["test_metrics"], dict)
+
+
+def test_metrics_count_requests_by_status_and_version(text_server):
+    url, _ = text_server
+    call(f"{url}/predict", {"text": TEXTS[1]})
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        page = response.read().decode()
+    assert 'reprotune_requests_total{model_version="' in page and 'status="200"' in page
+    assert "reprotune_request_seconds_bucket" in page and "reprotune_batch_size_count" in page
+    assert "reprotune_model_info" in page
+
+
+def test_docs_are_served_without_a_cdn(text_server):
+    url, _ = text_server
+    with urllib.request.urlopen(f"{url}/docs", timeout=10) as response:
+        page = response.read().decode()
+    assert "/static/swagger/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    with urllib.request.urlopen(f"{url}/static/swagger/swagger-ui-bundle.js", timeout=10) as r:
+        assert len(r.read()) > 100_000
+    _, schema, _ = call(f"{url}/openapi.json")
+    record = schema["components"]["schemas"]["Record"]
+    assert record["properties"]["text"]["maxLength"] == 300
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_swagger_page_renders_offline_in_headless_chromium(text_server, tmp_path):
+    url, _ = text_server
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=15000",
+        # Host names resolve to nothing: only the service on 127.0.0.1 can answer.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ]
+    done = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", f"{url}/docs"], capture_output=True, text=True, timeout=120
+    )
+    assert "opblock-summary-path" in done.stdout, done.stderr[-2000:]  # operations rendered
+    assert "/predict" in done.stdout
+
+
+def test_a_moved_alias_is_served_without_a_failed_request(store, text_server):
+    url, _ = text_server
+    failures, versions, stop_loop = [], [], threading.Event()
+
+    def client_loop():
+        while not stop_loop.is_set():
+            status, body, _ = call(f"{url}/predict", {"text": TEXTS[2]})
+            if status != 200:
+                failures.append((status, body))
+            else:
+                versions.append(body["model_version"])
+
+    threads = [threading.Thread(target=client_loop) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(store)
+            new = train_and_register(store / "text-v2", text_model(10.0), TEXT_MODEL, 0.9)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not versions or versions[-1] != new):
+            time.sleep(0.2)
+        time.sleep(1)
+    finally:
+        stop_loop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert versions[0] == "1" and versions[-1] == new
+    assert versions.index(new) > 0  # served v1 first, then switched
+    _, info, _ = call(f"{url}/version")
+    assert info["version"] == new
+
+
+def test_tabular_model_takes_typed_fields_and_an_api_key(store):
+    process, url = serve(
+        store,
+        f"models:/{TABULAR_MODEL}@champion",
+        "--api-key-env",
+        "SVC_KEY",
+        env={"SVC_KEY": "s3cret"},
+    )
+    try:
+        row = make_bank_like(3, seed=5)[list(FEATURES)].astype(object).to_dict("records")[0]
+        row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        status, _, _ = call(f"{url}/predict", row)
+        assert status == 401
+        key = {"X-API-Key": "s3cret"}
+        status, body, _ = call(f"{url}/predict", row, headers=key)
+        assert status == 200, body
+        prediction = body["predictions"][0]
+        assert prediction["threshold"] == 0.4 and set(prediction["probabilities"]) == {"no", "yes"}
+        assert (prediction["probabilities"]["yes"] >= 0.4) == (prediction["label"] == "yes")
+        status, detail, _ = call(f"{url}/predict", {**row, "age": "old"}, headers=key)
+        assert status == 422 and "age" in json.dumps(detail)
+        status, _, _ = call(f"{url}/predict", {**row, "balance": None}, headers=key)
+        assert status == 200  # a missing value is allowed and imputed
+        _, schema, _ = call(f"{url}/openapi.json")
+        fields = schema["components"]["schemas"]["Record"]["properties"]
+        assert {"type": "number"} in fields["age"]["anyOf"]
+        assert {"type": "string"} in fields["job"]["anyOf"]
+        assert schema["components"]["schemas"]["Record"]["examples"][0]["job"]
+    finally:
+        stop(process)
+
+
+def test_sigterm_finishes_the_request_in_flight_and_exits_0(store):
+    process, url = serve(store, f"models:/{TEXT_MODEL}/1", "--poll-seconds", "0")
+    results = []
+    batch = {"records": [{"text": " ".join(TEXTS * 30)}] * 200}
+    worker = threading.Thread(target=lambda: results.append(call(f"{url}/predict", batch)))
+    worker.start()
+    time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGTERM)
+    worker.join(timeout=60)
+    assert process.wait(timeout=60) == 0
+    assert results and results[0][0] == 200
