@@ -40,6 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         api_key_env=args.api_key_env,
         cors_origins=args.cors_origin,
         poll_s=args.poll_seconds,
+        batch_wait_ms=args.batch_wait_ms,
     )
     os.environ[SETTINGS_ENV] = settings.to_env()
     os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
@@ -207,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=30.0,
         help="look the alias up this often and swap in a new version (0: never)",
+    )
+    serve_cmd.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        help="micro-batching: join requests arriving within this many ms into one forward "
+        "pass (default: 5 for the transformer, off for the others; 0: off)",
     )
     serve_cmd.add_argument("--graceful-seconds", type=int, default=30)
     serve_cmd.add_argument("--log-level", default="info")

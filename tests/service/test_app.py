@@ -314,3 +314,43 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(store):
     worker.join(timeout=60)
     assert process.wait(timeout=60) == 0
     assert results and results[0][0] == 200
+
+
+def forward_passes(url: str) -> float:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        page = response.read().decode()
+    line = next(x for x in page.splitlines() if x.startswith("reprotune_forward_pass_rows_count"))
+    return float(line.split()[-1])
+
+
+def test_micro_batching_joins_requests_and_answers_each_with_its_own_rows(store):
+    process, url = serve(
+        store, f"models:/{TEXT_MODEL}/1", "--poll-seconds", "0", "--batch-wait-ms", "300"
+    )
+    try:
+        bodies = [
+            {"records": [{"text": f"{TEXTS[i % 3]} {'market ' * j}"} for j in range(1 + i % 4)]}
+            for i in range(10)
+        ]
+        alone = [call(f"{url}/predict", body)[1] for body in bodies]  # one pass each
+        before = forward_passes(url)
+        together: list = [None] * len(bodies)
+
+        def send(i):
+            together[i] = call(f"{url}/predict", bodies[i])[1]
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        passes = forward_passes(url) - before
+        assert passes < len(bodies)  # requests were joined
+        for single, joined in zip(alone, together, strict=True):
+            assert len(joined["predictions"]) == len(single["predictions"])
+            for a, b in zip(single["predictions"], joined["predictions"], strict=True):
+                assert a["label"] == b["label"]
+                for name in LABEL_NAMES:
+                    assert a["probabilities"][name] == pytest.approx(b["probabilities"][name])
+    finally:
+        stop(process)

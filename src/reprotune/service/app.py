@@ -9,7 +9,6 @@ import logging
 import os
 import time
 
-import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.security import APIKeyHeader
@@ -17,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from reprotune.models import decide
+from reprotune.service.batching import MicroBatcher, forward
 from reprotune.service.metrics import ServiceMetrics
 from reprotune.service.model import ModelHolder, ModelRef
 from reprotune.service.schemas import (
@@ -29,6 +29,7 @@ from reprotune.service.settings import ServiceSettings
 
 log = logging.getLogger("reprotune.service")
 SWAGGER_STATIC = "/static/swagger"
+DEFAULT_BATCH_WAIT_MS = 5.0
 API_KEY_HEADER = "X-API-Key"
 
 
@@ -100,13 +101,32 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     served = holder.load()  # before the port opens: /ready is true once it answers
     metrics = ServiceMetrics()
     metrics.serving(served.info.get("name") or settings.model, served.version)
+    wait_ms = settings.batch_wait_ms
+    if wait_ms is None:
+        wait_ms = DEFAULT_BATCH_WAIT_MS if served.candidate.family == "hf_transformer" else 0
+    batcher = (
+        MicroBatcher(holder, wait_ms / 1000, settings.max_batch, metrics.forward_rows.observe)
+        if wait_ms > 0
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        poller = asyncio.create_task(poll_registry()) if settings.poll_s > 0 else None
+        tasks = [asyncio.create_task(poll_registry())] if settings.poll_s > 0 else []
+        if batcher is not None:
+            tasks.append(asyncio.create_task(batcher.run()))
         yield
-        if poller is not None:
-            poller.cancel()
+        for task in tasks:
+            task.cancel()
+
+    async def score(records: list[dict]):
+        """(the model version that scored, class probabilities) for the records."""
+        if batcher is not None:
+            return await batcher.score(records)
+        model = holder.current  # one version for the whole request
+        proba = await asyncio.to_thread(forward, model, records)
+        metrics.forward_rows.observe(len(records))
+        return model, proba
 
     async def poll_registry():
         while True:
@@ -157,8 +177,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         summary="Score one record, or a batch under `records`",
         responses={401: {}, 413: {}, 422: {}},
     )
-    def predict(body: Record | Batch, response: Response) -> PredictResponse:  # type: ignore[valid-type]
-        model = holder.current  # one version for the whole request
+    async def predict(body: Record | Batch, response: Response) -> PredictResponse:  # type: ignore[valid-type]
         records = body.records if isinstance(body, Batch) else [body]
         if len(records) > settings.max_batch:
             raise HTTPException(
@@ -167,10 +186,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 "(--max-batch)",
             )
         metrics.batch_size.observe(len(records))
+        model, proba = await score([r.model_dump() for r in records])
         candidate = model.candidate
-        proba = candidate.predict_proba(
-            candidate.select_inputs_from_records([r.model_dump() for r in records])
-        )
         labels = decide(proba, candidate.threshold)
         response.headers["X-Model-Version"] = model.version
         return PredictResponse(
@@ -181,7 +198,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                     "probabilities": dict(zip(candidate.label_names, map(float, row), strict=True)),
                     "threshold": candidate.threshold,
                 }
-                for label, row in zip(labels, np.asarray(proba), strict=True)
+                for label, row in zip(labels, proba, strict=True)
             ],
         )
 

@@ -28,6 +28,12 @@ class ServiceMetrics:
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
+        self.forward_rows = Histogram(
+            "reprotune_forward_pass_rows",
+            "Records scored per forward pass (micro-batching joins requests)",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
         self.model = Gauge(
             "reprotune_model_info",
             "1 for the model version being served",

@@ -18,6 +18,9 @@ class ServiceSettings:
     api_key_env: str | None = None  # the variable holding the key; None: no key needed
     cors_origins: list[str] = field(default_factory=list)  # none: CORS off
     poll_s: float = 30.0  # how often an alias is looked up again; 0: never
+    # Micro-batching: requests within this many ms share one forward pass. None: 5 ms for
+    # the transformer (it gains from batches), off for the others; 0: off.
+    batch_wait_ms: float | None = None
     log_bodies: bool = False
 
     def to_env(self) -> str:
