@@ -129,7 +129,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes of each server")
     parser.add_argument("--alias-move", help="a version to move the alias to under load")
     args = parser.parse_args()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": args.store}
+    # mlflow models serve starts `uvicorn` by name: the venv comes first on PATH.
+    path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": args.store, "PATH": path}
     ours_port, theirs_port = free_port(), free_port()
     ours = start(
         [
