@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from reprotune.workspace import copy_pipeline
+from reprotune.workspace import copy_pipeline, set_dotted
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,12 +41,7 @@ def configure(project: Path, ag_news: Path, checkpoint: str, overrides: list[str
         test_size=500,
     )
     for override in overrides:
-        key, value = override.split("=", 1)
-        *parents, leaf = key.split(".")
-        node = params
-        for part in parents:
-            node = node[part]
-        node[leaf] = yaml.safe_load(value)
+        set_dotted(params, override)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from reprotune.workspace import copy_pipeline
+from reprotune.workspace import copy_pipeline, set_dotted
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,12 +41,7 @@ def run_pipeline(
         params["data"]["drop_columns"] = []
         params["data"]["features"]["duration"] = "number"
     for override in overrides:
-        key, value = override.split("=", 1)
-        *parents, leaf = key.split(".")
-        node = params
-        for part in parents:
-            node = node[part]
-        node[leaf] = yaml.safe_load(value)
+        set_dotted(params, override)
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for command in (["git", "init", "-q"], ["git", "add", "-A"]):

@@ -32,3 +32,15 @@ def copy_pipeline(source_root: Path, target: Path) -> Path:
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
     return target
+
+
+def set_dotted(params: dict, override: str) -> None:
+    """Apply `a.b.c=VALUE` (VALUE read as YAML) to a params dict, as `dvc exp run -S` does."""
+    import yaml
+
+    key, value = override.split("=", 1)
+    *parents, leaf = key.split(".")
+    node = params
+    for part in parents:
+        node = node[part]
+    node[leaf] = yaml.safe_load(value)

@@ -5,7 +5,6 @@ import re
 import sys
 from pathlib import Path
 
-import pytest
 from commands import run
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "service"))
@@ -14,13 +13,9 @@ BENCH = Path(__file__).parents[2] / "bench"
 
 
 def test_serve_benchmark_compares_both_servers_and_moves_the_alias(tmp_path):
-    from test_app import TEXT_MODEL, text_model, train_and_register
+    from test_app import TEXT_MODEL, in_project, text_model, train_and_register
 
-    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(tmp_path)
-        for var in ("MLFLOW_TRACKING_URI", "DVC_ROOT", "DVC_EXP_NAME"):
-            patch.delenv(var, raising=False)
+    with in_project(tmp_path):
         train_and_register(tmp_path / "v1", text_model(1.0), TEXT_MODEL, 0.9)
         train_and_register(tmp_path / "v2", text_model(10.0), TEXT_MODEL, 0.5)  # challenger
     command = [

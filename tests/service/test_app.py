@@ -1,6 +1,7 @@
 """The model service as a user runs it: `reprotune serve` (a real uvicorn process on a free
 loopback port) in front of models registered in a real MLflow store."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -56,15 +57,21 @@ def tabular_model():
     return model, example.where(example.notna(), None).to_dict("records")
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """A project folder with an MLflow store: the text model (v1) and the tabular model."""
-    root = tmp_path_factory.mktemp("svc")
+@contextlib.contextmanager
+def in_project(root: Path):
+    """Stages' tracking code run from `root`, a project folder with its own MLflow store."""
     (root / "dvc.yaml").write_text("stages: {}\n")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         for var in ("MLFLOW_TRACKING_URI", "DVC_ROOT", "DVC_EXP_NAME"):
             patch.delenv(var, raising=False)
+        yield root
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A project folder with an MLflow store: the text model (v1) and the tabular model."""
+    with in_project(tmp_path_factory.mktemp("svc")) as root:
         train_and_register(root / "text-v1", text_model(1.0), TEXT_MODEL, 0.5)
         model, example = tabular_model()
         train_and_register(
@@ -253,8 +260,7 @@ def test_a_moved_alias_is_served_without_a_failed_request(store, text_server):
     for thread in threads:
         thread.start()
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.chdir(store)
+        with in_project(store):
             new = train_and_register(store / "text-v2", text_model(10.0), TEXT_MODEL, 0.9)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (not versions or versions[-1] != new):

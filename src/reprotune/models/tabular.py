@@ -2,6 +2,7 @@
 columns in, one ColumnTransformer fitted on the training split only, optional resampling of
 the training rows, then the family's classifier. The saved pipeline takes raw columns."""
 
+import abc
 from pathlib import Path
 from typing import Literal
 
@@ -103,9 +104,9 @@ class SklearnTabular(Candidate):
 
     native_categories = False  # True: category codes, not one-hot columns
 
+    @abc.abstractmethod
     def build_classifier(self, train_labels: np.ndarray, pre):
         """The family's estimator; `pre` is the fitted preprocessor (its output columns)."""
-        raise NotImplementedError
 
     def fit_classifier(self, classifier, X, y, X_val, y_val, on_epoch) -> list[dict]:
         classifier.fit(X, y)
