@@ -1,5 +1,7 @@
 """compare: leaderboard of all candidates, the champion, comparison charts."""
 
+import sys
+
 from reprotune import paths, plots
 from reprotune.config import load_params
 from reprotune.io import read_json, staged_dir, write_json, write_text
@@ -7,6 +9,7 @@ from reprotune.leaderboard import (
     build_leaderboard,
     load_candidate_metrics,
     phase_summary,
+    phase_warnings,
     summary,
     to_markdown,
 )
@@ -28,10 +31,14 @@ def candidate_curves(rows: list[dict]) -> dict[str, dict[str, list]]:
     return found
 
 
+def saved_model(params, name: str):
+    return paths.ensemble_dir(name) if name in params.ensemble.candidates else paths.model_dir(name)
+
+
 def main() -> None:
     params = load_params()
     metric = params.compare.metric
-    rows = build_leaderboard(load_candidate_metrics(list(params.train.candidates)), metric)
+    rows = build_leaderboard(load_candidate_metrics(params.ranked_candidates), metric)
     with stage_run("compare", params.tracking) as run:
         phases = phase_summary(rows, params.compare.phases, metric)
         result = {**summary(rows, metric), **({"phases": phases} if phases else {})}
@@ -71,7 +78,7 @@ def main() -> None:
                 run,
                 params.compare.registered_model,
                 champion,
-                paths.model_dir(champion),
+                saved_model(params, champion),
                 metric,
                 result["champion_score"],
                 params.compare.higher_is_better,
@@ -81,6 +88,8 @@ def main() -> None:
                 f"({champion}) -> @{decision['alias']}: {decision['reason']}"
             )
     print(markdown)
+    for line in phase_warnings(phases, metric):
+        print(f"[compare] warning: {line}", file=sys.stderr)
 
 
 if __name__ == "__main__":

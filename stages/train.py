@@ -14,6 +14,7 @@ from reprotune.config import (
 )
 from reprotune.data.prepare import load_features, load_label_names, load_split
 from reprotune.io import staged_dir, write_json
+from reprotune.models.base import input_example
 from reprotune.stage import run_stage, single_argument
 from reprotune.tracking import stage_run
 
@@ -116,12 +117,6 @@ def decision(model, val, settings: dict) -> dict:
         "costs": settings["costs"],
         "positive_label": model.label_names[1],
     }
-
-
-def input_example(frame, features: dict[str, str], rows: int = 2) -> list[dict]:
-    """Raw feature values of a few validation rows: the MLflow model's input example."""
-    sample = frame[list(features)].head(rows).astype(object)
-    return sample.where(sample.notna(), None).to_dict(orient="records")
 
 
 def relaunch_with_torchrun(candidate: str, processes: int) -> int:

@@ -6,6 +6,7 @@ from reprotune.leaderboard import (
     build_leaderboard,
     load_candidate_metrics,
     phase_summary,
+    phase_warnings,
     summary,
     to_markdown,
 )
@@ -76,12 +77,30 @@ def test_each_phase_reports_its_best_and_lift_over_baseline():
     phases = {"baseline": ["base"], "optimized": ["mlp", "bert"], "tuned": ["tuned"]}
     result = phase_summary(rows, phases, "macro_f1")
     assert list(result) == ["baseline", "optimized", "tuned"]
-    assert result["baseline"] == {"best": "base", "macro_f1": 0.8, "lift": 0.0, "lift_pct": 0.0}
+    assert result["baseline"] == {
+        "best": "base",
+        "macro_f1": 0.8,
+        "lift": 0.0,
+        "lift_pct": 0.0,
+        "verdict": "reference",
+    }
     assert result["optimized"]["best"] == "bert"
     assert result["optimized"]["lift"] == pytest.approx(0.08)
     assert result["optimized"]["lift_pct"] == pytest.approx(10.0)
     table = to_markdown(rows, "macro_f1", result)
-    assert "| optimized | bert | 0.88 | 0.08 | +10.00% |" in table
+    assert "| optimized | bert | 0.88 | 0.08 | +10.00% | beats the baseline |" in table
+    assert "Warning" not in table
+
+
+def test_a_phase_that_does_not_beat_the_baseline_is_called_out():
+    rows = build_leaderboard(
+        {"base": metrics(0.823, 1.0), "tuned": metrics(0.818, 1.0)}, "macro_f1"
+    )
+    result = phase_summary(rows, {"baseline": ["base"], "tuned": ["tuned"]}, "macro_f1")
+    assert result["tuned"]["verdict"] == "does NOT beat the baseline"
+    (warning,) = phase_warnings(result, "macro_f1")
+    assert "'tuned' (tuned) does not beat the baseline on macro_f1" in warning
+    assert f"**Warning:** {warning}" in to_markdown(rows, "macro_f1", result)
 
 
 def test_lift_is_positive_when_a_lower_is_better_metric_drops():

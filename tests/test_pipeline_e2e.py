@@ -26,6 +26,8 @@ ROOT = Path(__file__).parents[1]
 
 
 CANDIDATES = ("baseline", "mlp", "logreg_tuned", "transformer")
+ENSEMBLE = "ensemble"  # stacking over baseline, mlp and transformer
+RANKED = (*CANDIDATES, ENSEMBLE)
 TUNE_TRIALS = 8
 
 
@@ -103,7 +105,7 @@ def test_repro_writes_every_output(project):
     assert {row["series"] for row in history} == {"train", "val"}
     assert max(row["epoch"] for row in history) >= 2
     compare = yaml.safe_load((project / "metrics/compare.json").read_text())
-    assert set(compare["ranking"]) == set(CANDIDATES) and compare["metric"] == "macro_f1"
+    assert set(compare["ranking"]) == set(RANKED) and compare["metric"] == "macro_f1"
     for name in [
         "metrics.json",
         "metrics.png",
@@ -130,6 +132,8 @@ def test_every_stage_logged_to_mlflow_under_one_parent(project):
         "compare",
         "tune@logreg_tuned",  # the untuned candidates' tune stages log nothing
         *(f"{stage}@{c}" for stage in ("train", "evaluate") for c in CANDIDATES),
+        f"ensemble@{ENSEMBLE}",
+        f"evaluate@{ENSEMBLE}",
     }
     evaluate = children["evaluate@baseline"]
     assert evaluate.data.metrics["accuracy"] > 0.6
@@ -319,7 +323,7 @@ def test_study_tunes_the_candidate_and_train_applies_its_best_params(project):
     assert {"parallel_coordinates.png", "importances.png", "history.png"} <= images
 
     compare = json.loads((project / "metrics/compare.json").read_text())
-    assert list(compare["phases"]) == ["baseline", "optimized", "tuned"]
+    assert list(compare["phases"]) == ["baseline", "optimized", "tuned", "ensembled"]
     assert compare["phases"]["tuned"]["best"] == "logreg_tuned"
     assert compare["phases"]["baseline"]["lift"] == 0
     assert "lift over the baseline phase" in (project / "metrics/compare.md").read_text()
@@ -353,6 +357,7 @@ def test_exp_run_lr_reruns_only_the_transformer(project):
         "tune@transformer",  # nothing to tune: it writes the same empty best params at once
         "train@transformer",
         "evaluate@transformer",
+        f"ensemble@{ENSEMBLE}",  # the transformer is one of its members
         "compare",
     }
 
@@ -366,6 +371,7 @@ def test_exp_run_reruns_only_what_depends_on_the_change(project):
         "tune@baseline",
         "train@baseline",
         "evaluate@baseline",
+        f"ensemble@{ENSEMBLE}",
         "compare",
     }
     names = {
@@ -413,9 +419,9 @@ def test_runs_command_ranks_every_evaluation_across_executions(project):
     rows = list(csv.DictReader(io.StringIO(out)))
     experiments = {"lower-lr", "lower-c", "two-procs"}  # the `dvc exp run -n` tests above
     assert experiments <= {r["execution"] for r in rows}
-    assert {r["candidate"] for r in rows} == set(CANDIDATES)
+    assert {r["candidate"] for r in rows} == set(RANKED)
     first = [r for r in rows if r["execution"] not in experiments]
-    assert len(first) == len(CANDIDATES) and sum(r["champion"] == "yes" for r in first) == 1
+    assert len(first) == len(RANKED) and sum(r["champion"] == "yes" for r in first) == 1
     scores = [float(r["macro_f1"]) for r in rows]
     assert scores == sorted(scores, reverse=True)
     assert {"param.lr", "param.C"} <= set(rows[0])

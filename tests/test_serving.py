@@ -61,7 +61,7 @@ def test_pyfunc_predicts_label_names_from_raw_text(saved):
 def test_model_folder_pins_its_requirements_and_keeps_an_example(saved):
     family, _, folder = saved
     requirements = (folder / "requirements.txt").read_text().split()
-    assert requirements == pip_requirements(family)
+    assert requirements == pip_requirements([family])
     assert all("==" in line for line in requirements)
     assert ("torch==2.13.0" in requirements) == (family == "hf_transformer")
     assert not any(r.startswith("torch") for r in requirements if family != "hf_transformer")

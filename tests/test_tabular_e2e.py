@@ -25,6 +25,8 @@ CANDIDATES = (
     "mlp_one_hot",
     "xgboost_tuned",
 )
+ENSEMBLE = "stack"
+RANKED = (*CANDIDATES, ENSEMBLE)
 MODEL_NAME = "reprotune-bank-marketing"
 
 
@@ -79,15 +81,15 @@ def test_every_candidate_reports_binary_metrics_at_both_thresholds(project):
         assert card["decision"]["objective"] == "cost"
         assert card["decision"]["threshold"] == metrics["threshold"]
     compare = read(project, "metrics/compare.json")
-    assert compare["metric"] == "pr_auc" and set(compare["ranking"]) == set(CANDIDATES)
-    assert set(compare["phases"]) == {"baseline", "optimized", "tuned"}
+    assert compare["metric"] == "pr_auc" and set(compare["ranking"]) == set(RANKED)
+    assert set(compare["phases"]) == {"baseline", "optimized", "tuned", "ensembled"}
     assert "| expected_cost |" in (project / "metrics/compare.md").read_text()
 
 
 def test_charts_overlay_every_candidate_and_skip_epoch_charts_without_epochs(project):
     for kind in ("roc", "pr", "calibration", "threshold"):
         rows = read(project, f"plots/compare/curves/{kind}.json")
-        assert {r["series"] for r in rows} == set(CANDIDATES), kind
+        assert {r["series"] for r in rows} == set(RANKED), kind
     for kind in ("roc", "pr", "calibration", "threshold"):
         assert (project / f"plots/evaluate/xgboost/curves/{kind}.png").is_file()
     assert list((project / "plots/train/logreg").iterdir()) == []
@@ -139,7 +141,7 @@ def test_champion_is_registered_under_the_example_name_and_takes_raw_columns(pro
 def test_runs_command_ranks_by_a_binary_metric(project):
     out = run(["reprotune", "runs", "--metric", "expected_cost", "--format", "json"], project)
     rows = json.loads(out.stdout)
-    assert {r["candidate"] for r in rows} == set(CANDIDATES)
+    assert {r["candidate"] for r in rows} == set(RANKED)
     costs = [r["expected_cost"] for r in rows]
     assert costs == sorted(costs) and all(r["pr_auc"] is not None for r in rows)
 
@@ -192,3 +194,28 @@ def test_bad_data_stops_preprocess_and_leaves_no_output(project, tmp_path):
     finally:
         params_file.write_text(original)
         run(["dvc", "checkout", "-q", "--force"], project, check=False)
+
+
+def test_the_ensemble_bundles_its_members_and_counts_their_cost(project):
+    metrics = read(project, f"metrics/evaluate/{ENSEMBLE}.json")
+    members = ("logreg", "random_forest", "xgboost_tuned")
+    assert metrics["pr_auc"] > metrics["positive_rate"] + 0.15
+    trained = [read(project, f"metrics/train/{m}.json")["train_seconds"] for m in members]
+    assert metrics["efficiency"]["train_seconds"] > sum(trained)
+    sizes = [read(project, f"metrics/evaluate/{m}.json")["efficiency"]["size_mb"] for m in members]
+    assert metrics["efficiency"]["size_mb"] >= sum(sizes)
+    card = read(project, f"ensembles/{ENSEMBLE}/candidate.json")
+    assert card["members"] == {
+        "logreg": "logreg",
+        "random_forest": "random_forest",
+        "xgboost_tuned": "xgboost",
+    }
+    assert card["decision"]["objective"] == "cost" and 0 < card["decision"]["threshold"] < 1
+
+
+def test_a_member_change_re_runs_that_member_the_ensemble_and_compare_only(project):
+    done = run(["dvc", "exp", "run", "-S", "train.candidates.logreg.C=0.5"], project)
+    ran = {line.split("'")[1] for line in done.stdout.splitlines() if "Running stage" in line}
+    assert {"train@logreg", "evaluate@logreg", f"ensemble@{ENSEMBLE}", "compare"} <= ran
+    others = {s for s in ran if s.split("@")[0] in ("train", "evaluate", "tune")}
+    assert others <= {"train@logreg", "evaluate@logreg", "tune@logreg"}, ran

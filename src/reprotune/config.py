@@ -7,7 +7,7 @@ message naming the key, the value and the fix.
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,6 +22,7 @@ from pydantic import (
 from ruamel.yaml import YAMLError
 
 from reprotune.errors import ParamsError
+from reprotune.models.ensemble import EnsembleParams
 from reprotune.models.keras_tabular import KerasTabularParams
 from reprotune.models.logreg import LogregParams
 from reprotune.models.random_forest import RandomForestParams
@@ -56,8 +57,8 @@ RANKABLE_METRICS = {
 BINARY_ONLY_METRICS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "brier", "expected_cost")
 FeatureTypeName = Literal["number", "category", "binary", "text"]
 
-PHASES = ("baseline", "optimized", "tuned")
-Phase = Literal["baseline", "optimized", "tuned"]
+PHASES = ("baseline", "optimized", "tuned", "ensembled")
+Phase = Literal["baseline", "optimized", "tuned", "ensembled"]
 
 
 class SplitFiles(Strict):
@@ -167,6 +168,7 @@ class TfidfLogregParams(FamilyParams):
     """TF-IDF features + logistic regression: the baseline every candidate must beat."""
 
     family: Literal["tfidf_logreg"]
+    quick: ClassVar[bool] = True
     ngram_max: int = Field(default=2, ge=1, le=5)
     sublinear_tf: bool = True
     min_df: PositiveInt = 1
@@ -258,6 +260,17 @@ class TrainParams(Strict):
                     "(it names a folder, a metrics file and an MLflow tag)"
                 )
         return candidates
+
+
+class EnsembleSection(Strict):
+    """Ensembles over trained candidates: ensemble@<name> combines `members`."""
+
+    candidates: dict[str, EnsembleParams] = Field(default_factory=dict)
+
+    @field_validator("candidates")
+    @classmethod
+    def _names_are_paths(cls, candidates: dict[str, Any]) -> dict[str, Any]:
+        return TrainParams._names_are_paths(candidates)
 
 
 class Costs(Strict):
@@ -409,6 +422,8 @@ class StudyParams(Strict):
     space: dict[str, SearchDimension] = Field(min_length=1)
     study: str | None = Field(default=None, min_length=1, max_length=200)
     n_trials: PositiveInt | None = None
+    # Overrides tune.cv_folds for this study; set it to cross-validate a neural family too.
+    cv_folds: int | None = Field(default=None, ge=2, le=20)
 
 
 class TuneParams(Strict):
@@ -426,6 +441,10 @@ class TuneParams(Strict):
     # A worker's running trial beats this often; silent for 4 beats (its machine lost, the
     # process killed), the next worker to start a trial marks it FAIL and runs one in its place.
     heartbeat_s: PositiveInt = 30
+    # Families that train in seconds score each trial by k-fold cross-validation over train +
+    # validation (stratified; grouped by data.group_column): less noise than one small
+    # validation split. null: every family is scored on the validation split.
+    cv_folds: int | None = Field(default=5, ge=2, le=20)
     candidates: dict[str, StudyParams] = Field(default_factory=dict)
 
     @field_validator("metric")
@@ -456,6 +475,11 @@ class TuneParams(Strict):
     def n_trials_for(self, candidate: str) -> int:
         return self.candidates[candidate].n_trials or self.n_trials
 
+    def cv_folds_for(self, candidate: str, quick: bool) -> int | None:
+        """Folds that score the candidate's trials; None: the validation split does."""
+        own = self.candidates[candidate].cv_folds
+        return own if own is not None else (self.cv_folds if quick else None)
+
     def study_name(self, candidate: str) -> str:
         return self.candidates[candidate].study or f"reprotune-{candidate}"
 
@@ -481,6 +505,7 @@ class Params(Strict):
     evaluate: EvaluateParams = EvaluateParams()
     compare: CompareParams = CompareParams()
     tune: TuneParams = TuneParams()
+    ensemble: EnsembleSection = EnsembleSection()
     tracking: TrackingParams = TrackingParams()
 
     @model_validator(mode="after")
@@ -528,12 +553,29 @@ class Params(Strict):
     def _phases_name_candidates(self) -> "Params":
         for phase, names in self.compare.phases.items():
             for name in names:
-                if name not in self.train.candidates:
+                if name not in self.ranked_candidates:
                     raise ValueError(
                         f"compare.phases.{phase} lists {name!r}, which is not a candidate; "
-                        f"fix: use one of {', '.join(self.train.candidates)}"
+                        f"fix: use one of {', '.join(self.ranked_candidates)}"
                     )
         return self
+
+    @model_validator(mode="after")
+    def _ensembles_combine_candidates(self) -> "Params":
+        for name in self.ensemble.candidates:
+            if name in self.train.candidates:
+                raise ValueError(
+                    f"ensemble.candidates.{name}: {name!r} is also a train candidate; fix: "
+                    "give the ensemble its own name"
+                )
+        for name, ensemble in self.ensemble.candidates.items():
+            check_ensemble(name, ensemble, self)
+        return self
+
+    @property
+    def ranked_candidates(self) -> list[str]:
+        """Every candidate compare ranks: the trained ones, then the ensembles."""
+        return [*self.train.candidates, *self.ensemble.candidates]
 
     @model_validator(mode="after")
     def _search_spaces_fit_candidates(self) -> "Params":
@@ -568,6 +610,46 @@ class Params(Strict):
         if isinstance(candidate, TransformerParams):
             return candidate.model_copy(update={k: getattr(self, k) for k in TOP_LEVEL_KNOBS})
         return candidate
+
+
+def check_ensemble(name: str, ensemble: EnsembleParams, params: "Params") -> None:
+    where = f"ensemble.candidates.{name}"
+    twice = sorted({m for m in ensemble.members if ensemble.members.count(m) > 1})
+    if twice:
+        raise ValueError(f"{where}.members lists {', '.join(twice)} twice; fix: list each once")
+    for member in ensemble.members:
+        if member == name:
+            raise ValueError(
+                f"{where}.members lists the ensemble itself; fix: list train candidates only"
+            )
+        if member in params.ensemble.candidates:
+            raise ValueError(
+                f"{where}.members lists {member!r}, another ensemble: ensembles combine "
+                f"trained candidates only; fix: list {member!r}'s members instead "
+                f"({', '.join(params.ensemble.candidates[member].members)})"
+            )
+        if member not in params.train.candidates:
+            raise ValueError(
+                f"{where}.members lists {member!r}, which is not a candidate; fix: use "
+                f"train candidates ({', '.join(params.train.candidates)})"
+            )
+    slow = [m for m in ensemble.members if not type(params.train.candidates[m]).quick]
+    if ensemble.fit_on == "oof" and slow:
+        raise ValueError(
+            f"{where}.fit_on is 'oof', which refits every member {ensemble.cv_folds} times, "
+            f"and {', '.join(slow)} train(s) in minutes, not seconds; fix: use fit_on: val, "
+            "or drop them from the members"
+        )
+    if ensemble.passthrough and (ensemble.method != "stacking" or params.data.features is None):
+        raise ValueError(
+            f"{where}.passthrough is true, which feeds a tabular task's raw features to a "
+            "stacking meta-model; fix: set it to false, or use method: stacking on a tabular task"
+        )
+    if ensemble.weights == "fitted" and ensemble.method != "voting":
+        raise ValueError(
+            f"{where}.weights is 'fitted', which applies to method: voting (stacking learns "
+            "its own weights); fix: drop weights or use method: voting"
+        )
 
 
 UNTUNABLE = ("family",)

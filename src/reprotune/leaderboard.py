@@ -81,8 +81,25 @@ def phase_summary(rows: list[dict], phases: dict[str, list[str]], metric: str) -
             metric: row[metric],
             "lift": round(lift, 6),
             "lift_pct": round(100 * lift / abs(reference), 3) if reference else None,
+            "verdict": verdict(phase, lift),
         }
     return summary
+
+
+def verdict(phase: str, lift: float) -> str:
+    """Said plainly: a phase that does not beat the baseline has not earned its cost."""
+    if phase == "baseline":
+        return "reference"
+    return "beats the baseline" if lift > 0 else "does NOT beat the baseline"
+
+
+def phase_warnings(phases: dict, metric: str) -> list[str]:
+    return [
+        f"phase {phase!r} ({values['best']}) does not beat the baseline on {metric} "
+        f"(lift {values['lift']:+.4g}): keep the simpler model"
+        for phase, values in phases.items()
+        if values["verdict"].startswith("does NOT")
+    ]
 
 
 def phases_markdown(phases: dict, metric: str) -> str:
@@ -94,7 +111,8 @@ def phases_markdown(phases: dict, metric: str) -> str:
     ]
     return (
         f"\nBest of each phase, and its lift over the baseline phase on **{metric}**:\n\n"
-        + markdown_table(["phase", "best", metric, "lift", "lift_pct"], rows)
+        + markdown_table(["phase", "best", metric, "lift", "lift_pct", "verdict"], rows)
+        + "".join(f"\n**Warning:** {line}.\n" for line in phase_warnings(phases, metric))
     )
 
 

@@ -13,6 +13,9 @@ LOCK_FILE = Path("constraints.txt")  # the pinned environment `make install` bui
 RAW_DIR = Path("data/raw")
 PROCESSED_DIR = Path("data/processed")
 MODELS_DIR = Path("models")
+# Ensembles bundle copies of members from models/: the ensemble stage depends on models/ as
+# a whole (DVC deps cannot list a variable number of members), so it writes beside it.
+ENSEMBLES_DIR = Path("ensembles")
 METRICS_DIR = Path("metrics")
 PLOTS_DIR = Path("plots")
 
@@ -46,6 +49,10 @@ def best_params_file(candidate: str) -> Path:
 
 def model_dir(candidate: str) -> Path:
     return MODELS_DIR / candidate
+
+
+def ensemble_dir(name: str) -> Path:
+    return ENSEMBLES_DIR / name
 
 
 def stage_metrics(stage: str, candidate: str | None = None) -> Path:

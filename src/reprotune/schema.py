@@ -13,3 +13,5 @@ class FamilyParams(Strict):
     """A candidate family's params. `reads`: the feature types the family can take."""
 
     reads: ClassVar[frozenset[str]] = frozenset({"text"})
+    # Trains in seconds: cross-validated studies and out-of-fold ensembles may refit it.
+    quick: ClassVar[bool] = False

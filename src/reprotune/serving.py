@@ -32,6 +32,7 @@ FAMILY_REQUIREMENTS = {
     "random_forest": (),
     "xgboost": ("xgboost-cpu", "xgboost"),
     "keras_tabular": ("tensorflow-cpu", "tensorflow", "keras"),
+    "ensemble": (),  # see families_run
 }
 SIGNATURE_TYPES = {"number": "double", "category": "string", "binary": "string", "text": "string"}
 
@@ -94,7 +95,11 @@ def signature(card: dict | None = None):
     from mlflow.types import ColSpec, Schema
 
     card = card or {}
-    typed = models.family_class(card["family"]).typed_inputs if card else False
+    typed = (
+        card.get("typed_inputs", models.family_class(card["family"]).typed_inputs)
+        if card
+        else False
+    )
     if typed:
         inputs = [
             ColSpec(SIGNATURE_TYPES[kind], column, required=False)
@@ -117,11 +122,17 @@ def input_example(card: dict) -> pd.DataFrame:
     return pd.DataFrame({INPUT_COLUMN: INPUT_EXAMPLE})
 
 
-def pip_requirements(family: str) -> list[str]:
+def families_run(card: dict) -> list[str]:
+    """The families a model runs: an ensemble's members' (it needs what each needs)."""
+    return list(card["members"].values()) if card["family"] == "ensemble" else [card["family"]]
+
+
+def pip_requirements(families: list[str]) -> list[str]:
     """Pinned to what trained the model; inferred requirements would list the whole env.
     Local version labels (torch's `+cpu`) are dropped: indexes do not serve them."""
     pins = []
-    for name in (*BASE_REQUIREMENTS, *FAMILY_REQUIREMENTS[family]):
+    needed = [name for family in families for name in FAMILY_REQUIREMENTS[family]]
+    for name in dict.fromkeys((*BASE_REQUIREMENTS, *needed)):
         try:
             pins.append(f"{name}=={metadata.version(name).split('+')[0]}")
         except metadata.PackageNotFoundError:
@@ -177,7 +188,7 @@ def build_model_dir(candidate_dir: Path, dest: Path) -> Path:
         code_paths=[str(Path(reprotune.__file__).parent)],
         signature=signature(card),
         input_example=input_example(card),
-        pip_requirements=pip_requirements(family),
+        pip_requirements=pip_requirements(families_run(card)),
     )
     if family in NATIVE_FLAVORS:
         save_native, flavor, payload_key = NATIVE_FLAVORS[family]

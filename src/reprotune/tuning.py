@@ -252,6 +252,22 @@ class Objective:
         self.space = params.tune.study(candidate).space
         self.score_key = f"val_{params.tune.metric}"
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.cv_folds = params.tune.cv_folds_for(candidate, type(base).quick)
+        self.folds = self._folds(params) if self.cv_folds else None
+
+    def _folds(self, params: Params) -> list:
+        """Cross-validation folds over train + validation (grouped when the task is)."""
+        from reprotune.data.folds import check_fold_count, fold_indices
+        from reprotune.data.prepare import load_split
+
+        labels = np.concatenate([self.train.labels, self.val.labels])
+        groups = None
+        if params.data.group_column:
+            column = params.data.group_column
+            groups = pd.concat([load_split("train")[column], load_split("val")[column]])
+        key = "tune.cv_folds"
+        check_fold_count(labels, self.cv_folds, key, None if groups is None else list(groups))
+        return fold_indices(labels, self.cv_folds, self.seed, groups)
 
     def settings(self, values: dict[str, Any]):
         where = f"trial params of {self.candidate!r}"
@@ -259,7 +275,7 @@ class Objective:
             settings = with_value(self.base, values, where)
         except ValueError as exc:
             raise ParamsError(str(exc)) from None
-        if getattr(settings, "fit_on_val", False):
+        if self.folds is None and getattr(settings, "fit_on_val", False):
             # The validation rows score the trial: they must not also train it.
             settings = settings.model_copy(update={"fit_on_val": False})
         return settings
@@ -307,16 +323,60 @@ class Objective:
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned at epoch {row['epoch']}")
 
+        if self.folds is not None:
+            return self._cross_validate(trial, settings, child)
         model = models.create(settings, self.label_names, self.seed, self.features)
         model.fit(self.train.inputs, self.train.labels, self.val.inputs, self.val.labels, on_epoch)
-        scores = epoch_metrics(self.val.labels, model.predict_proba(self.val.inputs), "val")
+        scores = self._scores(self.val.labels, model.predict_proba(self.val.inputs))
+        child.log_metrics({"objective": scores[self.score_key], **scores})
+        return scores[self.score_key]
+
+    def _scores(self, labels: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+        scores = epoch_metrics(labels, proba, "val")
         if self.score_key not in scores:
             raise ParamsError(
                 f"tune.metric {self.score_key.removeprefix('val_')!r} needs a binary task; "
                 "fix: use macro_f1, accuracy or loss"
             )
-        child.log_metrics({"objective": scores[self.score_key], **scores})
-        return scores[self.score_key]
+        return scores
+
+    def _cross_validate(self, trial: optuna.Trial, settings, child: StageRun) -> float:
+        """The mean score over the folds, each fold held out from a model fitted on the
+        others; the running mean is reported after each fold, so a poor trial is pruned."""
+        from reprotune.data.folds import concat_rows, inner_split, take_rows
+
+        rows = concat_rows(self.train.inputs, self.val.inputs)
+        labels = np.concatenate([self.train.labels, self.val.labels])
+        trains_on_val = getattr(settings, "fit_on_val", False)
+        fold_scores = []
+        for number, (fit_rows, held_rows) in enumerate(self.folds, start=1):
+            stop_if_terminating()
+            fit_part, inner_val = inner_split(labels[fit_rows], self.seed, trains_on_val)
+            fit_rows, val_rows = fit_rows[fit_part], fit_rows[inner_val]
+            model = models.create(settings, self.label_names, self.seed, self.features)
+            model.fit(
+                take_rows(rows, fit_rows),
+                labels[fit_rows],
+                take_rows(rows, val_rows),
+                labels[val_rows],
+            )
+            proba = model.predict_proba(take_rows(rows, held_rows))
+            fold_scores.append(self._scores(labels[held_rows], proba)[self.score_key])
+            child.log_metrics({f"fold_{self.score_key}": fold_scores[-1]}, step=number)
+            trial.report(float(np.mean(fold_scores)), number)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after fold {number}")
+        mean, spread = float(np.mean(fold_scores)), float(np.std(fold_scores))
+        trial.set_user_attr("cv_scores", [round(v, 6) for v in fold_scores])
+        trial.set_user_attr("cv_std", round(spread, 6))
+        child.log_metrics(
+            {
+                "objective": mean,
+                f"cv_mean_{self.score_key}": mean,
+                f"cv_std_{self.score_key}": spread,
+            }
+        )
+        return mean
 
 
 def data_files() -> list[Path]:

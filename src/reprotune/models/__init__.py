@@ -19,6 +19,7 @@ FAMILY_CLASSES = {
     "random_forest": "RandomForest",
     "xgboost": "Xgboost",
     "keras_tabular": "KerasTabular",
+    "ensemble": "Ensemble",  # trained by the ensemble stage, over other candidates
 }
 
 

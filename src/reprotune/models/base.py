@@ -116,3 +116,9 @@ def decide(proba: np.ndarray, threshold: float | None) -> np.ndarray:
 
 def read_card(folder: Path) -> dict:
     return read_json(Path(folder) / CARD)
+
+
+def input_example(frame, features: dict[str, str], rows: int = 2) -> list[dict]:
+    """Raw feature values of a few validation rows: the MLflow model's input example."""
+    sample = frame[list(features)].head(rows).astype(object)
+    return sample.where(sample.notna(), None).to_dict(orient="records")

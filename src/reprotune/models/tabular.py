@@ -22,6 +22,7 @@ Resample = Literal["none", "smote", "smotenc", "undersample"]
 
 class TabularParams(FamilyParams):
     reads = TABULAR_TYPES
+    quick = True
 
 
 def preprocessor(features: dict[str, str], native_categories: bool = False):

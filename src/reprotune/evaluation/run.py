@@ -1,0 +1,95 @@
+"""The evaluate stage's work on one saved model: test-split quality and efficiency metrics,
+plots for DVC and MLflow; for binary tasks also ROC-AUC, PR-AUC, calibration, and every
+threshold metric at 0.5 and at the model's tuned threshold, with its expected cost when
+evaluate.costs is set. Ensembles are evaluated by the same code."""
+
+from pathlib import Path
+
+from reprotune import models, paths, plots
+from reprotune.data.prepare import load_split
+from reprotune.evaluation import confusion, latency_ms, predict_timed, quality_metrics
+from reprotune.io import dir_size_bytes, staged_dir, write_json
+from reprotune.tracking import stage_run
+
+CURVES_DIR = "curves"
+
+
+def evaluate_model(candidate: str, model_folder: Path, params) -> dict:
+    """Test-split metrics, charts and an MLflow `evaluate` run for the model saved in
+    `model_folder`; writes metrics/evaluate/<candidate>.json and plots/evaluate/<candidate>/."""
+    test = load_split("test")
+    model, card = models.load(model_folder)
+    inputs, y_true = model.select_inputs(test), test["label"].to_numpy()
+    one_example = inputs[:1] if isinstance(inputs, list) else inputs.iloc[:1]
+    tags = {
+        "reprotune.family": card["family"],
+        # The run that trained this model (DVC may have restored it from an earlier execution).
+        "reprotune.train_run": card.get("mlflow", {}).get("run_id", ""),
+    }
+    costs = params.evaluate.costs.model_dump() if params.evaluate.costs else None
+    with stage_run("evaluate", params.tracking, candidate, tags=tags) as run:
+        run.log_dataset(test, "test")
+        proba, samples_per_s = predict_timed(
+            model.predict_proba, inputs, params.evaluate.throughput_batch_size
+        )
+        y_pred = models.decide(proba, model.threshold)
+        metrics = quality_metrics(y_true, proba, card["label_names"], y_pred)
+        if len(card["label_names"]) == 2:
+            from reprotune.evaluation.binary import binary_metrics
+
+            metrics.update(binary_metrics(y_true, proba, model.threshold, costs))
+        metrics["efficiency"] = {
+            "train_seconds": card["train"]["train_seconds"],
+            "throughput_samples_per_s": samples_per_s,
+            "latency_ms": latency_ms(
+                model.predict_proba, one_example, params.evaluate.latency_repeats
+            ),
+            "size_mb": round(dir_size_bytes(model_folder) / 1e6, 3),
+            "n_parameters": card["train"]["n_parameters"],
+        }
+        metrics["n_test"] = len(test)
+        with staged_dir(paths.stage_plots("evaluate", candidate)) as folder:
+            files = [
+                *plots.confusion_plot(
+                    folder,
+                    y_true,
+                    y_pred,
+                    confusion(y_true, y_pred, len(card["label_names"])),
+                    card["label_names"],
+                ),
+                *plots.per_class_plot(folder, metrics["per_class"]),
+                *plots.final_metrics_plot(folder, metrics),
+            ]
+            (folder / CURVES_DIR).mkdir()
+            if len(card["label_names"]) == 2 and metrics["roc_auc"] is not None:
+                files += binary_charts(folder / CURVES_DIR, y_true, proba, metrics, costs)
+            names = [f.relative_to(folder) for f in files]
+        write_json(paths.stage_metrics("evaluate", candidate), metrics)
+        run.log_params(params.evaluate.model_dump())
+        run.log_metrics(metrics)
+        plot_dir = paths.stage_plots("evaluate", candidate)
+        run.log_artifacts([plot_dir / n for n in names if n.parent.name != CURVES_DIR], "plots")
+        run.log_artifacts(
+            [plot_dir / n for n in names if n.parent.name == CURVES_DIR], f"plots/{CURVES_DIR}"
+        )
+        run.log_artifacts([paths.stage_metrics("evaluate", candidate)])
+    print(f"[evaluate] {candidate}: {headline(metrics)}")
+    return metrics
+
+
+def binary_charts(folder, y_true, proba, metrics: dict, costs: dict | None):
+    from reprotune.evaluation.binary import curves
+    from reprotune.evaluation.thresholds import threshold_curve
+
+    return plots.binary_plots(
+        folder,
+        curves(y_true, proba[:, 1]),
+        threshold_curve(y_true, proba[:, 1], costs),
+        metrics["threshold"],
+    )
+
+
+def headline(metrics: dict) -> str:
+    keys = ("roc_auc", "pr_auc", "f1", "expected_cost") if "roc_auc" in metrics else ()
+    shown = {k: metrics[k] for k in ("accuracy", "macro_f1", *keys) if metrics.get(k) is not None}
+    return ", ".join(f"{k} {v:.4f}" for k, v in shown.items())

@@ -1,0 +1,236 @@
+"""Ensembles of trained candidates: soft voting and stacking.
+
+The members are the candidates the train stage saved; the ensemble learns only how to combine
+their class probabilities, from predictions the members made on rows they did not train on:
+- `fit_on: val`: the validation split (a member that also trained on it, such as the TF-IDF
+  baseline with `fit_on_val`, is cross-fitted: refit on train + the other validation folds);
+- `fit_on: oof`: out-of-fold predictions over train + validation (every member refit
+  `cv_folds` times: for families that train in seconds).
+The saved ensemble bundles copies of its members, so it loads, predicts and serves as one
+model, and its latency, size and parameter count are what it really runs.
+"""
+
+import shutil
+import time
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import joblib
+import numpy as np
+from pydantic import Field, PositiveFloat
+
+from reprotune.data.folds import concat_rows, fold_indices, inner_split, take_rows
+from reprotune.models.base import Candidate
+from reprotune.schema import FamilyParams
+
+COMBINER = "combiner.joblib"
+MEMBERS_DIR = "members"
+PROBABILITY_FLOOR = 1e-7
+
+
+class EnsembleParams(FamilyParams):
+    """One ensemble (under `ensemble.candidates` in params.yaml)."""
+
+    reads: ClassVar[frozenset[str]] = frozenset({"number", "category", "binary", "text"})
+    family: Literal["ensemble"] = "ensemble"
+    method: Literal["voting", "stacking"] = "stacking"
+    members: list[str] = Field(min_length=2)
+    # voting: equal weights, or weights that minimize log loss on the held-out predictions.
+    weights: Literal["equal", "fitted"] = "equal"
+    fit_on: Literal["val", "oof"] = "val"
+    cv_folds: int = Field(default=5, ge=2, le=20)
+    # stacking on a tabular task: the meta-model also sees the encoded raw features.
+    passthrough: bool = False
+    C: PositiveFloat = 1.0  # the stacking meta-model's inverse regularization
+
+
+class Ensemble(Candidate):
+    family = "ensemble"
+
+    def __init__(self, params, label_names, seed, features=None, members=None, sources=None):
+        super().__init__(params, label_names, seed, features)
+        self.members: dict[str, Candidate] = dict(members or {})
+        self.sources: dict[str, Path] = dict(sources or {})  # where each member was saved
+        self.combiner: dict = {}
+        self.fit_seconds = 0.0
+        self.group_column: str | None = None  # out-of-fold folds keep a group together
+
+    @property
+    def typed_inputs(self) -> bool:
+        return any(member.typed_inputs for member in self.members.values())
+
+    def select_inputs(self, frame):
+        return frame.reset_index(drop=True) if self.typed_inputs else super().select_inputs(frame)
+
+    def _member_inputs(self, member: Candidate, inputs):
+        return member.select_inputs(inputs) if self.typed_inputs else inputs
+
+    def member_probas(self, inputs) -> list[np.ndarray]:
+        return [m.predict_proba(self._member_inputs(m, inputs)) for m in self.members.values()]
+
+    # -- fitting the combination -----------------------------------------------------------
+
+    def fit(self, train_inputs, train_labels, val_inputs, val_labels, on_epoch=None) -> list[dict]:
+        """Learn the combination from the members' held-out predictions (see the module)."""
+        start = time.perf_counter()
+        probas, labels, raw = self.held_out_probas(
+            train_inputs, np.asarray(train_labels), val_inputs, np.asarray(val_labels)
+        )
+        self.combiner = self._fit_combiner(probas, labels, raw)
+        self.held_out = (self._combine(probas, raw), labels)
+        self.fit_seconds = time.perf_counter() - start
+        return []
+
+    def held_out_probas(self, train_inputs, train_labels, val_inputs, val_labels):
+        """Each member's probabilities on rows it did not train on, the rows' labels, and
+        the rows themselves (for passthrough)."""
+        if self.params.fit_on == "oof":
+            rows = concat_rows(train_inputs, val_inputs)
+            labels = np.concatenate([train_labels, val_labels])
+            groups = rows[self.group_column] if self.group_column and self.typed_inputs else None
+            folds = fold_indices(labels, self.params.cv_folds, self.seed, groups)
+            probas = [self.out_of_fold(m, rows, labels, folds) for m in self.members.values()]
+            return probas, labels, rows
+        probas = []
+        for member in self.members.values():
+            if getattr(member.params, "fit_on_val", False):
+                probas.append(
+                    self.cross_fitted(member, train_inputs, train_labels, val_inputs, val_labels)
+                )
+            else:
+                probas.append(member.predict_proba(self._member_inputs(member, val_inputs)))
+        return probas, val_labels, val_inputs
+
+    def out_of_fold(self, member, rows, labels, folds) -> np.ndarray:
+        """Each row predicted by a copy of `member` fitted without that row's fold."""
+        proba = np.zeros((len(labels), len(self.label_names)))
+        for fit_rows, held_rows in folds:
+            copy = self._refit(member, take_rows(rows, fit_rows), labels[fit_rows])
+            proba[held_rows] = copy.predict_proba(
+                self._member_inputs(copy, take_rows(rows, held_rows))
+            )
+        return proba
+
+    def cross_fitted(self, member, train_inputs, train_labels, val_inputs, val_labels):
+        """Validation predictions of a member that trains on validation rows too: each fold
+        predicted by a copy fitted on train + the other validation folds."""
+        folds = fold_indices(val_labels, self.params.cv_folds, self.seed)
+        proba = np.zeros((len(val_labels), len(self.label_names)))
+        for fit_rows, held_rows in folds:
+            rows = concat_rows(train_inputs, take_rows(val_inputs, fit_rows))
+            labels = np.concatenate([train_labels, val_labels[fit_rows]])
+            copy = self._refit(member, rows, labels)
+            held = take_rows(val_inputs, held_rows)
+            proba[held_rows] = copy.predict_proba(self._member_inputs(copy, held))
+        return proba
+
+    def _refit(self, member: Candidate, rows, labels: np.ndarray) -> Candidate:
+        """A fresh copy of `member` (same family, params, seed) fitted on `rows` only (its
+        early stopping, if any, on a tenth of them)."""
+        from reprotune import models
+
+        trains_on_val = getattr(member.params, "fit_on_val", False)
+        fit_rows, inner_val = inner_split(labels, self.seed, trains_on_val)
+        copy = models.create(member.params, member.label_names, member.seed, member.features)
+        copy.fit(
+            self._member_inputs(copy, take_rows(rows, fit_rows)),
+            labels[fit_rows],
+            self._member_inputs(copy, take_rows(rows, inner_val)),
+            labels[inner_val],
+        )
+        return copy
+
+    def _fit_combiner(self, probas: list[np.ndarray], labels: np.ndarray, raw) -> dict:
+        if self.params.method == "voting":
+            weights = (
+                fitted_weights(probas, labels)
+                if self.params.weights == "fitted"
+                else np.full(len(probas), 1 / len(probas))
+            )
+            return {"weights": [float(w) for w in weights]}
+        from sklearn.linear_model import LogisticRegression
+
+        encoder = self._passthrough_encoder(raw)
+        meta = LogisticRegression(C=self.params.C, max_iter=2000, random_state=self.seed)
+        meta.fit(self._meta_features(probas, raw, encoder), labels)
+        return {"meta": meta, "passthrough": encoder}
+
+    def _passthrough_encoder(self, raw):
+        if not (self.params.passthrough and self.features):
+            return None
+        from reprotune.models.tabular import preprocessor, tabular_inputs
+
+        encoder = preprocessor(self.features)
+        encoder.fit(tabular_inputs(raw, self.features))
+        return encoder
+
+    def _meta_features(self, probas: list[np.ndarray], raw, encoder) -> np.ndarray:
+        # The binary case keeps P(positive) only: the two columns are collinear.
+        columns = [p[:, 1:] if p.shape[1] == 2 else p for p in probas]
+        features = np.hstack([np.log(np.clip(c, PROBABILITY_FLOOR, 1)) for c in columns])
+        if encoder is None:
+            return features
+        from reprotune.models.tabular import tabular_inputs
+
+        encoded = encoder.transform(tabular_inputs(raw, self.features))
+        encoded = encoded.toarray() if hasattr(encoded, "toarray") else np.asarray(encoded)
+        return np.hstack([features, encoded])
+
+    def _combine(self, probas: list[np.ndarray], raw) -> np.ndarray:
+        if "weights" in self.combiner:
+            mixed = np.tensordot(np.asarray(self.combiner["weights"]), np.stack(probas), axes=1)
+            return mixed / mixed.sum(axis=1, keepdims=True)
+        meta = self.combiner["meta"]
+        features = self._meta_features(probas, raw, self.combiner["passthrough"])
+        proba = np.zeros((len(features), len(self.label_names)))
+        proba[:, meta.classes_] = meta.predict_proba(features)
+        return proba
+
+    # -- the Candidate interface -------------------------------------------------------------
+
+    def predict_proba(self, inputs) -> np.ndarray:
+        return self._combine(self.member_probas(inputs), inputs)
+
+    def n_parameters(self) -> int:
+        meta = self.combiner.get("meta")
+        own = int(meta.coef_.size + meta.intercept_.size) if meta is not None else 0
+        return sum(m.n_parameters() for m in self.members.values()) + own
+
+    def member_summary(self) -> dict:
+        return {name: member.family for name, member in self.members.items()}
+
+    def save_weights(self, folder: Path) -> None:
+        for name, source in self.sources.items():
+            shutil.copytree(source, Path(folder) / MEMBERS_DIR / name)
+        joblib.dump(self.combiner, Path(folder) / COMBINER)
+
+    @classmethod
+    def load_weights(cls, folder: Path, card: dict) -> "Ensemble":
+        from reprotune import models
+
+        members = {
+            name: models.load(Path(folder) / MEMBERS_DIR / name)[0] for name in card["members"]
+        }
+        params = EnsembleParams(**card["params"])
+        model = cls(params, card["label_names"], card["seed"], card.get("features"), members)
+        model.combiner = joblib.load(Path(folder) / COMBINER)
+        return model
+
+
+def fitted_weights(probas: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
+    """Non-negative weights summing to 1 that minimize the log loss of the weighted average
+    (softmax-parametrized, so the optimizer needs no constraints; deterministic)."""
+    from scipy.optimize import minimize
+
+    stacked = np.stack(probas)  # members x rows x classes
+    rows = np.arange(len(labels))
+
+    def loss(logits: np.ndarray) -> float:
+        weights = np.exp(logits - logits.max())
+        weights /= weights.sum()
+        mixed = np.tensordot(weights, stacked, axes=1)[rows, labels]
+        return float(-np.mean(np.log(np.clip(mixed, PROBABILITY_FLOOR, 1))))
+
+    result = minimize(loss, np.zeros(len(probas)), method="Nelder-Mead", options={"xatol": 1e-4})
+    weights = np.exp(result.x - result.x.max())
+    return weights / weights.sum()
