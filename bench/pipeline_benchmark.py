@@ -72,20 +72,25 @@ def run(cmd: list[str], cwd: Path) -> None:
 
 
 def pipeline_figures(project: Path) -> list[dict]:
+    """Each candidate's and ensemble's test figures; an ensemble's training time is its
+    members' plus its own fitting."""
     params = yaml.safe_load((project / "params.yaml").read_text())
+    trained = [("train", name) for name in params["train"]["candidates"]]
+    ensembles = [("ensemble", name) for name in params.get("ensemble", {}).get("candidates", {})]
     rows = []
-    for name in params["train"]["candidates"]:
+    for stage, name in trained + ensembles:
         evaluation = json.loads((project / f"metrics/evaluate/{name}.json").read_text())
-        train = json.loads((project / f"metrics/train/{name}.json").read_text())
+        train = json.loads((project / f"metrics/{stage}/{name}.json").read_text())
         rows.append(
             {
                 "candidate": name,
                 "accuracy": evaluation["accuracy"],
                 "macro_f1": evaluation["macro_f1"],
                 "train_s": train["train_seconds"],
-                "epochs": train["epochs_run"],
-                "train_samples_per_s": train["train_samples_per_s"],
+                "epochs": train.get("epochs_run"),
+                "train_samples_per_s": train.get("train_samples_per_s"),
                 "inference_samples_per_s": evaluation["efficiency"]["throughput_samples_per_s"],
+                "latency_ms": evaluation["efficiency"]["latency_ms"],
             }
         )
     return rows
@@ -182,6 +187,7 @@ def main() -> None:
         pipeline_seconds = time.perf_counter() - start
         rows = pipeline_figures(project)
         resources = stage_resources(project)
+        phases = json.loads((project / "metrics/compare.json").read_text()).get("phases", {})
         if not args.no_reference:
             rows.append(reference_recipe(project, args.checkpoint, args.threads))
     columns = [
@@ -192,12 +198,16 @@ def main() -> None:
         "epochs",
         "train_samples_per_s",
         "inference_samples_per_s",
+        "latency_ms",
     ]
     print("| " + " | ".join(columns) + " |")
     print("| " + " | ".join("---" for _ in columns) + " |")
     for row in rows:
         print("| " + " | ".join(_cell(row.get(c)) for c in columns) + " |")
     print(f"\nfull pipeline (dvc repro, all stages): {pipeline_seconds:.0f} s\n")
+    for phase, values in phases.items():
+        print(f"phase {phase}: {values['best']} lift {values['lift']:+.4f} ({values['verdict']})")
+    print()
     print("| stage | wall s | peak memory MiB |\n| --- | --- | --- |")
     print("\n".join(resources))
 

@@ -75,7 +75,8 @@ def f1_at_f1_threshold(project: Path, candidate: str) -> float:
 
     processed = project / "data/processed"
     val, test = (pd.read_parquet(processed / f"{s}.parquet") for s in ("val", "test"))
-    model, _ = models.load(project / "models" / candidate)
+    folder = project / "models" / candidate
+    model, _ = models.load(folder if folder.is_dir() else project / "ensembles" / candidate)
     val_p = model.predict_proba(model.select_inputs(val))[:, 1]
     threshold = tune_threshold(val["label"].to_numpy(), val_p, "f1", None)
     test_p = model.predict_proba(model.select_inputs(test))[:, 1]
@@ -165,6 +166,20 @@ def plain_rows(project: Path, costs: dict) -> list[dict]:
     return rows
 
 
+def ensemble_versus_members(project: Path, rows: list[dict]) -> str:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    ensembles = set(params.get("ensemble", {}).get("candidates", {}))
+    pipeline = {r["model"].removeprefix("pipeline: "): r for r in rows if "pipeline" in r["model"]}
+    singles = [r for name, r in pipeline.items() if name not in ensembles]
+    best_single = max(singles, key=lambda r: r["pr_auc"])
+    return "\n".join(
+        f"ensemble {name}: PR-AUC {pipeline[name]['pr_auc']:.4f} vs best single "
+        f"{best_single['pr_auc']:.4f} ({best_single['model']}); train "
+        f"{pipeline[name]['train_s']:.1f} s"
+        for name in sorted(ensembles)
+    )
+
+
 def markdown(rows: list[dict]) -> str:
     columns = list(rows[0])
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -206,6 +221,10 @@ def main() -> None:
     tuned = [r for r in rows if r["f1@f1-tuned"] is not None]
     raised = [r["model"] for r in tuned if r["f1@f1-tuned"] > r["f1@0.5"]]
     print(f"F1-tuned threshold raises test F1 over 0.5 for {len(raised)} of {len(tuned)}: {raised}")
+    print(ensemble_versus_members(project, rows))
+    compare = json.loads((project / "metrics/compare.json").read_text())
+    for phase, values in compare.get("phases", {}).items():
+        print(f"phase {phase}: {values['best']} lift {values['lift']:+.4f} ({values['verdict']})")
     if args.with_duration:
         leaky, seconds = run_pipeline(args.data, workdir / "with-duration", True, args.set)
         best = max(pipeline_rows(leaky), key=lambda r: r["roc_auc"])

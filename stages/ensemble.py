@@ -89,7 +89,7 @@ def check_folds(settings, name: str, train, val, members) -> None:
     key = f"ensemble.candidates.{name}.cv_folds"
     if settings.fit_on == "oof":
         check_fold_count(list(train["label"]) + list(val["label"]), settings.cv_folds, key)
-    elif any(getattr(m.params, "fit_on_val", False) for m in members.values()):
+    elif any(m.trains_on_validation for m in members.values()):
         check_fold_count(val["label"].to_numpy(), settings.cv_folds, key)
 
 

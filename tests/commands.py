@@ -49,6 +49,7 @@ def baseline_only_project(
     candidates = params["train"]["candidates"]
     params["train"]["candidates"] = {"baseline": candidates["baseline"]}
     params["compare"]["phases"] = {"baseline": ["baseline"]}
+    params["ensemble"]["candidates"] = {}
     if tuned_trials:
         params["train"]["candidates"]["logreg_tuned"] = candidates["logreg_tuned"]
         params["compare"]["phases"]["tuned"] = ["logreg_tuned"]

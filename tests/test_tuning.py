@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 import yaml
@@ -17,7 +18,7 @@ from optuna.trial import TrialState
 
 from reprotune import tuning
 from reprotune.config import KerasMlpParams, parse_params
-from reprotune.errors import ParamsError
+from reprotune.errors import DataError, ParamsError
 from reprotune.models.training import epoch_metrics
 from reprotune.tracking import StageRun
 from reprotune.workspace import copy_pipeline
@@ -81,7 +82,7 @@ def test_choices_of_lists_round_trip_and_grid_visits_every_point():
 
 
 def test_trials_train_on_train_and_score_on_validation(in_project):
-    objective = logreg_objective(in_project)
+    objective = logreg_objective(in_project, cv_folds=None)
     assert objective.base.fit_on_val is True  # the final model may use the validation rows ...
     assert objective.settings({"C": 1.0}).fit_on_val is False  # ... a trial never does
     study = optuna.create_study(direction="maximize")
@@ -97,6 +98,42 @@ def test_trials_train_on_train_and_score_on_validation(in_project):
     expected = epoch_metrics(objective.val.labels, model.predict_proba(objective.val.inputs), "val")
     assert trial.value == pytest.approx(expected["val_macro_f1"])
     assert trial.value > 0.5  # four classes: chance is 0.25
+
+
+def test_quick_families_score_a_trial_by_cross_validation(in_project):
+    """The trial's value is the mean over folds of train + validation, each fold scored by a
+    model fitted without it; the spread is recorded with it."""
+    from reprotune import models
+    from reprotune.data.folds import concat_rows, inner_split, take_rows
+
+    objective = logreg_objective(in_project, cv_folds=3)
+    assert objective.settings({"C": 1.0}).fit_on_val is True  # in-fold rows only: allowed
+    values = {"C": 2.0, "ngram_max": 1, "min_df": 1, "sublinear_tf": True}
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial(values)
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+
+    rows = concat_rows(objective.train.inputs, objective.val.inputs)
+    labels = np.concatenate([objective.train.labels, objective.val.labels])
+    assert len(objective.folds) == 3
+    expected = []
+    for fit_rows, held_rows in objective.folds:
+        assert not set(fit_rows) & set(held_rows)
+        fit_part, _ = inner_split(labels[fit_rows], objective.seed, trains_on_val=True)
+        model = models.create(objective.settings(values), objective.label_names, objective.seed)
+        model.fit(take_rows(rows, fit_rows[fit_part]), labels[fit_rows[fit_part]], [], [])
+        proba = model.predict_proba(take_rows(rows, held_rows))
+        expected.append(epoch_metrics(labels[held_rows], proba, "val")["val_macro_f1"])
+    assert trial.user_attrs["cv_scores"] == pytest.approx(expected, abs=1e-6)
+    assert trial.value == pytest.approx(np.mean(expected))
+    assert trial.user_attrs["cv_std"] == pytest.approx(np.std(expected), abs=1e-6)
+    assert sorted(trial.intermediate_values) == [1, 2, 3]  # a running mean after each fold
+
+
+def test_too_many_folds_for_the_smallest_class_stop_the_study(in_project):
+    with pytest.raises(DataError, match=r"tune\.cv_folds = 20: the smallest class"):
+        logreg_objective(in_project, cv_folds=20)
 
 
 def test_a_hopeless_trial_is_pruned_on_its_validation_curve(in_project, monkeypatch):

@@ -193,7 +193,19 @@ class KerasMlpParams(FamilyParams):
     epochs: PositiveInt = 20
     batch_size: PositiveInt = 32
     patience: PositiveInt = 3
+    # The validation score early stopping follows: loss is smoother than macro F1 on a small
+    # validation split, where a few rows flip the F1 from one epoch to the next.
+    monitor: Literal["macro_f1", "loss"] = "macro_f1"
     class_weight: bool = False
+    # Scale each TF-IDF vector to unit length (as the baseline's TfidfVectorizer does), so
+    # long and short texts reach the first layer on one scale.
+    normalize: bool = False
+    # Wide & deep: the TF-IDF features also reach the output through a linear path (a
+    # logistic regression inside the network), added to the hidden layers' logits.
+    wide: bool = False
+    # After early stopping picked the epoch count on validation, train again from scratch on
+    # train + validation for that many epochs (the baseline's fit_on_val, for an MLP).
+    refit_on_val: bool = False
 
 
 class TransformerParams(FamilyParams):

@@ -37,6 +37,7 @@ STUDY_FILE = "study.db"
 SEARCH_ATTR = "reprotune.search"
 WORKER_ATTR = "reprotune.worker"
 RUN_ATTR = "reprotune.mlflow_run_id"
+VALIDATION_FITTING = ("fit_on_val", "refit_on_val")  # params that train on validation rows
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
@@ -173,6 +174,7 @@ def search_signature(trials: "Objective", digest: str) -> dict[str, Any]:
         "seed": trials.seed,
         "data": digest,
         "pruner": tune.pruner,
+        "scored_on": f"{trials.cv_folds}-fold" if trials.cv_folds else "validation",
     }
 
 
@@ -197,7 +199,7 @@ def open_study(trials: "Objective", storage: str, sampler_seed: int, digest: str
     elif recorded != signature:
         raise ParamsError(
             f"study {name!r} in {shown_url(storage)} was made for another search "
-            f"(different space, base params, metric, seed or data):\n  theirs: {recorded}\n"
+            f"(different space, base params, metric, folds, seed or data):\n  theirs: {recorded}\n"
             f"  yours:  {signature}\nfix: set tune.candidates.{candidate}.study to a new name, "
             "or delete the old study (optuna delete-study)"
         )
@@ -275,9 +277,10 @@ class Objective:
             settings = with_value(self.base, values, where)
         except ValueError as exc:
             raise ParamsError(str(exc)) from None
-        if self.folds is None and getattr(settings, "fit_on_val", False):
+        if self.folds is None:
             # The validation rows score the trial: they must not also train it.
-            settings = settings.model_copy(update={"fit_on_val": False})
+            learns_from_val = [k for k in VALIDATION_FITTING if getattr(settings, k, False)]
+            settings = settings.model_copy(update=dict.fromkeys(learns_from_val, False))
         return settings
 
     def __call__(self, trial: optuna.Trial) -> float:

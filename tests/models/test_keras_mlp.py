@@ -52,3 +52,35 @@ def test_class_weights_balance_frequencies():
     model = models.create(KerasMlpParams(family="keras_mlp"), ["a", "b", "c"], seed=0)
     weights = model._class_weights(np.array([0, 0, 0, 1]))
     assert weights == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0), 2: 0.0}
+
+
+def test_wide_normalized_refit_mlp_learns_the_validation_rows_and_reloads(tmp_path):
+    """Unit-length TF-IDF, a linear path beside the hidden layers, early stopping on val loss,
+    then a refit on train + validation for the best epoch count."""
+    params = KerasMlpParams(
+        family="keras_mlp",
+        hidden_units=[16],
+        epochs=10,
+        patience=3,
+        normalize=True,
+        wide=True,
+        monitor="loss",
+        refit_on_val=True,
+    )
+    train_x, train_y = texts_and_labels(30, 1)
+    val_x, val_y = texts_and_labels(10, 2)
+    val_x = [f"{text} valonlyword" for text in val_x]
+    model = models.create(params, LABEL_NAMES, seed=0)
+    history = model.fit(train_x, train_y, val_x, val_y)
+    best = min(history, key=lambda row: row["val_loss"])
+    assert model.best_epoch == best["epoch"]
+    layers = {layer.name for layer in model.model.layers[-1].layers}
+    assert {"l2_normalize", "wide", "deep"} <= layers
+    assert model.trains_on_validation
+    # The refit learned its vocabulary from the validation rows too.
+    (vectorize,) = [layer for layer in model.model.layers if layer.name == "tfidf"]
+    assert "valonlyword" in vectorize.get_vocabulary()
+    assert (model.predict(val_x) == val_y).mean() > 0.6
+    model.save(tmp_path, extra={})
+    loaded, _ = models.load(tmp_path)
+    np.testing.assert_allclose(loaded.predict_proba(val_x), model.predict_proba(val_x), atol=1e-6)

@@ -45,6 +45,13 @@ class Candidate(abc.ABC):
         return self.select_inputs(pd.DataFrame(records))
 
     @property
+    def trains_on_validation(self) -> bool:
+        """Whether the saved model also learned from the validation rows (its predictions
+        on them are in-sample)."""
+        params = self.params
+        return bool(getattr(params, "fit_on_val", False) or getattr(params, "refit_on_val", False))
+
+    @property
     def threshold(self) -> float | None:
         return self.decision.get("threshold")
 

@@ -3,7 +3,8 @@
 The members are the candidates the train stage saved; the ensemble learns only how to combine
 their class probabilities, from predictions the members made on rows they did not train on:
 - `fit_on: val`: the validation split (a member that also trained on it, such as the TF-IDF
-  baseline with `fit_on_val`, is cross-fitted: refit on train + the other validation folds);
+  baseline with `fit_on_val` or an MLP with `refit_on_val`, is cross-fitted: refit on train +
+  the other validation folds);
 - `fit_on: oof`: out-of-fold predictions over train + validation (every member refit
   `cv_folds` times: for families that train in seconds).
 The saved ensemble bundles copies of its members, so it loads, predicts and serves as one
@@ -93,7 +94,7 @@ class Ensemble(Candidate):
             return probas, labels, rows
         probas = []
         for member in self.members.values():
-            if getattr(member.params, "fit_on_val", False):
+            if member.trains_on_validation:
                 probas.append(
                     self.cross_fitted(member, train_inputs, train_labels, val_inputs, val_labels)
                 )

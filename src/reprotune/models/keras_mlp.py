@@ -45,16 +45,27 @@ def configure_keras(seed: int):
     return keras
 
 
-def dense_classifier(keras, inputs, x, p, seed: int, n_classes: int, name: str, activation):
+def dense_classifier(
+    keras, inputs, x, p, seed: int, n_classes: int, name: str, activation, wide: bool = False
+):
     """Hidden Dense layers (L2, optional batch norm, activation, dropout) over `x`, a softmax
-    output, compiled with Adam: the MLP of both Keras families."""
+    output, compiled with Adam: the MLP of both Keras families. `wide`: `x` also reaches the
+    output through a linear path (wide & deep), added to the hidden path's logits."""
+    features = x
     for units in p.hidden_units:
         x = keras.layers.Dense(units, kernel_regularizer=keras.regularizers.L2(p.l2))(x)
         if p.batch_norm:
             x = keras.layers.BatchNormalization()(x)
         x = activation_layer(keras, activation)(x)
         x = keras.layers.Dropout(p.dropout, seed=seed)(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+    if not wide:
+        outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+    else:
+        linear = keras.layers.Dense(
+            n_classes, kernel_regularizer=keras.regularizers.L2(p.l2), name="wide"
+        )(features)
+        deep = keras.layers.Dense(n_classes, name="deep")(x)
+        outputs = keras.layers.Activation("softmax")(keras.layers.Add()([linear, deep]))
     model = keras.Model(inputs, outputs, name=name)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=p.lr),
@@ -123,17 +134,14 @@ class KerasMlp(Candidate):
         """The MLP over TF-IDF features; trained on features computed once, not per batch."""
         p = self.params
         inputs = keras.Input(shape=(n_features,), name="tfidf_features")
-        return dense_classifier(
-            keras, inputs, inputs, p, self.seed, len(self.label_names), "mlp", "relu"
-        )
+        x = keras.layers.UnitNormalization(name="l2_normalize")(inputs) if p.normalize else inputs
+        classes = len(self.label_names)
+        return dense_classifier(keras, inputs, x, p, self.seed, classes, "mlp", "relu", wide=p.wide)
 
     def fit(self, train_texts, train_labels, val_texts, val_labels, on_epoch=None) -> list[dict]:
         keras = self._configure_framework()
         p = self.params
-        vectorize = keras.layers.TextVectorization(
-            max_tokens=p.max_tokens, output_mode="tf_idf", ngrams=p.ngram_max, name="tfidf"
-        )
-        vectorize.adapt(_as_text_array(train_texts))
+        vectorize = self._vectorizer(keras, train_texts)
         train_features = np.asarray(vectorize(_as_text_array(train_texts)))
         val_features = np.asarray(vectorize(_as_text_array(val_texts)))
         head = self._head(keras, train_features.shape[1])
@@ -143,6 +151,7 @@ class KerasMlp(Candidate):
             EarlyStopping(p.patience),
             tqdm(total=p.epochs, desc="train keras_mlp", unit="epoch", disable=None),
             on_epoch,
+            score_key=f"val_{p.monitor}",
         )
         head.fit(
             train_features,
@@ -157,10 +166,42 @@ class KerasMlp(Candidate):
         monitor.progress.close()
         head.set_weights(monitor.best_weights)
         self.best_epoch = monitor.stopper.best_epoch
+        if p.refit_on_val and len(val_labels):
+            vectorize, head = self._refit_on_all(
+                keras, list(train_texts) + list(val_texts),
+                np.concatenate([train_labels, val_labels]),
+            )  # fmt: skip
         # The saved model takes raw text: the fitted vectorizer in front of the trained head.
         inputs = keras.Input(shape=(), dtype="string", name="text")
         self.model = keras.Model(inputs, head(vectorize(inputs)), name="tfidf_mlp")
         return monitor.history
+
+    def _vectorizer(self, keras, texts):
+        """TF-IDF over the n-grams of `texts` (fitted on them)."""
+        p = self.params
+        vectorize = keras.layers.TextVectorization(
+            max_tokens=p.max_tokens, output_mode="tf_idf", ngrams=p.ngram_max, name="tfidf"
+        )
+        vectorize.adapt(_as_text_array(texts))
+        return vectorize
+
+    def _refit_on_all(self, keras, texts: list[str], labels: np.ndarray):
+        """A fresh vectorizer and head fitted on every row for the best epoch count."""
+        p = self.params
+        keras.utils.set_random_seed(self.seed)
+        vectorize = self._vectorizer(keras, texts)
+        features = np.asarray(vectorize(_as_text_array(texts)))
+        head = self._head(keras, features.shape[1])
+        head.fit(
+            features,
+            labels,
+            batch_size=p.batch_size,
+            epochs=self.best_epoch,
+            shuffle=True,
+            verbose=0,
+            class_weight=self._class_weights(labels) if p.class_weight else None,
+        )
+        return vectorize, head
 
     def _class_weights(self, labels: np.ndarray) -> dict[int, float]:
         from reprotune.models.tabular import class_weights
