@@ -21,18 +21,16 @@ from reprotune.data.prepare import prepare
 from reprotune.data.sources import load_files
 
 ROOT = Path(__file__).resolve().parents[1]
+BEFORE = {"max_tokens": 20000, "monitor": "macro_f1", "refit_on_val": False}
+# One change at a time from the settings of before, up to today's defaults, then two more
+# knobs on top of the defaults.
 VARIANTS = {
-    "defaults (params.yaml)": {},
-    "as before: raw tf-idf, no refit": {"normalize": False, "refit_on_val": False},
-    "+ unit-length tf-idf": {"normalize": True, "refit_on_val": False},
-    "+ refit on train+val": {"normalize": False, "refit_on_val": True},
-    "+ both": {"normalize": True, "refit_on_val": True},
-    "+ both, lr 3e-3": {"normalize": True, "refit_on_val": True, "lr": 3e-3},
-    "+ both, dropout 0.3": {
-        "normalize": True,
-        "refit_on_val": True,
-        "dropout": 0.3,
-    },
+    "before: 20k n-grams, early stopping on val macro F1": BEFORE,
+    "+ 50k n-grams": {**BEFORE, "max_tokens": 50000},
+    "+ early stopping on val loss": {**BEFORE, "max_tokens": 50000, "monitor": "loss"},
+    "+ refit on train+val (today's defaults)": {},
+    "defaults + unit-length tf-idf": {"normalize": True},
+    "defaults + input dropout 0.5": {"input_dropout": 0.5},
 }
 
 

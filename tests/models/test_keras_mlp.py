@@ -8,7 +8,14 @@ from reprotune.config import KerasMlpParams
 
 @pytest.fixture(scope="module")
 def trained():
-    params = KerasMlpParams(family="keras_mlp", hidden_units=[32], epochs=8, patience=2)
+    params = KerasMlpParams(
+        family="keras_mlp",
+        hidden_units=[32],
+        epochs=8,
+        patience=2,
+        monitor="macro_f1",
+        refit_on_val=False,
+    )
     model = models.create(params, LABEL_NAMES, seed=0)
     history = model.fit(*texts_and_labels(40, 1), *texts_and_labels(10, 2))
     return model, history
@@ -54,16 +61,16 @@ def test_class_weights_balance_frequencies():
     assert weights == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0), 2: 0.0}
 
 
-def test_wide_normalized_refit_mlp_learns_the_validation_rows_and_reloads(tmp_path):
-    """Unit-length TF-IDF, a linear path beside the hidden layers, early stopping on val loss,
-    then a refit on train + validation for the best epoch count."""
+def test_normalized_refit_mlp_learns_the_validation_rows_and_reloads(tmp_path):
+    """Unit-length TF-IDF, word dropout, early stopping on val loss, then a refit on train +
+    validation for the best epoch count."""
     params = KerasMlpParams(
         family="keras_mlp",
         hidden_units=[16],
         epochs=10,
         patience=3,
         normalize=True,
-        wide=True,
+        input_dropout=0.2,
         monitor="loss",
         refit_on_val=True,
     )
@@ -75,7 +82,7 @@ def test_wide_normalized_refit_mlp_learns_the_validation_rows_and_reloads(tmp_pa
     best = min(history, key=lambda row: row["val_loss"])
     assert model.best_epoch == best["epoch"]
     layers = {layer.name for layer in model.model.layers[-1].layers}
-    assert {"l2_normalize", "wide", "deep"} <= layers
+    assert {"l2_normalize", "input_dropout"} <= layers
     assert model.trains_on_validation
     # The refit learned its vocabulary from the validation rows too.
     (vectorize,) = [layer for layer in model.model.layers if layer.name == "tfidf"]

@@ -45,27 +45,16 @@ def configure_keras(seed: int):
     return keras
 
 
-def dense_classifier(
-    keras, inputs, x, p, seed: int, n_classes: int, name: str, activation, wide: bool = False
-):
+def dense_classifier(keras, inputs, x, p, seed: int, n_classes: int, name: str, activation):
     """Hidden Dense layers (L2, optional batch norm, activation, dropout) over `x`, a softmax
-    output, compiled with Adam: the MLP of both Keras families. `wide`: `x` also reaches the
-    output through a linear path (wide & deep), added to the hidden path's logits."""
-    features = x
+    output, compiled with Adam: the MLP of both Keras families."""
     for units in p.hidden_units:
         x = keras.layers.Dense(units, kernel_regularizer=keras.regularizers.L2(p.l2))(x)
         if p.batch_norm:
             x = keras.layers.BatchNormalization()(x)
         x = activation_layer(keras, activation)(x)
         x = keras.layers.Dropout(p.dropout, seed=seed)(x)
-    if not wide:
-        outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
-    else:
-        linear = keras.layers.Dense(
-            n_classes, kernel_regularizer=keras.regularizers.L2(p.l2), name="wide"
-        )(features)
-        deep = keras.layers.Dense(n_classes, name="deep")(x)
-        outputs = keras.layers.Activation("softmax")(keras.layers.Add()([linear, deep]))
+    outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
     model = keras.Model(inputs, outputs, name=name)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=p.lr),
@@ -135,8 +124,10 @@ class KerasMlp(Candidate):
         p = self.params
         inputs = keras.Input(shape=(n_features,), name="tfidf_features")
         x = keras.layers.UnitNormalization(name="l2_normalize")(inputs) if p.normalize else inputs
+        if p.input_dropout:
+            x = keras.layers.Dropout(p.input_dropout, seed=self.seed, name="input_dropout")(x)
         classes = len(self.label_names)
-        return dense_classifier(keras, inputs, x, p, self.seed, classes, "mlp", "relu", wide=p.wide)
+        return dense_classifier(keras, inputs, x, p, self.seed, classes, "mlp", "relu")
 
     def fit(self, train_texts, train_labels, val_texts, val_labels, on_epoch=None) -> list[dict]:
         keras = self._configure_framework()
