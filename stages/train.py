@@ -14,7 +14,7 @@ from reprotune.config import (
 )
 from reprotune.data.prepare import load_features, load_label_names, load_split
 from reprotune.io import staged_dir, write_json
-from reprotune.models.base import input_example
+from reprotune.models.base import fit_inputs, input_example
 from reprotune.stage import run_stage, single_argument
 from reprotune.tracking import stage_run
 
@@ -92,31 +92,14 @@ def main(candidate: str) -> None:
         run.upload_model(model_id, paths.model_dir(candidate))
 
 
-def fit_inputs(model, train, val) -> tuple:
-    return (
-        model.select_inputs(train),
-        train["label"].to_numpy(),
-        model.select_inputs(val),
-        val["label"].to_numpy(),
-    )
-
-
 def decision(model, val, settings: dict) -> dict:
     """A binary model's decision threshold, tuned on the validation split; {} otherwise."""
     if len(model.label_names) != 2:
         return {}
-    from reprotune.evaluation.thresholds import tune_threshold
+    from reprotune.evaluation.thresholds import decision as tuned_decision
 
     positive = model.predict_proba(model.select_inputs(val))[:, 1]
-    threshold = tune_threshold(
-        val["label"].to_numpy(), positive, settings["threshold"], settings["costs"]
-    )
-    return {
-        "threshold": threshold,
-        "objective": settings["threshold"],
-        "costs": settings["costs"],
-        "positive_label": model.label_names[1],
-    }
+    return tuned_decision(model.label_names, val["label"].to_numpy(), positive, settings)
 
 
 def relaunch_with_torchrun(candidate: str, processes: int) -> int:

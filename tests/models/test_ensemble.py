@@ -40,6 +40,7 @@ def members(splits, tmp_path_factory):
     """Each member trained and saved the way the train stage does it."""
     train, val, _ = splits
     trained, folders = {}, {}
+    models_dir = tmp_path_factory.mktemp("models")
     for name, settings in MEMBERS.items():
         params = PARAMS_CLASSES[settings["family"]](**settings)
         model = models.create(params, LABELS, 0, FEATURES)
@@ -49,7 +50,8 @@ def members(splits, tmp_path_factory):
             model.select_inputs(val),
             val["label"].to_numpy(),
         )
-        folder = tmp_path_factory.mktemp(name)
+        folder = models_dir / name
+        folder.mkdir()
         model.save(folder, extra={"train": {"train_seconds": 1.0, "n_parameters": 0}})
         trained[name], folders[name] = models.load(folder)[0], folder
     return trained, folders
@@ -191,3 +193,29 @@ def test_bundle_reloads_and_serves_through_pyfunc(members, splits, tmp_path):
     out = served.predict(tabular_inputs(test.head(20), FEATURES))
     assert list(out["label"]) == [LABELS[i] for i in expected[:20].argmax(1)]
     assert served.metadata.get_input_schema().input_names() == list(FEATURES)
+
+
+def test_members_must_exist_and_share_the_task_classes(members, tmp_path):
+    from reprotune.errors import DataError
+    from reprotune.models.ensemble import load_members
+
+    _, folders = members
+    models_dir = folders["logreg"].parent
+    loaded, cards = load_members(["logreg"], LABELS, models_dir)
+    assert cards["logreg"]["family"] == "logreg" and loaded["logreg"].label_names == LABELS
+    with pytest.raises(DataError, match=r"predicts \['no', 'yes'\].*fix: re-train it"):
+        load_members(["logreg"], ["no", "yes", "maybe"], models_dir)
+    with pytest.raises(DataError, match=r"holds no trained model; fix: run `dvc repro train@gone`"):
+        load_members(["gone"], LABELS, tmp_path)
+
+
+def test_fold_counts_are_checked_before_any_refit(members):
+    from reprotune.errors import DataError
+    from reprotune.models.ensemble import check_fold_counts
+
+    settings = EnsembleParams(members=list(MEMBERS), fit_on="oof", cv_folds=5)
+    labels = np.array([0] * 30 + [1] * 4)
+    with pytest.raises(DataError, match=r"ensemble\.candidates\.stack\.cv_folds = 5"):
+        check_fold_counts(settings, "stack", labels, labels[:0], members[0])
+    check_fold_counts(settings.model_copy(update={"cv_folds": 4}), "stack", labels, labels[:0],
+                      members[0])  # fmt: skip

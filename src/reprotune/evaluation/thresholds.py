@@ -84,3 +84,18 @@ def threshold_curve(y_true, positive_proba, costs: dict | None, points: int = 10
             row["expected_cost"] = round(cost_per_1000(y_true, y_pred, costs), 4)
         rows.append(row)
     return rows
+
+
+def decision(label_names: list[str], labels, positive_proba, settings: dict) -> dict:
+    """A binary model's decision (threshold tuned on held-out rows by `settings`' objective,
+    with its costs and the positive label); {} for a multiclass model."""
+    if len(label_names) != 2:
+        return {}
+    return {
+        "threshold": tune_threshold(
+            labels, positive_proba, settings["threshold"], settings["costs"]
+        ),
+        "objective": settings["threshold"],
+        "costs": settings["costs"],
+        "positive_label": label_names[1],
+    }

@@ -129,3 +129,13 @@ def input_example(frame, features: dict[str, str], rows: int = 2) -> list[dict]:
     """Raw feature values of a few validation rows: the MLflow model's input example."""
     sample = frame[list(features)].head(rows).astype(object)
     return sample.where(sample.notna(), None).to_dict(orient="records")
+
+
+def fit_inputs(model: Candidate, train, val) -> tuple:
+    """`model.fit`'s arguments from the processed train and validation splits."""
+    return (
+        model.select_inputs(train),
+        train["label"].to_numpy(),
+        model.select_inputs(val),
+        val["label"].to_numpy(),
+    )

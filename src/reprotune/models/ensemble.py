@@ -197,6 +197,28 @@ class Ensemble(Candidate):
         own = int(meta.coef_.size + meta.intercept_.size) if meta is not None else 0
         return sum(m.n_parameters() for m in self.members.values()) + own
 
+    def combination(self) -> dict:
+        """How the members' probabilities are combined, for the console and the metrics."""
+        if "weights" in self.combiner:
+            weights = [round(w, 4) for w in self.combiner["weights"]]
+            return {"weights": dict(zip(self.members, weights, strict=True))}
+        return {"meta_model": "logistic_regression"}
+
+    def cost_summary(self, cards: dict[str, dict], n_train: int, n_val: int) -> dict:
+        """What the ensemble costs to make: its members' training plus its own fitting."""
+        member_seconds = {name: card["train"]["train_seconds"] for name, card in cards.items()}
+        return {
+            "train_seconds": round(sum(member_seconds.values()) + self.fit_seconds, 3),
+            "combine_seconds": round(self.fit_seconds, 3),
+            "member_train_seconds": member_seconds,
+            "n_parameters": self.n_parameters(),
+            "n_train": n_train,
+            "n_val": n_val,
+            "n_members": len(self.members),
+            **self.combination(),
+            **({"threshold": self.threshold} if self.decision else {}),
+        }
+
     def member_summary(self) -> dict:
         return {name: member.family for name, member in self.members.items()}
 
@@ -235,3 +257,35 @@ def fitted_weights(probas: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
     result = minimize(loss, np.zeros(len(probas)), method="Nelder-Mead", options={"xatol": 1e-4})
     weights = np.exp(result.x - result.x.max())
     return weights / weights.sum()
+
+
+def load_members(names: list[str], label_names: list[str], models_dir: Path | None = None):
+    """The trained members and their cards; stops when one is missing or was trained on
+    other classes than the task's."""
+    from reprotune import models, paths
+    from reprotune.errors import DataError
+
+    members, cards = {}, {}
+    for name in names:
+        folder = (models_dir or paths.MODELS_DIR) / name
+        if not (folder / models.base.CARD).is_file():
+            raise DataError(f"{folder} holds no trained model; fix: run `dvc repro train@{name}`")
+        members[name], cards[name] = models.load(folder)
+        if cards[name]["label_names"] != label_names:
+            raise DataError(
+                f"member {name!r} predicts {cards[name]['label_names']}, but the task's "
+                f"classes are {label_names}; fix: re-train it on this data "
+                f"(`dvc repro train@{name}`)"
+            )
+    return members, cards
+
+
+def check_fold_counts(settings: EnsembleParams, name: str, train_labels, val_labels, members):
+    """Stop before any refit when a class cannot fill `cv_folds` folds."""
+    from reprotune.data.folds import check_fold_count
+
+    key = f"ensemble.candidates.{name}.cv_folds"
+    if settings.fit_on == "oof":
+        check_fold_count(np.concatenate([train_labels, val_labels]), settings.cv_folds, key)
+    elif any(member.trains_on_validation for member in members.values()):
+        check_fold_count(np.asarray(val_labels), settings.cv_folds, key)
