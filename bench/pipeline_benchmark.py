@@ -27,19 +27,22 @@ from reprotune.workspace import copy_pipeline, set_dotted
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def ag_news_data(ag_news: Path) -> dict:
+    """data.* for the AG News sample's CSV files (the original layout: no header)."""
+    return {
+        "source": "csv",
+        "files": {"train": str(ag_news / "train.csv"), "test": str(ag_news / "test.csv")},
+        "csv": {"header": False, "columns": ["label", "title", "description"]},
+        "text_columns": ["title", "description"],
+        "label_base": 1,
+        "label_names": ["World", "Sports", "Business", "Sci/Tech"],
+    }
+
+
 def configure(project: Path, ag_news: Path, checkpoint: str, overrides: list[str]) -> None:
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["checkpoint"] = checkpoint
-    params["data"].update(
-        source="csv",
-        files={"train": str(ag_news / "train.csv"), "test": str(ag_news / "test.csv")},
-        csv={"header": False, "columns": ["label", "title", "description"]},
-        text_columns=["title", "description"],
-        label_base=1,
-        label_names=["World", "Sports", "Business", "Sci/Tech"],
-        train_size=1000,
-        test_size=500,
-    )
+    params["data"].update(ag_news_data(ag_news), train_size=1000, test_size=500)
     for override in overrides:
         set_dotted(params, override)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -14,6 +14,7 @@ import statistics
 from pathlib import Path
 
 import yaml
+from pipeline_benchmark import ag_news_data
 from sklearn.metrics import f1_score
 
 from reprotune.config import DataParams, PreprocessParams, parse_params
@@ -35,15 +36,7 @@ VARIANTS = {
 
 
 def splits(ag_news: Path, seed: int, train_size: int):
-    data = DataParams(
-        source="csv",
-        files={"train": str(ag_news / "train.csv"), "test": str(ag_news / "test.csv")},
-        csv={"header": False, "columns": ["label", "title", "description"]},
-        text_columns=["title", "description"],
-        label_base=1,
-        label_names=["World", "Sports", "Business", "Sci/Tech"],
-        train_size=train_size,
-    )
+    data = DataParams(**ag_news_data(ag_news), train_size=train_size)
     raw = load_files(data, seed)
     return prepare(raw.splits, {}, data, PreprocessParams(), seed)
 

@@ -107,3 +107,16 @@ def test_tabular_benchmark_prints_pipeline_and_plain_script_side_by_side(tmp_pat
     assert len(names) == 9, done.stdout
     assert re.search(r"best ROC-AUC: pipeline 0\.\d+ vs plain 0\.\d+", done.stdout)
     assert re.search(r"raises test F1 over 0\.5 for \d of 6", done.stdout)
+
+
+def test_text_mlp_study_prints_every_variant_beside_the_baseline(tmp_path):
+    ag_news = tmp_path / "ag_news"
+    write_ag_news_csv(ag_news / "train.csv", n_per_class=40, seed=1)
+    write_ag_news_csv(ag_news / "test.csv", n_per_class=15, seed=2)
+    command = [sys.executable, str(BENCH / "text_mlp_study.py"), "--ag-news-dir", str(ag_news)]
+    done = run([*command, "--seeds", "1", "--train-size", "120"], cwd=tmp_path)
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == 7 and rows[0]["run"] == "baseline (tfidf_logreg)"
+    assert all(row["macro_f1"] > 0.5 for row in rows), rows  # chance is 0.25
+    table = [line for line in done.stdout.splitlines() if line.startswith("| mlp ")]
+    assert len(table) == 6 and "today's defaults" in done.stdout
