@@ -494,7 +494,8 @@ def history_rows(study) -> list[dict[str, Any]]:
 
 
 def trials_table(study) -> list[dict[str, Any]]:
-    """Every trial: number, state, score, params, the epoch it stopped at and its worker."""
+    """Every trial: number, state, score, params, the epoch (or fold) it stopped at, its
+    worker, and for cross-validated trials each fold's score and their spread."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
         rows.append(
@@ -505,6 +506,9 @@ def trials_table(study) -> list[dict[str, Any]]:
                 "last_epoch": max(trial.intermediate_values, default=None),
                 "params": trial.params,
                 "worker": trial.user_attrs.get(WORKER_ATTR),
+                **{
+                    k: trial.user_attrs[k] for k in ("cv_scores", "cv_std") if k in trial.user_attrs
+                },
             }
         )
     return rows
