@@ -177,10 +177,14 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument("--keep", type=Path, help="run in this (new) folder and keep it")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="reprotune-bench-") as folder:
         project = Path(folder)
+        if args.keep:
+            project = args.keep.resolve()
+            project.mkdir(parents=True)
         copy_pipeline(ROOT, project)
         configure(project, args.ag_news_dir.resolve(), args.checkpoint, args.set)
         record_stage_resources(project)

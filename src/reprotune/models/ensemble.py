@@ -77,8 +77,8 @@ class Ensemble(Candidate):
         probas, labels, raw = self.held_out_probas(
             train_inputs, np.asarray(train_labels), val_inputs, np.asarray(val_labels)
         )
-        self.combiner = self._fit_combiner(probas, labels, raw)
-        self.held_out = (self._combine(probas, raw), labels)
+        self.combiner = self.fit_combination(probas, labels, raw)
+        self.held_out = (self.combine(probas, raw), labels)
         self.fit_seconds = time.perf_counter() - start
         return []
 
@@ -141,7 +141,9 @@ class Ensemble(Candidate):
         )
         return copy
 
-    def _fit_combiner(self, probas: list[np.ndarray], labels: np.ndarray, raw) -> dict:
+    def fit_combination(self, probas: list[np.ndarray], labels: np.ndarray, raw) -> dict:
+        """The combiner (voting weights, or the stacking meta-model) for the members' held-out
+        probabilities `probas` (one array per member, in member order) of rows `raw`."""
         if self.params.method == "voting":
             weights = (
                 fitted_weights(probas, labels)
@@ -177,7 +179,8 @@ class Ensemble(Candidate):
         encoded = encoded.toarray() if hasattr(encoded, "toarray") else np.asarray(encoded)
         return np.hstack([features, encoded])
 
-    def _combine(self, probas: list[np.ndarray], raw) -> np.ndarray:
+    def combine(self, probas: list[np.ndarray], raw) -> np.ndarray:
+        """The ensemble's class probabilities from its members' (one array per member)."""
         if "weights" in self.combiner:
             mixed = np.tensordot(np.asarray(self.combiner["weights"]), np.stack(probas), axes=1)
             return mixed / mixed.sum(axis=1, keepdims=True)
@@ -190,7 +193,7 @@ class Ensemble(Candidate):
     # -- the Candidate interface -------------------------------------------------------------
 
     def predict_proba(self, inputs) -> np.ndarray:
-        return self._combine(self.member_probas(inputs), inputs)
+        return self.combine(self.member_probas(inputs), inputs)
 
     def n_parameters(self) -> int:
         meta = self.combiner.get("meta")
