@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
+from reprotune.models.base import fit_inputs
 from reprotune.models.ensemble import Ensemble, EnsembleParams, load_members
 
 SETTINGS = {
@@ -51,9 +52,7 @@ def main() -> None:
     members, _ = load_members(args.members, names)
     train, val, test = (load_split(s) for s in ("train", "val", "test"))
     probe = Ensemble(EnsembleParams(members=args.members), names, args.seed, None, members)
-    held_out, val_labels, _ = probe.held_out_probas(
-        *[x for split in (train, val) for x in (probe.select_inputs(split), split["label"].to_numpy())]
-    )  # fmt: skip
+    held_out, val_labels, _ = probe.held_out_probas(*fit_inputs(probe, train, val))
     tested = probe.member_probas(probe.select_inputs(test))
     labels = test["label"].to_numpy()
     print("| combination (members) | test accuracy | test macro F1 |\n| --- | --- | --- |")
