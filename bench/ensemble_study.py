@@ -13,7 +13,6 @@ best single member.
 
 import argparse
 import os
-import sys
 from itertools import combinations
 from pathlib import Path
 
@@ -45,7 +44,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     os.chdir(args.project)
-    sys.path.insert(0, str(args.project / "src"))
     from reprotune.data.prepare import load_label_names, load_split
 
     names = load_label_names()

@@ -58,7 +58,9 @@ def test_out_of_fold_needs_members_that_train_in_seconds():
 
 
 def test_settings_of_the_other_method_are_rejected():
-    assert "applies to method: voting" in problem(with_ensemble(weights="fitted"))
+    assert "applies to method: voting" in problem(
+        with_ensemble(method="stacking", weights="fitted")
+    )
     assert "passthrough is true" in problem(with_ensemble(passthrough=True))
     assert "cv_folds = 1" in problem(with_ensemble(cv_folds=1))
 

@@ -26,7 +26,7 @@ from reprotune.schema import FamilyParams
 
 COMBINER = "combiner.joblib"
 MEMBERS_DIR = "members"
-PROBABILITY_FLOOR = 1e-7
+PROBABILITY_FLOOR = 1e-7  # log loss of fitted voting weights
 
 
 class EnsembleParams(FamilyParams):
@@ -34,7 +34,7 @@ class EnsembleParams(FamilyParams):
 
     reads: ClassVar[frozenset[str]] = frozenset({"number", "category", "binary", "text"})
     family: Literal["ensemble"] = "ensemble"
-    method: Literal["voting", "stacking"] = "stacking"
+    method: Literal["voting", "stacking"] = "voting"
     members: list[str] = Field(min_length=2)
     # voting: equal weights, or weights that minimize log loss on the held-out predictions.
     weights: Literal["equal", "fitted"] = "equal"
@@ -168,9 +168,10 @@ class Ensemble(Candidate):
         return encoder
 
     def _meta_features(self, probas: list[np.ndarray], raw, encoder) -> np.ndarray:
-        # The binary case keeps P(positive) only: the two columns are collinear.
-        columns = [p[:, 1:] if p.shape[1] == 2 else p for p in probas]
-        features = np.hstack([np.log(np.clip(c, PROBABILITY_FLOOR, 1)) for c in columns])
+        # Probabilities, as scikit-learn's StackingClassifier passes them (log-probabilities
+        # of confident members reach -16 and let a small meta-training set overfit); the
+        # binary case keeps P(positive) only: the two columns are collinear.
+        features = np.hstack([p[:, 1:] if p.shape[1] == 2 else p for p in probas])
         if encoder is None:
             return features
         from reprotune.models.tabular import tabular_inputs
