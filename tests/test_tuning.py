@@ -309,3 +309,16 @@ def test_a_stopped_or_lost_worker_gives_its_trial_back(tmp_path_factory):
     assert trials["trial-1"].info.status == "FAILED"
     assert trials["trial-1"].data.tags["reprotune.trial_state"] == "FAIL"
     assert {trials[f"trial-{n}"].info.status for n in (2, 3)} == {"FINISHED"}
+
+
+def test_a_pruned_trial_never_wins_however_high_its_partial_score():
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=0.80))
+    # Optuna gives a pruned trial its last intermediate value (here after one fold of five).
+    pruned = optuna.trial.create_trial(
+        params={}, distributions={}, value=0.95, intermediate_values={1: 0.95},
+        state=TrialState.PRUNED,
+    )  # fmt: skip
+    study.add_trial(pruned)
+    assert study.trials[1].state == TrialState.PRUNED and study.trials[1].value == 0.95
+    assert tuning.best_trial(study).number == 0

@@ -465,8 +465,9 @@ def tune(
 
 def best_trial(study):
     """The best completed trial; among equal scores the earliest, so that every worker and
-    every storage backend agrees on it."""
-    complete = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
+    every storage backend agrees on it. A pruned trial's value is a partial score (the epochs
+    or folds it ran), not comparable: it never wins."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
     return min(complete, key=lambda t: (sign * t.value, t.number))
 
@@ -541,7 +542,7 @@ def summary(study, space: dict[str, SearchDimension], candidate: str, metric: st
 
 
 def check_can_report(study, candidate: str) -> None:
-    if not [t for t in study.get_trials(deepcopy=False) if t.value is not None]:
+    if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         raise ParamsError(
             f"study {study.study_name!r} has no completed trial for {candidate!r} (all pruned "
             "or failed); fix: raise tune.pruner_startup_trials or tune.n_trials, or set "
