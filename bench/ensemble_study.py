@@ -24,9 +24,9 @@ from reprotune.models.ensemble import Ensemble, EnsembleParams, load_members
 
 SETTINGS = {
     "voting, equal weights": {"method": "voting"},
-    "voting, weights fitted on validation": {"method": "voting", "weights": "fitted"},
+    "voting, weights fitted on validation (the default)": {"method": "voting", "weights": "fitted"},
     "stacking, C 0.1": {"method": "stacking", "C": 0.1},
-    "stacking, C 1 (the default)": {"method": "stacking"},
+    "stacking, C 1": {"method": "stacking"},
     "stacking, C 10": {"method": "stacking", "C": 10.0},
 }
 

@@ -120,3 +120,34 @@ def test_text_mlp_study_prints_every_variant_beside_the_baseline(tmp_path):
     assert all(row["macro_f1"] > 0.5 for row in rows), rows  # chance is 0.25
     table = [line for line in done.stdout.splitlines() if line.startswith("| mlp ")]
     assert len(table) == 6 and "today's defaults" in done.stdout
+
+
+def test_ensemble_study_scores_every_combination_of_trained_members(tmp_path):
+    import pandas as pd
+    from corpus import LABEL_NAMES, texts_and_labels
+
+    from reprotune import models
+    from reprotune.config import TfidfLogregParams
+    from reprotune.data.prepare import Splits, write_splits
+
+    def split(n: int, seed: int) -> pd.DataFrame:
+        texts, labels = texts_and_labels(n, seed)
+        return pd.DataFrame({"text": texts, "label": labels})
+
+    train, val, test = split(30, 1), split(10, 2), split(15, 3)
+    write_splits(Splits(train, val, test, LABEL_NAMES), tmp_path / "data/processed")
+    for name, fit_on_val in (("lean", False), ("full", True)):
+        params = TfidfLogregParams(family="tfidf_logreg", C=1.0, fit_on_val=fit_on_val)
+        model = models.create(params, LABEL_NAMES, 0)
+        model.fit(train["text"].tolist(), train["label"].to_numpy(), val["text"].tolist(),
+                  val["label"].to_numpy())  # fmt: skip
+        folder = tmp_path / "models" / name
+        folder.mkdir(parents=True)
+        model.save(folder, extra={"train": {"train_seconds": 1.0}})
+
+    command = [sys.executable, str(BENCH / "ensemble_study.py"), "--project", str(tmp_path)]
+    done = run([*command, "--members", "lean", "full"], cwd=tmp_path)
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| ")][2:]
+    assert [r[0] for r in rows[:2]] == ["| lean alone", "| full alone"]
+    assert len(rows) == 2 + 5  # each member, then five combinations of the pair
+    assert all(0.6 < float(r[1]) <= 1 for r in rows), rows  # chance is 0.25
