@@ -86,7 +86,7 @@ def test_trials_train_on_train_and_score_on_validation(in_project):
     assert objective.base.fit_on_val is True  # the final model may use the validation rows ...
     assert objective.settings({"C": 1.0}).fit_on_val is False  # ... a trial never does
     study = optuna.create_study(direction="maximize")
-    study.enqueue_trial({"C": 1.0, "ngram_max": 1, "min_df": 1, "sublinear_tf": True})
+    study.enqueue_trial({"analyzer": "word", "C": 1.0, "ngram_max": 1, "sublinear_tf": True})
     study.optimize(objective, n_trials=1)
     trial = study.trials[0]
 
@@ -108,7 +108,7 @@ def test_quick_families_score_a_trial_by_cross_validation(in_project):
 
     objective = logreg_objective(in_project, cv_folds=3)
     assert objective.settings({"C": 1.0}).fit_on_val is True  # in-fold rows only: allowed
-    values = {"C": 2.0, "ngram_max": 1, "min_df": 1, "sublinear_tf": True}
+    values = {"analyzer": "word+char_wb", "C": 2.0, "ngram_max": 1, "sublinear_tf": True}
     study = optuna.create_study(direction="maximize")
     study.enqueue_trial(values)
     study.optimize(objective, n_trials=1)

@@ -169,7 +169,11 @@ class TfidfLogregParams(FamilyParams):
 
     family: Literal["tfidf_logreg"]
     quick: ClassVar[bool] = True
+    # word: word n-grams; char_wb: character n-grams inside word boundaries (robust to
+    # spelling, inflection and rare names); word+char_wb: both, side by side.
+    analyzer: Literal["word", "char_wb", "word+char_wb"] = "word"
     ngram_max: int = Field(default=2, ge=1, le=5)
+    char_ngram_max: int = Field(default=5, ge=2, le=8)  # character n-grams from 2 to this
     sublinear_tf: bool = True
     min_df: PositiveInt = 1
     max_features: PositiveInt | None = None

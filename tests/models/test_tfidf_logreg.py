@@ -65,3 +65,17 @@ def test_missing_class_still_gets_a_column():
     model.fit([t for t, k in zip(x, keep, strict=True) if k], y[keep], [], np.array([]))
     proba = model.predict_proba(x[:3])
     assert proba.shape == (3, 4) and (proba[:, 3] == 0).all()
+
+
+def test_character_ngrams_read_words_the_training_text_never_had():
+    texts, labels = texts_and_labels(30, seed=1)
+    unseen = ["strikerz tournamentz championshipz", "ministerz parliamentz embassiez"]
+    predicted = {}
+    for analyzer in ("word", "word+char_wb"):
+        params = TfidfLogregParams(family="tfidf_logreg", analyzer=analyzer, fit_on_val=False)
+        model = models.create(params, LABEL_NAMES, seed=0)
+        model.fit(texts, labels, [], labels[:0])
+        predicted[analyzer] = [LABEL_NAMES[i] for i in model.predict(unseen)]
+        assert model.n_parameters() > 0
+    assert predicted["word+char_wb"] == ["Sports", "World"]
+    assert predicted["word"] != ["Sports", "World"]  # every word is unknown to it

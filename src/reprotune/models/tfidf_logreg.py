@@ -1,4 +1,5 @@
-"""The baseline: TF-IDF word n-grams with sublinear tf, then logistic regression."""
+"""The baseline: TF-IDF n-grams (words, characters within words, or both) with sublinear tf,
+then logistic regression."""
 
 from pathlib import Path
 
@@ -6,13 +7,29 @@ import joblib
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
 
 from reprotune.config import TfidfLogregParams
 from reprotune.models.base import Candidate, expand_to_all_classes
 from reprotune.models.training import epoch_metrics
 
 WEIGHTS = "model.joblib"
+
+
+def vectorizer(params: TfidfLogregParams):
+    """TF-IDF over word n-grams, character n-grams within word boundaries, or both."""
+    common = {
+        "sublinear_tf": params.sublinear_tf,
+        "min_df": params.min_df,
+        "max_features": params.max_features,
+    }
+    word = TfidfVectorizer(ngram_range=(1, params.ngram_max), **common)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, params.char_ngram_max), **common)
+    if params.analyzer == "word":
+        return word
+    if params.analyzer == "char_wb":
+        return char
+    return FeatureUnion([("word", word), ("char_wb", char)])
 
 
 class TfidfLogreg(Candidate):
@@ -22,15 +39,7 @@ class TfidfLogreg(Candidate):
         super().__init__(params, label_names, seed, features)
         self.pipeline = Pipeline(
             [
-                (
-                    "tfidf",
-                    TfidfVectorizer(
-                        ngram_range=(1, params.ngram_max),
-                        sublinear_tf=params.sublinear_tf,
-                        min_df=params.min_df,
-                        max_features=params.max_features,
-                    ),
-                ),
+                ("tfidf", vectorizer(params)),
                 (
                     "logreg",
                     LogisticRegression(C=params.C, max_iter=params.max_iter, random_state=seed),
