@@ -18,7 +18,7 @@ def with_ensemble(**settings) -> dict:
 def test_project_ensemble_is_valid():
     params = parse_params(base())
     assert params.ranked_candidates[-1] == "ensemble"
-    assert params.ensemble.candidates["ensemble"].members == ["baseline", "mlp", "transformer"]
+    assert params.ensemble.candidates["ensemble"].members == ["mlp", "transformer"]
     assert "ensemble" in params.compare.phases["ensembled"]
 
 

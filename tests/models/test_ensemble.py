@@ -219,3 +219,23 @@ def test_fold_counts_are_checked_before_any_refit(members):
         check_fold_counts(settings, "stack", labels, labels[:0], members[0])
     check_fold_counts(settings.model_copy(update={"cv_folds": 4}), "stack", labels, labels[:0],
                       members[0])  # fmt: skip
+
+
+def test_equal_weight_voting_refits_no_member_on_a_multiclass_task():
+    """Nothing to learn: the held-out predictions (and the refits that make them) are skipped."""
+
+    class Counting:
+        trains_on_validation = True
+        typed_inputs = False
+        calls = 0
+
+        def predict_proba(self, inputs):
+            Counting.calls += 1
+            return np.full((len(inputs), 3), 1 / 3)
+
+    members = {"a": Counting(), "b": Counting()}
+    ensemble = Ensemble(EnsembleParams(members=["a", "b"]), ["x", "y", "z"], 0, None, members)
+    ensemble.fit(["t"] * 6, np.arange(6) % 3, ["v"] * 3, np.arange(3))
+    assert ensemble.combiner == {"weights": [0.5, 0.5]} and ensemble.held_out is None
+    assert Counting.calls == 0
+    assert ensemble.predict_proba(["q"]).shape == (1, 3)

@@ -74,6 +74,11 @@ class Ensemble(Candidate):
     def fit(self, train_inputs, train_labels, val_inputs, val_labels, on_epoch=None) -> list[dict]:
         """Learn the combination from the members' held-out predictions (see the module)."""
         start = time.perf_counter()
+        self.held_out = None
+        if not self.needs_held_out:
+            self.combiner = {"weights": [1 / len(self.members)] * len(self.members)}
+            self.fit_seconds = time.perf_counter() - start
+            return []
         probas, labels, raw = self.held_out_probas(
             train_inputs, np.asarray(train_labels), val_inputs, np.asarray(val_labels)
         )
@@ -81,6 +86,13 @@ class Ensemble(Candidate):
         self.held_out = (self.combine(probas, raw), labels)
         self.fit_seconds = time.perf_counter() - start
         return []
+
+    @property
+    def needs_held_out(self) -> bool:
+        """Equal-weight voting learns nothing, unless a binary threshold must be tuned: then
+        no member needs refitting to make held-out predictions."""
+        p = self.params
+        return p.method == "stacking" or p.weights == "fitted" or len(self.label_names) == 2
 
     def held_out_probas(self, train_inputs, train_labels, val_inputs, val_labels):
         """Each member's probabilities on rows it did not train on, the rows' labels, and
