@@ -73,6 +73,8 @@ def decision(ensemble, params) -> dict:
     from reprotune.config import decision_settings
     from reprotune.evaluation.thresholds import decision as tuned_decision
 
+    if ensemble.held_out is None:  # equal-weight multiclass voting: argmax, nothing to tune
+        return {}
     proba, labels = ensemble.held_out
     settings = decision_settings(params.evaluate)
     return tuned_decision(ensemble.label_names, labels, proba[:, -1], settings)
