@@ -104,9 +104,12 @@ def test_tabular_benchmark_prints_pipeline_and_plain_script_side_by_side(tmp_pat
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     names = [row.split("|")[1].strip() for row in rows[1:]]
     assert "pipeline: xgboost_tuned" in names and "plain: xgboost" in names
-    assert len(names) == 9, done.stdout
+    assert "pipeline: stack" in names  # the example's ensemble
+    assert len(names) == 10, done.stdout
     assert re.search(r"best ROC-AUC: pipeline 0\.\d+ vs plain 0\.\d+", done.stdout)
-    assert re.search(r"raises test F1 over 0\.5 for \d of 6", done.stdout)
+    assert re.search(r"raises test F1 over 0\.5 for \d of 7", done.stdout)
+    assert re.search(r"ensemble stack: PR-AUC 0\.\d+ vs best single 0\.\d+", done.stdout)
+    assert re.search(r"phase tuned: xgboost_tuned lift [+-]0\.\d+ \(", done.stdout)
 
 
 def test_text_mlp_study_prints_every_variant_beside_the_baseline(tmp_path):
