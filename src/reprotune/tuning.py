@@ -346,23 +346,17 @@ class Objective:
     def _cross_validate(self, trial: optuna.Trial, settings, child: StageRun) -> float:
         """The mean score over the folds, each fold held out from a model fitted on the
         others; the running mean is reported after each fold, so a poor trial is pruned."""
-        from reprotune.data.folds import concat_rows, inner_split, take_rows
+        from reprotune.data.folds import concat_rows, take_rows
 
         rows = concat_rows(self.train.inputs, self.val.inputs)
         labels = np.concatenate([self.train.labels, self.val.labels])
-        trains_on_val = getattr(settings, "fit_on_val", False)
         fold_scores = []
         for number, (fit_rows, held_rows) in enumerate(self.folds, start=1):
             stop_if_terminating()
-            fit_part, inner_val = inner_split(labels[fit_rows], self.seed, trains_on_val)
-            fit_rows, val_rows = fit_rows[fit_part], fit_rows[inner_val]
-            model = models.create(settings, self.label_names, self.seed, self.features)
-            model.fit(
-                take_rows(rows, fit_rows),
-                labels[fit_rows],
-                take_rows(rows, val_rows),
-                labels[val_rows],
-            )
+            model = models.fit_on_rows(
+                settings, self.label_names, self.seed, self.features,
+                take_rows(rows, fit_rows), labels[fit_rows],
+            )  # fmt: skip
             proba = model.predict_proba(take_rows(rows, held_rows))
             fold_scores.append(self._scores(labels[held_rows], proba)[self.score_key])
             child.log_metrics({f"fold_{self.score_key}": fold_scores[-1]}, step=number)

@@ -7,6 +7,8 @@ one line in `FAMILY_CLASSES`; config builds the params union from `PARAMS_CLASSE
 import importlib
 from pathlib import Path
 
+import numpy as np
+
 from reprotune.errors import ParamsError
 from reprotune.models.base import Candidate, decide, read_card
 
@@ -53,6 +55,20 @@ def create(params, label_names: list[str], seed: int, features=None) -> Candidat
     return family_class(params.family)(params, label_names, seed, features)
 
 
+def fit_on_rows(params, label_names: list[str], seed: int, features, inputs, labels) -> Candidate:
+    """A fresh model fitted on `inputs` only (a fold's rows): a stratified tenth of them is its
+    validation split for early stopping, unless the family would train on it anyway."""
+    from reprotune.data.folds import inner_split, take_rows
+
+    labels = np.asarray(labels)
+    fit_rows, val_rows = inner_split(labels, seed, getattr(params, "fit_on_val", False))
+    model = create(params, label_names, seed, features)
+    model.fit(
+        take_rows(inputs, fit_rows), labels[fit_rows], take_rows(inputs, val_rows), labels[val_rows]
+    )
+    return model
+
+
 def load(folder: Path) -> tuple[Candidate, dict]:
     card = read_card(folder)
     model = family_class(card["family"]).load_weights(Path(folder), card)
@@ -61,4 +77,13 @@ def load(folder: Path) -> tuple[Candidate, dict]:
     return model, card
 
 
-__all__ = ["Candidate", "check_reads", "create", "decide", "family_class", "load", "read_card"]
+__all__ = [
+    "Candidate",
+    "check_reads",
+    "create",
+    "decide",
+    "family_class",
+    "fit_on_rows",
+    "load",
+    "read_card",
+]

@@ -20,7 +20,7 @@ import joblib
 import numpy as np
 from pydantic import Field, PositiveFloat
 
-from reprotune.data.folds import concat_rows, fold_indices, inner_split, take_rows
+from reprotune.data.folds import concat_rows, fold_indices, take_rows
 from reprotune.models.base import Candidate
 from reprotune.schema import FamilyParams
 
@@ -89,8 +89,9 @@ class Ensemble(Candidate):
 
     @property
     def needs_held_out(self) -> bool:
-        """Equal-weight voting learns nothing, unless a binary threshold must be tuned: then
-        no member needs refitting to make held-out predictions."""
+        """Whether fitting needs the members' held-out predictions: equal-weight voting
+        learns nothing from them, so on a multiclass task (no threshold to tune) no member is
+        refit."""
         p = self.params
         return p.method == "stacking" or p.weights == "fitted" or len(self.label_names) == 2
 
@@ -138,20 +139,13 @@ class Ensemble(Candidate):
         return proba
 
     def _refit(self, member: Candidate, rows, labels: np.ndarray) -> Candidate:
-        """A fresh copy of `member` (same family, params, seed) fitted on `rows` only (its
-        early stopping, if any, on a tenth of them)."""
+        """A fresh copy of `member` (same family, params, seed) fitted on `rows` only."""
         from reprotune import models
 
-        trains_on_val = getattr(member.params, "fit_on_val", False)
-        fit_rows, inner_val = inner_split(labels, self.seed, trains_on_val)
-        copy = models.create(member.params, member.label_names, member.seed, member.features)
-        copy.fit(
-            self._member_inputs(copy, take_rows(rows, fit_rows)),
-            labels[fit_rows],
-            self._member_inputs(copy, take_rows(rows, inner_val)),
-            labels[inner_val],
+        inputs = self._member_inputs(member, rows)
+        return models.fit_on_rows(
+            member.params, member.label_names, member.seed, member.features, inputs, labels
         )
-        return copy
 
     def fit_combination(self, probas: list[np.ndarray], labels: np.ndarray, raw) -> dict:
         """The combiner (voting weights, or the stacking meta-model) for the members' held-out
