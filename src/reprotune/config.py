@@ -22,6 +22,7 @@ from pydantic import (
 from ruamel.yaml import YAMLError
 
 from reprotune.errors import ParamsError
+from reprotune.explanation.settings import ExplainParams
 from reprotune.models.ensemble import EnsembleParams
 from reprotune.models.keras_tabular import KerasTabularParams
 from reprotune.models.logreg import LogregParams
@@ -522,6 +523,7 @@ class Params(Strict):
     compare: CompareParams = CompareParams()
     tune: TuneParams = TuneParams()
     ensemble: EnsembleSection = EnsembleSection()
+    explain: ExplainParams = ExplainParams()
     tracking: TrackingParams = TrackingParams()
 
     @model_validator(mode="after")
@@ -586,6 +588,16 @@ class Params(Strict):
                 )
         for name, ensemble in self.ensemble.candidates.items():
             check_ensemble(name, ensemble, self)
+        return self
+
+    @model_validator(mode="after")
+    def _explain_skips_candidates(self) -> "Params":
+        for name in self.explain.skip:
+            if name not in self.ranked_candidates:
+                raise ValueError(
+                    f"explain.skip lists {name!r}, which is not a candidate; fix: use one of "
+                    f"{', '.join(self.ranked_candidates)}"
+                )
         return self
 
     @property

@@ -16,6 +16,8 @@ MODELS_DIR = Path("models")
 # Ensembles bundle copies of members from models/: the ensemble stage depends on models/ as
 # a whole (DVC deps cannot list a variable number of members), so it writes beside it.
 ENSEMBLES_DIR = Path("ensembles")
+# Explanations: charts, LIME pages and their data, one folder per candidate or ensemble.
+EXPLANATIONS_DIR = Path("explanations")
 METRICS_DIR = Path("metrics")
 PLOTS_DIR = Path("plots")
 
@@ -53,6 +55,10 @@ def model_dir(candidate: str) -> Path:
 
 def ensemble_dir(name: str) -> Path:
     return ENSEMBLES_DIR / name
+
+
+def explanation_dir(name: str) -> Path:
+    return EXPLANATIONS_DIR / name
 
 
 def stage_metrics(stage: str, candidate: str | None = None) -> Path:

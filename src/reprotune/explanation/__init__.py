@@ -1,0 +1,66 @@
+"""Explanations of trained candidates: permutation importance, partial dependence with ICE,
+SHAP and LIME for tabular models; heaviest n-grams and LIME word weights for text models; and
+one record's attributions for the model service's /explain.
+
+Imports stay inside functions: the explain stage loads only what the explained model needs."""
+
+from pathlib import Path
+
+from reprotune import models, paths
+from reprotune.io import staged_dir, write_json
+
+
+def explain_candidate(name: str, model_folder: Path, params) -> dict:
+    """Write explanations/<name>/, plots/explain/<name>/ and metrics/explain/<name>.json for
+    the model saved in `model_folder`, and log them to an MLflow `explain` run."""
+    from reprotune.data.prepare import load_split
+    from reprotune.explanation.run import Explainer
+    from reprotune.tracking import stage_run
+
+    settings = params.explain
+    metrics_file = paths.stage_metrics("explain", name)
+    if name in settings.skip:
+        with (
+            staged_dir(paths.explanation_dir(name)),
+            staged_dir(paths.stage_plots("explain", name)),
+        ):
+            pass
+        summary = {"candidate": name, "skipped": True, "notes": ["listed in explain.skip"]}
+        write_json(metrics_file, summary)
+        print(f"[explain] {name}: skipped (explain.skip)")
+        return summary
+    model, card = models.load(model_folder)
+    tags = {"reprotune.family": card["family"]}
+    with stage_run("explain", params.tracking, name, tags=tags) as run:
+        train, test = load_split("train"), load_split("test")
+        explainer = Explainer(model, name, settings, params.seed, params.compare.metric)
+        with (
+            staged_dir(paths.explanation_dir(name)) as folder,
+            staged_dir(paths.stage_plots("explain", name)) as plot_folder,
+        ):
+            summary = explainer.run(train, test, folder, plot_folder)
+            written = [f.relative_to(folder) for f in explainer.files]
+        summary["seconds"] = round(explainer.budget.elapsed, 2)
+        write_json(metrics_file, summary)
+        run.log_params(settings.model_dump(mode="json"))
+        run.log_metrics({"seconds": summary["seconds"]})
+        final = paths.explanation_dir(name)
+        for relative in written:
+            parent = Path("explain") / relative.parent
+            run.log_artifacts([final / relative], str(parent))
+        run.log_artifacts([metrics_file], "explain")
+    print(f"[explain] {name}: {headline(summary)}")
+    for note in summary["notes"]:
+        print(f"[explain] {name}: note: {note}")
+    return summary
+
+
+def headline(summary: dict) -> str:
+    if summary.get("top_features"):
+        return "top features " + ", ".join(summary["top_features"][:5])
+    if summary.get("top_ngrams"):
+        first = next(iter(summary["top_ngrams"].items()))
+        return f"top n-grams for {first[0]}: " + ", ".join(first[1])
+    if summary.get("top_tokens"):
+        return "top words " + ", ".join(summary["top_tokens"][:5])
+    return "nothing explained (see notes)"

@@ -1,0 +1,24 @@
+"""explain <candidate or ensemble>: permutation importance, partial dependence with ICE, SHAP
+and LIME (tabular tasks), or the heaviest n-grams and LIME word weights (text tasks), for one
+saved model; bounded by explain.time_budget_s and the sample sizes in params.yaml."""
+
+import sys
+
+from reprotune import paths
+from reprotune.config import load_params
+from reprotune.explanation import explain_candidate
+from reprotune.stage import run_stage, single_argument
+
+
+def main(name: str) -> None:
+    params = load_params()
+    if name in params.ensemble.candidates:
+        folder = paths.ensemble_dir(name)
+    else:
+        params.candidate(name)  # an unknown name stops here, with the fix
+        folder = paths.model_dir(name)
+    explain_candidate(name, folder, params)
+
+
+if __name__ == "__main__":
+    run_stage("explain", main, single_argument("explain", sys.argv[1:], "candidate"))

@@ -1,0 +1,175 @@
+"""Tabular explanations on a task whose signal sits in known columns (`dose`, `colour`)."""
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from signal_data import FEATURES, SIGNAL
+
+from reprotune.explanation.attribution import agnostic_attributions, attributions
+from reprotune.explanation.budget import Budget
+from reprotune.explanation.dependence import partial_dependence_of
+from reprotune.explanation.importance import permutation_importances
+from reprotune.explanation.local import lime_tabular, pick_examples
+from reprotune.explanation.run import Explainer, background_sample
+from reprotune.explanation.settings import ExplainParams
+from reprotune.explanation.table import CodedTable
+from reprotune.models.tabular import tabular_inputs
+
+FAMILIES = ["logreg", "random_forest", "xgboost", "xgboost_native"]
+
+
+def _inputs(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[list(FEATURES)]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_permutation_importance_ranks_the_signal_columns_first(
+    family, signal_models, signal_splits
+):
+    _, _, test = signal_splits
+    ranked = permutation_importances(
+        signal_models[family], _inputs(test), test["label"].to_numpy(), "pr_auc", 3, 0
+    )
+    assert set(list(ranked)[:2]) == SIGNAL
+    assert all(ranked[c]["mean"] > 0.05 for c in SIGNAL)
+    assert all(abs(ranked[c]["mean"]) < 0.03 for c in set(FEATURES) - SIGNAL)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_shap_ranks_the_signal_columns_first(family, signal_models, signal_splits):
+    train, _, test = signal_splits
+    result = attributions(
+        signal_models[family], _inputs(test).head(40), _inputs(train).head(30), 3, 0
+    )
+    assert result.values.shape == (40, len(FEATURES))
+    assert set(list(result.mean_abs())[:2]) == SIGNAL
+    tree = family in ("random_forest", "xgboost", "xgboost_native")
+    assert result.method.startswith("tree" if tree else "permutation")
+
+
+def test_one_hot_shap_values_sum_back_to_the_original_column(signal_models, signal_splits):
+    """The TreeExplainer values of `colour`'s one-hot columns add up to `colour`'s value, and
+    the per-column values still add up to the model's output (log-odds for XGBoost)."""
+    import shap
+
+    model = signal_models["xgboost"]
+    rows = tabular_inputs(_inputs(signal_splits[2]).head(25), FEATURES)
+    pre = model.pipeline.named_steps["features"]
+    encoded = pre.transform(rows)
+    encoded = encoded.toarray() if hasattr(encoded, "toarray") else encoded
+    names = list(pre.get_feature_names_out())
+    assert sum(n.startswith("colour__") for n in names) == 4
+    raw = shap.TreeExplainer(model.pipeline.named_steps["model"]).shap_values(encoded)
+    result = attributions(model, rows, rows, 3, 0)
+    colour = [i for i, n in enumerate(names) if n.startswith("colour__")]
+    np.testing.assert_allclose(
+        result.values[:, result.columns.index("colour")], raw[:, colour].sum(axis=1), rtol=1e-5
+    )
+    margin = model.pipeline.named_steps["model"].predict(encoded, output_margin=True)
+    np.testing.assert_allclose(result.values.sum(axis=1) + result.base_values, margin, atol=1e-4)
+
+
+def test_model_agnostic_shap_adds_up_to_the_probability(signal_models, signal_splits):
+    train, _, test = signal_splits
+    model = signal_models["logreg"]
+    rows, background = _inputs(test).head(12), _inputs(train).head(20)
+    result = attributions(model, rows, background, 4, 0)
+    p_yes = model.predict_proba(rows)[:, 1]
+    np.testing.assert_allclose(result.values.sum(axis=1) + result.base_values, p_yes, atol=1e-6)
+
+
+class Slow:
+    """A model whose every call takes 50 ms."""
+
+    def __init__(self, model):
+        self.model = model
+        self.label_names, self.threshold, self.features = model.label_names, None, FEATURES
+
+    def predict_proba(self, frame):
+        time.sleep(0.05)
+        return self.model.predict_proba(frame)
+
+
+def test_the_budget_stops_a_slow_explainer_with_a_note(signal_models, signal_splits):
+    train, _, test = signal_splits
+    slow = Slow(signal_models["logreg"])
+    rows, background = _inputs(test).head(100), _inputs(train).head(10)
+    table = CodedTable(FEATURES, background, rows)
+    budget = Budget(0.5)
+    start = time.perf_counter()
+    result = agnostic_attributions(slow, rows, background, table, 2, 0, budget)
+    assert time.perf_counter() - start < 20
+    assert 0 < len(result.values) < 100
+    assert "stopped after" in budget.notes[0] and "explain.time_budget_s" in budget.notes[0]
+    assert not budget.allows("LIME examples")
+    assert budget.notes[-1].startswith("LIME examples: skipped")
+
+
+def test_partial_dependence_follows_the_signal(signal_models, signal_splits):
+    model, test = signal_models["logreg"], signal_splits[2]
+    dose = partial_dependence_of(model, _inputs(test), "dose", 10, 20, 0)
+    assert dose["class"] == "yes" and len(dose["ice"]) == 20
+    assert dose["average"][-1] > dose["average"][0] + 0.3  # more dose, more "yes"
+    colour = partial_dependence_of(model, _inputs(test), "colour", 10, 20, 0)
+    by_level = dict(zip(colour["grid"], colour["average"], strict=True))
+    assert by_level["red"] > by_level["grey"] > by_level["blue"]
+
+
+def test_lime_weighs_the_signal_columns_and_picks_right_and_wrong_rows(
+    signal_models, signal_splits
+):
+    train, _, test = signal_splits
+    model = signal_models["xgboost"]
+    inputs, labels = _inputs(test), test["label"].to_numpy()
+    proba = model.predict_proba(inputs)
+    picked = pick_examples(proba, labels, None, 2)
+    assert [p["kind"] for p in picked] == ["right", "right", "wrong", "wrong"]
+    assert picked[0]["confidence"] >= picked[1]["confidence"]
+    table = CodedTable(FEATURES, _inputs(train), inputs)
+    row = inputs.iloc[[picked[0]["row"]]]
+    weights = lime_tabular(model, table, _inputs(train), row, 1, 400, 4, 0)
+    top = {name.split(" ")[0].split("=")[0] for name, _ in weights[:2]}
+    assert top == SIGNAL
+
+
+def _explain(model, splits, folder, **settings):
+    train, _, test = splits
+    (folder / "e").mkdir(parents=True)
+    (folder / "p").mkdir()
+    params = ExplainParams(rows=200, shap_rows=30, background_rows=20, lime_samples=200, **settings)
+    summary = Explainer(model, "m", params, 0, "pr_auc").run(
+        train, test, folder / "e", folder / "p"
+    )
+    return summary, {
+        str(f.relative_to(folder)): f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()
+    }
+
+
+@pytest.mark.parametrize("family", ["logreg", "xgboost"])
+def test_two_runs_write_identical_files(family, signal_models, signal_splits, tmp_path):
+    summary, first = _explain(signal_models[family], signal_splits, tmp_path / "one")
+    _, second = _explain(signal_models[family], signal_splits, tmp_path / "two")
+    assert first == second
+    expected = {
+        "e/permutation_importance.png",
+        "e/partial_dependence.png",
+        "e/shap_beeswarm.png",
+        "e/shap_mean_abs.png",
+        "e/examples/index.html",
+        "e/explanation.json",
+        "p/permutation.json",
+        "p/shap.json",
+    }
+    assert expected <= set(first)
+    assert sum(name.startswith("e/examples/") and name.endswith(".png") for name in first) == 4
+    assert set(summary["top_features"][:2]) == SIGNAL and summary["notes"] == []
+    assert b"<script" not in first["e/examples/index.html"]  # renders offline, nothing to fetch
+
+
+def test_background_sample_is_seeded_and_keeps_only_features(signal_splits):
+    train = signal_splits[0]
+    one = background_sample(train, FEATURES, 50, 3)
+    assert list(one.columns) == list(FEATURES) and len(one) == 50
+    pd.testing.assert_frame_equal(one, background_sample(train, FEATURES, 50, 3))
