@@ -9,6 +9,7 @@ from reprotune.config import load_params
 from reprotune.data.prepare import load_features, load_label_names, load_split
 from reprotune.errors import DataError
 from reprotune.evaluation.run import evaluate_model
+from reprotune.explanation.run import save_background
 from reprotune.io import staged_dir, write_json
 from reprotune.models.base import fit_inputs, input_example
 from reprotune.stage import run_stage, single_argument
@@ -59,6 +60,8 @@ def main(name: str) -> None:
         }
         with staged_dir(paths.ensemble_dir(name)) as folder:
             ensemble.save(folder, extra=card)
+            if ensemble.typed_inputs:
+                save_background(folder, train, ensemble.features, params.seed)
         write_json(paths.stage_metrics("ensemble", name), summary)
         run.log_metrics({k: v for k, v in summary.items() if isinstance(v, int | float)})
         run.log_artifacts([paths.stage_metrics("ensemble", name)])

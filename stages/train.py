@@ -13,6 +13,7 @@ from reprotune.config import (
     read_tuned_params,
 )
 from reprotune.data.prepare import load_features, load_label_names, load_split
+from reprotune.explanation.run import save_background
 from reprotune.io import staged_dir, write_json
 from reprotune.models.base import fit_inputs, input_example
 from reprotune.stage import run_stage, single_argument
@@ -78,6 +79,8 @@ def main(candidate: str) -> None:
         example = {"input_example": input_example(val, features)} if model.features else {}
         with staged_dir(paths.model_dir(candidate)) as folder:
             model.save(folder, extra={"train": summary, "history": history, **example, **lineage})
+            if model.typed_inputs:
+                save_background(folder, train, model.features, seed)
         with staged_dir(paths.stage_plots("train", candidate)) as folder:
             # Families without epochs get no per-epoch charts (one dot each says nothing).
             charts = plots.history_plots(folder, history) if model.iterative else []

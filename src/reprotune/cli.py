@@ -41,6 +41,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         cors_origins=args.cors_origin,
         poll_s=args.poll_seconds,
         batch_wait_ms=args.batch_wait_ms,
+        explain_samples=args.explain_samples,
+        explain_permutations=args.explain_permutations,
     )
     os.environ[SETTINGS_ENV] = settings.to_env()
     os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
@@ -182,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs_cmd.set_defaults(handler=cmd_runs)
 
     serve_cmd = commands.add_parser(
-        "serve", help="the champion (or any model) behind an HTTP API: /predict, /docs, /metrics"
+        "serve",
+        help="the champion (or any model) behind an HTTP API: /predict, /explain, /docs, /metrics",
     )
     serve_cmd.add_argument(
         "--model",
@@ -214,6 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="micro-batching: join requests arriving within this many ms into one forward "
         "pass (default: 5 for the transformer, off for the others; 0: off)",
+    )
+    serve_cmd.add_argument(
+        "--explain-samples",
+        type=int,
+        default=300,
+        help="/explain on a text model: LIME's perturbed texts (more: steadier, slower)",
+    )
+    serve_cmd.add_argument(
+        "--explain-permutations",
+        type=int,
+        default=5,
+        help="/explain on a non-tree tabular model: SHAP permutations over the saved rows",
     )
     serve_cmd.add_argument("--graceful-seconds", type=int, default=30)
     serve_cmd.add_argument("--log-level", default="info")

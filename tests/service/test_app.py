@@ -22,6 +22,7 @@ from tabular_data import FEATURES, make_bank_like
 
 from reprotune import models
 from reprotune.config import PARAMS_CLASSES, TfidfLogregParams, TrackingParams
+from reprotune.explanation.run import save_background
 from reprotune.registry import register_champion
 from reprotune.tracking import stage_run
 
@@ -30,11 +31,15 @@ TABULAR_MODEL = "svc-bank"
 TRACKING = TrackingParams(experiment="svc")
 
 
-def train_and_register(folder: Path, model, name: str, score: float, extra=None) -> str:
+def train_and_register(
+    folder: Path, model, name: str, score: float, extra=None, background=None
+) -> str:
     folder.mkdir(parents=True)
     with stage_run("train", TRACKING, candidate="c") as run:
         model_id = run.create_model("c", {})
         model.save(folder, extra={"train": {}, "mlflow": {"model_id": model_id}, **(extra or {})})
+        if background is not None:
+            save_background(folder, background, model.features, seed=0)
         run.upload_model(model_id, folder)
     with stage_run("compare", TRACKING) as run:
         return register_champion(run, name, "c", folder, "macro_f1", score, True)["version"]
@@ -54,7 +59,7 @@ def tabular_model():
     model.fit(X, y, X.head(0), y[:0])
     model.decision = {"threshold": 0.4, "objective": "f1", "costs": None}
     example = X.head(2).astype(object)
-    return model, example.where(example.notna(), None).to_dict("records")
+    return model, example.where(example.notna(), None).to_dict("records"), X
 
 
 @contextlib.contextmanager
@@ -73,9 +78,14 @@ def store(tmp_path_factory):
     """A project folder with an MLflow store: the text model (v1) and the tabular model."""
     with in_project(tmp_path_factory.mktemp("svc")) as root:
         train_and_register(root / "text-v1", text_model(1.0), TEXT_MODEL, 0.5)
-        model, example = tabular_model()
+        model, example, rows = tabular_model()
         train_and_register(
-            root / "bank", model, TABULAR_MODEL, 0.5, extra={"input_example": example}
+            root / "bank",
+            model,
+            TABULAR_MODEL,
+            0.5,
+            extra={"input_example": example},
+            background=rows,
         )
     return root
 
@@ -183,6 +193,21 @@ def test_body_over_the_size_limit_is_413(text_server):
     assert status == 413 and "4000 bytes" in detail["detail"]
     status, _, _ = call(f"{url}/predict", raw=b"{not json")
     assert status == 422
+
+
+def test_explain_returns_the_prediction_and_the_words_behind_it(text_server):
+    url, _ = text_server
+    status, body, headers = call(f"{url}/explain", {"text": "election minister treaty talks"})
+    assert status == 200, body
+    assert body["model_version"] == headers["X-Model-Version"]
+    assert body["prediction"]["label"] == body["explanation"]["explained_class"] == "World"
+    words = [a["feature"] for a in body["explanation"]["attributions"]]
+    assert set(words[:3]) == {"election", "minister", "treaty"}
+    assert body["explanation"]["attributions"][0]["value"] > 0
+    _, again, _ = call(f"{url}/explain", {"text": "election minister treaty talks"})
+    assert again["explanation"] == body["explanation"]  # seeded: the same answer twice
+    status, detail, _ = call(f"{url}/explain", {"records": [{"text": "a"}]})
+    assert status == 422 and "text" in json.dumps(detail)
 
 
 def test_version_names_what_mlflow_registered(store, text_server):
@@ -305,6 +330,17 @@ def test_tabular_model_takes_typed_fields_and_an_api_key(store):
         assert {"type": "number"} in fields["age"]["anyOf"]
         assert {"type": "string"} in fields["job"]["anyOf"]
         assert schema["components"]["schemas"]["Record"]["examples"][0]["job"]
+        status, _, _ = call(f"{url}/explain", row)
+        assert status == 401
+        status, body, _ = call(f"{url}/explain", row, headers=key)
+        assert status == 200, body
+        explanation = body["explanation"]
+        assert {a["feature"] for a in explanation["attributions"]} == set(FEATURES)
+        assert explanation["explained_class"] == "yes" and explanation["units"] == "probability"
+        total = explanation["base_value"] + sum(a["value"] for a in explanation["attributions"])
+        assert total == pytest.approx(body["prediction"]["probabilities"]["yes"], abs=1e-4)
+        status, detail, _ = call(f"{url}/explain", {**row, "job": 7}, headers=key)
+        assert status == 422 and "job" in json.dumps(detail)
     finally:
         stop(process)
 

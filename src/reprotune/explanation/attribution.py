@@ -152,8 +152,9 @@ def agnostic_attributions(
 
 
 def attributions(model, frame, background, permutations: int, seed: int, budget=None):
-    """Tree SHAP where it applies, else model-agnostic SHAP (over the same coded columns)."""
-    table = CodedTable(model.features, background, frame)
+    """Tree SHAP where it applies, else model-agnostic SHAP (over the same coded columns);
+    tree families need no `background`."""
+    table = CodedTable(model.features, *(f for f in (background, frame) if f is not None))
     notes = []
     if model.family in TREE_FAMILIES:
         try:

@@ -20,6 +20,7 @@ from reprotune.service.batching import MicroBatcher, forward
 from reprotune.service.metrics import ServiceMetrics
 from reprotune.service.model import ModelHolder, ModelRef
 from reprotune.service.schemas import (
+    ExplainResponse,
     PredictResponse,
     VersionResponse,
     batch_model,
@@ -202,6 +203,37 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             ],
         )
 
+    @app.post(
+        "/explain",
+        response_model=ExplainResponse,
+        dependencies=[Depends(api_key_check(settings))],
+        summary="Score one record and say why: per-column (tabular) or per-word (text) weights",
+        responses={401: {}, 409: {}, 413: {}, 422: {}},
+    )
+    async def explain(body: Record, response: Response) -> ExplainResponse:  # type: ignore[valid-type]
+        from reprotune.errors import ReprotuneError
+
+        model = holder.current  # one version for the prediction and its explanation
+        record = body.model_dump()
+        try:
+            proba, explanation = await asyncio.to_thread(explain_one, model, record, settings)
+        except ReprotuneError as exc:
+            raise HTTPException(409, str(exc)) from None
+        candidate = model.candidate
+        label = int(decide(proba, candidate.threshold)[0])
+        response.headers["X-Model-Version"] = model.version
+        return ExplainResponse(
+            model_version=model.version,
+            prediction={
+                "label": candidate.label_names[label],
+                "probabilities": dict(
+                    zip(candidate.label_names, map(float, proba[0]), strict=True)
+                ),
+                "threshold": candidate.threshold,
+            },
+            explanation=explanation,
+        )
+
     @app.get("/health", summary="The process is alive")
     def health() -> dict:
         return {"status": "ok"}
@@ -237,7 +269,23 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     return app
 
 
-KNOWN_PATHS = ("/predict", "/health", "/ready", "/version", "/metrics", "/docs")
+def explain_one(model, record: dict, settings: ServiceSettings):
+    """(class probabilities, explanation) of one record, by one model version."""
+    from reprotune.explanation.record import explain_record
+
+    proba = forward(model, [record])
+    explanation = explain_record(
+        model.candidate,
+        record,
+        model.background,
+        settings.explain_samples,
+        settings.explain_permutations,
+        settings.explain_top_k,
+    )
+    return proba, explanation
+
+
+KNOWN_PATHS = ("/predict", "/explain", "/health", "/ready", "/version", "/metrics", "/docs")
 
 
 def swagger_assets() -> str:

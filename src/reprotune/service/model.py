@@ -7,11 +7,16 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 from reprotune import models
 from reprotune.errors import ReprotuneError
+from reprotune.explanation.record import read_background
 
 log = logging.getLogger("reprotune.service")
 WARM_TEXT = "warm up the model"
@@ -55,6 +60,8 @@ class ServedModel:
     candidate: models.Candidate
     card: dict
     info: dict = field(default_factory=dict)
+    # Training rows for /explain's model-agnostic SHAP (typed-input models); None: not saved.
+    background: "pd.DataFrame | None" = None
 
     @property
     def version(self) -> str:
@@ -132,7 +139,9 @@ def load(ref: ModelRef, tracking_uri: str | None, downloads: Path) -> ServedMode
         candidate, card = models.load(folder)
         info = {"source": str(folder), "version": "local", "candidate": card.get("family")}
         run_id = (card.get("mlflow") or {}).get("run_id")
-        return ServedModel(candidate, card, {**info, "run_id": run_id or ""})
+        return ServedModel(
+            candidate, card, {**info, "run_id": run_id or ""}, read_background(folder)
+        )
     version = registry_version(ref, tracking_uri)
     import mlflow.artifacts
 
@@ -144,7 +153,8 @@ def load(ref: ModelRef, tracking_uri: str | None, downloads: Path) -> ServedMode
             tracking_uri=tracking_uri,
         )
     )
-    candidate, card = models.load(_candidate_folder(model_dir))
+    folder = _candidate_folder(model_dir)
+    candidate, card = models.load(folder)
     info = {
         "source": ref.uri,
         "name": ref.name,
@@ -153,7 +163,7 @@ def load(ref: ModelRef, tracking_uri: str | None, downloads: Path) -> ServedMode
         "candidate": version.tags.get("reprotune.candidate", ""),
         **_run_facts(tracking_uri, version.run_id),
     }
-    return ServedModel(candidate, card, info)
+    return ServedModel(candidate, card, info, read_background(folder))
 
 
 def same_interface(old: ServedModel, new: ServedModel) -> bool:

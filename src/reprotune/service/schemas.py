@@ -49,6 +49,27 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
+class Attribution(BaseModel):
+    feature: str = Field(description="a column (tabular models) or a word (text models)")
+    value: float = Field(description="its push toward `explained_class` (signed)")
+
+
+class Explanation(BaseModel):
+    explained_class: str = Field(description="binary: the positive class; else the predicted")
+    method: str
+    units: str = Field(description="probability, or log-odds for XGBoost's tree SHAP")
+    base_value: float | None = Field(
+        default=None, description="SHAP: the model's average answer; the values add up from it"
+    )
+    attributions: list[Attribution] = Field(description="largest |value| first")
+
+
+class ExplainResponse(BaseModel):
+    model_version: str
+    prediction: Prediction
+    explanation: Explanation
+
+
 class VersionResponse(BaseModel):
     model_config = ConfigDict(extra="allow")
     source: str

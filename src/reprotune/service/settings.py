@@ -22,6 +22,11 @@ class ServiceSettings:
     # the transformer (it gains from batches), off for the others; 0: off.
     batch_wait_ms: float | None = None
     log_bodies: bool = False
+    # /explain: LIME's perturbed texts (text models), SHAP permutations (model-agnostic
+    # tabular models), attributions returned.
+    explain_samples: int = 300
+    explain_permutations: int = 5
+    explain_top_k: int = 10
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
