@@ -22,7 +22,7 @@ def test_tree_models_need_no_background(signal_models, signal_splits):
 
 def test_other_models_use_the_saved_background(signal_models, signal_splits, tmp_path):
     model, (train, _, test) = signal_models["logreg"], signal_splits
-    with pytest.raises(DataError, match="background.parquet.*re-train"):
+    with pytest.raises(DataError, match=r"background\.parquet.*re-train"):
         explain_record(model, _record(test), None, 100, 3, 10)
     save_background(tmp_path, train, FEATURES, seed=0)
     background = read_background(tmp_path)
@@ -31,4 +31,6 @@ def test_other_models_use_the_saved_background(signal_models, signal_splits, tmp
     values = [a["value"] for a in result["attributions"]]
     assert values == sorted(values, key=abs, reverse=True)
     p_yes = model.predict_proba(test[list(FEATURES)].head(1))[0, 1]
-    assert result["base_value"] + sum(values) == pytest.approx(p_yes, abs=1e-6)
+    assert result["base_value"] + sum(values) == pytest.approx(
+        p_yes, abs=1e-5
+    )  # values rounded to 6 places
