@@ -4,6 +4,7 @@ import sys
 
 from reprotune import paths, plots
 from reprotune.config import load_params
+from reprotune.explanation import read_summary, top_features_markdown
 from reprotune.io import read_json, staged_dir, write_json, write_text
 from reprotune.leaderboard import (
     build_leaderboard,
@@ -54,6 +55,9 @@ def main() -> None:
         with staged_dir(plot_dir / CURVES_DIR) as folder:
             curve_files = plots.overlay_curve_plots(folder, candidate_curves(rows))
         markdown = to_markdown(rows, metric, phases)
+        top = top_features_markdown(result["champion"], read_summary(result["champion"]))
+        if top:
+            markdown += f"\n{top}\n"
         write_text(paths.METRICS_DIR / "compare.md", markdown)
         write_json(paths.stage_metrics("compare"), result)
         run.log_params(params.compare.model_dump())

@@ -39,6 +39,7 @@ def write_params(project: Path, train: Path, test: Path, checkpoint: Path) -> No
     params["train"]["candidates"]["transformer"].update(patience=8)
     params["evaluate"]["latency_repeats"] = 5
     params["tune"]["n_trials"] = TUNE_TRIALS
+    params["explain"] = {"examples": 1, "lime_samples": 100}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -106,6 +107,12 @@ def test_repro_writes_every_output(project):
     assert max(row["epoch"] for row in history) >= 2
     compare = yaml.safe_load((project / "metrics/compare.json").read_text())
     assert set(compare["ranking"]) == set(RANKED) and compare["metric"] == "macro_f1"
+    baseline = yaml.safe_load((project / "metrics/explain/baseline.json").read_text())
+    assert set(baseline["top_ngrams"]) == {"World", "Sports", "Business", "Sci/Tech"}
+    for name in RANKED:  # every text model, the transformer and the ensemble included
+        summary = yaml.safe_load((project / f"metrics/explain/{name}.json").read_text())
+        assert summary["top_tokens"] and summary["notes"] == [], name
+        assert (project / f"explanations/{name}/examples/index.html").is_file(), name
     for name in [
         "metrics.json",
         "metrics.png",
@@ -134,6 +141,8 @@ def test_every_stage_logged_to_mlflow_under_one_parent(project):
         *(f"{stage}@{c}" for stage in ("train", "evaluate") for c in CANDIDATES),
         f"ensemble@{ENSEMBLE}",
         f"evaluate@{ENSEMBLE}",
+        *(f"explain@{c}" for c in CANDIDATES),
+        f"explain_ensemble@{ENSEMBLE}",
     }
     evaluate = children["evaluate@baseline"]
     assert evaluate.data.metrics["accuracy"] > 0.6
@@ -357,7 +366,9 @@ def test_exp_run_lr_reruns_only_the_transformer(project):
         "tune@transformer",  # nothing to tune: it writes the same empty best params at once
         "train@transformer",
         "evaluate@transformer",
+        "explain@transformer",
         f"ensemble@{ENSEMBLE}",  # the transformer is one of its members
+        f"explain_ensemble@{ENSEMBLE}",
         "compare",
     }
 
@@ -371,7 +382,9 @@ def test_exp_run_reruns_only_what_depends_on_the_change(project):
         "tune@baseline",
         "train@baseline",
         "evaluate@baseline",
+        "explain@baseline",
         f"ensemble@{ENSEMBLE}",  # not a member, but ensembles depend on models/ as a whole
+        f"explain_ensemble@{ENSEMBLE}",  # its bundle's card names the new MLflow run
         "compare",
     }
     names = {
@@ -485,6 +498,7 @@ def test_plots_page_renders_offline_in_headless_chromium(project, tmp_path):
         "tune logreg_tuned",
         "train baseline",
         "evaluate baseline",
+        "explain baseline",
         "compare",
     ],
 )

@@ -13,8 +13,14 @@ from reprotune.report import MetricChange, Rule
 
 DVC_YAML = {
     "params": ["params.yaml"],
-    "metrics": ["metrics/evaluate/baseline.json", "metrics/compare.json"],
+    "metrics": ["metrics/evaluate/baseline.json", "metrics/compare.json", "metrics/explain"],
 }
+
+
+def write_explain(repo: Path, candidate: str, importance: dict) -> None:
+    (repo / "metrics/explain").mkdir(parents=True, exist_ok=True)
+    summary = {"top_features": list(importance), "importance": importance, "seconds": 1.0}
+    (repo / f"metrics/explain/{candidate}.json").write_text(json.dumps(summary))
 
 
 def write_state(repo: Path, params: dict, evaluate: dict, champion: str) -> None:
@@ -38,6 +44,7 @@ def repo(tmp_path_factory) -> Path:
         {"accuracy": 0.80, "macro_f1": 0.80, "latency_ms": 2.0, "old_metric": 1.0},
         champion="baseline",
     )
+    write_explain(repo, "baseline", {"age": 0.20, "job": 0.10, "loan": 0.01})
     git_commit_all(repo, "base")
     run(["git", "tag", "base"], repo)
     write_state(
@@ -46,6 +53,8 @@ def repo(tmp_path_factory) -> Path:
         {"accuracy": 0.85, "macro_f1": 0.78, "latency_ms": 2.0, "new_metric": 3.0},
         champion="transformer",
     )
+    write_explain(repo, "baseline", {"job": 0.25, "age": 0.05, "loan": 0.012})
+    write_explain(repo, "transformer", {"balance": 0.3, "age": 0.1})
     git_commit_all(repo, "change")
     return repo
 
@@ -70,6 +79,20 @@ def test_report_lists_changes_with_direction(repo):
     assert "| old_metric | 1 | - | - | - | ❌ removed |" in md
     assert "latency_ms" not in md and "metrics unchanged" in md
     assert "**Champion:** baseline → **transformer**" in md
+    assert "**transformer's top features** (permutation importance, test): `balance` (+0.3)" in md
+
+
+def test_report_lists_the_features_whose_importance_moved_most(repo):
+    md = report(repo).stdout
+    section = md.split("### Feature importance that moved most")[1].split("###")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| baseline")]
+    assert rows == [
+        "| baseline | age | importance | 0.2 | 0.05 | -0.15 |",
+        "| baseline | job | importance | 0.1 | 0.25 | +0.15 |",
+        "| baseline | loan | importance | 0.01 | 0.012 | +0.002 |",
+    ]
+    metrics_table = md.split("### Metrics")[1].split("###")[0]
+    assert "importance.age" not in metrics_table  # not a better/worse metric
 
 
 def test_all_shows_unchanged_metrics(repo):

@@ -39,6 +39,7 @@ def shrink(params_file: Path) -> None:
         candidates[name].update(epochs=6, patience=3, hidden_units=[16])
     params["tune"]["n_trials"] = 4
     params["evaluate"]["latency_repeats"] = 3
+    params["explain"] = {"rows": 200, "shap_rows": 30, "background_rows": 20, "lime_samples": 200}
     # The example's drop list plus the generated data's identifier column.
     params["data"]["drop_columns"] = ["call_id"]
     params["data"]["features"] = {
@@ -161,7 +162,7 @@ def test_second_repro_does_nothing(project):
 
 
 def test_tabular_stages_without_keras_import_neither_framework(project):
-    for stage in (["train", "xgboost"], ["evaluate", "logreg"], ["compare"]):
+    for stage in (["train", "xgboost"], ["evaluate", "logreg"], ["explain", "stack"], ["compare"]):
         done = run(["python", "-X", "importtime", f"stages/{stage[0]}.py", *stage[1:]], project)
         imported = {
             line.split("|")[-1].strip()
@@ -169,6 +170,32 @@ def test_tabular_stages_without_keras_import_neither_framework(project):
             if line.startswith("import time:")
         }
         assert not {m for m in imported if m.split(".")[0] in ("torch", "tensorflow", "keras")}
+
+
+def test_every_candidate_is_explained_on_the_users_columns(project):
+    features = {"age", "balance", "campaign", "job", "month", "housing", "loan"}
+    for name in RANKED:
+        summary = read(project, f"metrics/explain/{name}.json")
+        assert set(summary["importance"]) == features and summary["notes"] == [], name
+        assert set(summary["shap_mean_abs"]) == features, name
+        folder = project / "explanations" / name
+        for chart in ("permutation_importance.png", "partial_dependence.png", "shap_beeswarm.png"):
+            assert (folder / chart).is_file(), (name, chart)
+        assert (folder / "examples/index.html").is_file(), name
+        assert read(project, f"plots/explain/{name}/shap.json")[0]["feature"] in features
+    methods = {
+        n: read(project, f"explanations/{n}/explanation.json")["shap"]["method"] for n in RANKED
+    }
+    assert methods["xgboost"].startswith("tree") and methods[ENSEMBLE].startswith("permutation")
+    champion = read(project, "metrics/compare.json")["champion"]
+    assert f"**{champion}'s top features**" in (project / "metrics/compare.md").read_text()
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("reprotune")
+    (run_,) = client.search_runs(
+        [experiment.experiment_id], "attributes.run_name = 'explain@stack'", max_results=1
+    )
+    logged = {a.path for a in client.list_artifacts(run_.info.run_id, "explain")}
+    assert "explain/shap_beeswarm.png" in logged and "explain/examples" in logged
 
 
 def test_bad_data_stops_preprocess_and_leaves_no_output(project, tmp_path):

@@ -19,6 +19,11 @@ MARKER = "<!-- reprotune-report -->"
 HIGHER_IS_BETTER = re.compile(
     r"(accuracy|f1|precision|recall|auc|mcc|samples_per_s|throughput|best_epoch)", re.IGNORECASE
 )
+# Explanations' per-feature weights (metrics/explain/<candidate>.json): reported apart, as the
+# features whose importance moved most, not as better or worse.
+IMPORTANCE_PATH = re.compile(r"(^|/)metrics/explain/(?P<candidate>[^/]+)\.json$")
+IMPORTANCE_NAME = re.compile(r"^(?P<measure>importance|shap_mean_abs)\.(?P<feature>.+)$")
+IMPORTANCE_SHOWN = 10
 LOWER_IS_BETTER = re.compile(r"(loss|latency|seconds|size_mb|brier|cost)", re.IGNORECASE)
 RULE = re.compile(
     r"^\s*(?P<metric>[^<>\s]+)\s*(?P<op>[<>])\s*(?P<value>[+-]?[\d.]+(e-?\d+)?)(?P<pct>%?)\s*$"
@@ -176,6 +181,28 @@ ICONS = {
 }
 
 
+def is_importance(change: MetricChange) -> bool:
+    return bool(IMPORTANCE_PATH.search(change.path) and IMPORTANCE_NAME.match(change.name))
+
+
+def importance_moves(metrics: list[MetricChange], shown: int = IMPORTANCE_SHOWN) -> list[dict]:
+    """The feature weights that moved most (by |change|), largest first."""
+    moved = [m for m in metrics if is_importance(m) and m.delta]
+    moved.sort(key=lambda m: (-abs(m.delta), m.key))
+    rows = []
+    for m in moved[:shown]:
+        name = IMPORTANCE_NAME.match(m.name)
+        rows.append(
+            {
+                "candidate": IMPORTANCE_PATH.search(m.path)["candidate"],
+                "feature": name["feature"],
+                "measure": name["measure"],
+                "change": m,
+            }
+        )
+    return rows
+
+
 def _signed(value: float | None, percent: bool = False) -> str:
     if value is None:
         return "-"
@@ -190,6 +217,7 @@ def render(
     plots: list[str],
     failures: list[tuple[Rule, MetricChange]],
     show_unchanged: bool = False,
+    top_features: str = "",
 ) -> str:
     lines = [MARKER, f"## reprotune: changes against `{base}`", ""]
     if failures:
@@ -203,6 +231,10 @@ def render(
         lines.append(f"**Champion:** {old_champion or '-'} → **{new_champion or '-'}**")
     else:
         lines.append(f"**Champion:** {new_champion or '-'} (unchanged)")
+    if top_features:
+        lines += ["", top_features]
+    moves = importance_moves(metrics)
+    metrics = [m for m in metrics if not is_importance(m)]
     lines += ["", "### Params", ""]
     if params:
         lines += ["| param | base | new |", "| --- | --- | --- |"]
@@ -226,6 +258,17 @@ def render(
     unchanged = sum(m.verdict == "same" for m in metrics)
     if unchanged and not show_unchanged:
         lines += ["", f"{unchanged} metrics unchanged."]
+    if moves:
+        lines += ["", "### Feature importance that moved most", ""]
+        lines += [
+            "| candidate | feature | measure | base | new | change |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {r['candidate']} | {r['feature']} | {r['measure']} | {cell(r['change'].old)} | "
+            f"{cell(r['change'].new)} | {_signed(r['change'].delta)} |"
+            for r in moves
+        ]
     if plots:
         lines += ["", "### Plots changed", ""]
         lines += [f"- `{p}`" for p in plots]
@@ -238,13 +281,17 @@ def build_report(
 ) -> tuple[str, list[tuple[Rule, MetricChange]]]:
     metrics = metric_changes(base, cwd)
     failures = [(rule, m) for rule in rules for m in metrics if rule.violated_by(m)]
+    from reprotune.explanation import read_summary, top_features_markdown
+
+    champion = champion_at(None, cwd)
     markdown = render(
         base,
         param_changes(base, cwd),
         metrics,
-        (champion_at(base, cwd), champion_at(None, cwd)),
+        (champion_at(base, cwd), champion),
         changed_plots(base, cwd),
         failures,
         show_unchanged,
+        top_features_markdown(champion, read_summary(champion, cwd)) if champion else "",
     )
     return markdown, failures

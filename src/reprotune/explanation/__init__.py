@@ -55,6 +55,37 @@ def explain_candidate(name: str, model_folder: Path, params) -> dict:
     return summary
 
 
+def read_summary(name: str, root: Path = Path()) -> dict | None:
+    """metrics/explain/<name>.json, or None before the explain stage has run."""
+    from reprotune.io import read_json
+
+    path = Path(root) / paths.stage_metrics("explain", name)
+    return read_json(path) if path.is_file() else None
+
+
+def top_features_markdown(name: str, summary: dict | None, shown: int = 5) -> str:
+    """One markdown line: what weighs most in `name`'s predictions."""
+    if not summary or summary.get("skipped"):
+        return ""
+    if summary.get("top_features"):
+        importance = summary.get("importance", {})
+        listed = ", ".join(
+            f"`{c}` ({importance[c]:+.3g})" if c in importance else f"`{c}`"
+            for c in summary["top_features"][:shown]
+        )
+        return f"**{name}'s top features** (permutation importance, test): {listed}"
+    if summary.get("top_ngrams"):
+        per_class = "; ".join(
+            f"{cls}: " + ", ".join(f"`{g}`" for g in grams[:shown])
+            for cls, grams in summary["top_ngrams"].items()
+        )
+        return f"**{name}'s top n-grams** per class: {per_class}"
+    if summary.get("top_tokens"):
+        listed = ", ".join(f"`{t}`" for t in summary["top_tokens"][:shown])
+        return f"**{name}'s top words** (LIME, explained test texts): {listed}"
+    return ""
+
+
 def headline(summary: dict) -> str:
     if summary.get("top_features"):
         return "top features " + ", ".join(summary["top_features"][:5])

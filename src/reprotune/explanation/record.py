@@ -27,7 +27,7 @@ def explain_record(
         return _text(model, record, samples, top_k)
     from reprotune.explanation.attribution import TREE_FAMILIES, attributions
 
-    frame = model.select_inputs_from_records([record])
+    frame = pd.DataFrame([record])[list(model.features)]
     if background is None and model.family not in TREE_FAMILIES:
         raise DataError(
             f"this model's folder has no {BACKGROUND} (it was trained before /explain existed); "

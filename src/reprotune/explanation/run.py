@@ -32,6 +32,11 @@ def background_sample(train: pd.DataFrame, features: dict[str, str], rows: int, 
     return seeded_rows(train[list(features)], rows, seed)
 
 
+def feature_columns(model, frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's raw feature columns only: what each column's importance is measured on."""
+    return frame[list(model.features)].reset_index(drop=True)
+
+
 def save_background(folder, train: pd.DataFrame, features: dict[str, str], seed: int) -> None:
     background_sample(train, features, SAVED_BACKGROUND_ROWS, seed).to_parquet(
         Path(folder) / BACKGROUND, index=False
@@ -68,7 +73,7 @@ class Explainer:
 
         s, model = self.settings, self.model
         sample = seeded_rows(test, s.rows, self.seed)
-        inputs, labels = model.select_inputs(sample), sample["label"].to_numpy()
+        inputs, labels = feature_columns(model, sample), sample["label"].to_numpy()
         if self.budget.allows("permutation importance"):
             from reprotune.explanation.importance import permutation_importances, score_name
 
@@ -172,7 +177,7 @@ class Explainer:
         s, model = self.settings, self.model
         if not s.examples or not self.budget.allows("LIME examples"):
             return
-        inputs = model.select_inputs(test)
+        inputs = feature_columns(model, test)
         proba = model.predict_proba(inputs)
         training = background_sample(train, model.features, 1000, self.seed)
         table = CodedTable(model.features, training, inputs)
