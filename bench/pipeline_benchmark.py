@@ -69,6 +69,20 @@ def stage_resources(project: Path) -> list[str]:
     return lines
 
 
+def explain_share(project: Path) -> str:
+    """The explain stages' wall time against every stage's (the budget docs/benchmarks.md
+    states), from the GNU time records."""
+    total, explain = 0.0, 0.0
+    for line in (project / "stage_resources.txt").read_text().splitlines():
+        if line.count("|") == 2:
+            command, seconds, _ = line.split("|")
+            total += float(seconds)
+            if command.startswith("python stages/explain.py"):
+                explain += float(seconds)
+    share = 100 * explain / total if total else 0.0
+    return f"explain stages: {explain:.1f} s of {total:.1f} s of stage time ({share:.1f} %)"
+
+
 def run(cmd: list[str], cwd: Path) -> None:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run(cmd, cwd=cwd, env=env, check=True)
@@ -194,6 +208,7 @@ def main() -> None:
         pipeline_seconds = time.perf_counter() - start
         rows = pipeline_figures(project)
         resources = stage_resources(project)
+        share = explain_share(project)
         phases = json.loads((project / "metrics/compare.json").read_text()).get("phases", {})
         if not args.no_reference:
             rows.append(reference_recipe(project, args.checkpoint, args.threads))
@@ -217,6 +232,7 @@ def main() -> None:
     print()
     print("| stage | wall s | peak memory MiB |\n| --- | --- | --- |")
     print("\n".join(resources))
+    print(f"\n{share}")
 
 
 def _cell(value) -> str:

@@ -28,6 +28,8 @@ import yaml
 from reprotune.workspace import copy_pipeline, set_dotted
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from pipeline_benchmark import explain_share, record_stage_resources, stage_resources  # noqa: E402
 
 
 def run_pipeline(
@@ -43,6 +45,7 @@ def run_pipeline(
     for override in overrides:
         set_dotted(params, override)
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    record_stage_resources(project)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for command in (["git", "init", "-q"], ["git", "add", "-A"]):
         subprocess.run(command, cwd=project, check=True)
@@ -225,6 +228,9 @@ def main() -> None:
     compare = json.loads((project / "metrics/compare.json").read_text())
     for phase, values in compare.get("phases", {}).items():
         print(f"phase {phase}: {values['best']} lift {values['lift']:+.4f} ({values['verdict']})")
+    print("| stage | wall s | peak memory MiB |\n| --- | --- | --- |")
+    print("\n".join(stage_resources(project)))
+    print(explain_share(project))
     if args.with_duration:
         leaky, seconds = run_pipeline(args.data, workdir / "with-duration", True, args.set)
         best = max(pipeline_rows(leaky), key=lambda r: r["roc_auc"])

@@ -190,7 +190,7 @@ def test_every_candidate_is_explained_on_the_users_columns(project):
     champion = read(project, "metrics/compare.json")["champion"]
     assert f"**{champion}'s top features**" in (project / "metrics/compare.md").read_text()
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("reprotune")
+    experiment = client.get_experiment_by_name("reprotune-bank-marketing")
     (run_,) = client.search_runs(
         [experiment.experiment_id], "attributes.run_name = 'explain@stack'", max_results=1
     )

@@ -98,11 +98,15 @@ def test_tabular_benchmark_prints_pipeline_and_plain_script_side_by_side(tmp_pat
         "train.candidates.mlp_embeddings.epochs=2",
         "train.candidates.mlp_one_hot.epochs=2",
         "evaluate.latency_repeats=2",
+        "explain.rows=100",
+        "explain.shap_rows=10",
+        "explain.lime_samples=100",
+        "explain.examples=1",
     ]
     command = [sys.executable, str(BENCH / "tabular_benchmark.py"), "--data", str(data)]
     done = run([*command, *(a for o in quick for a in ("--set", o))], cwd=tmp_path)
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
-    names = [row.split("|")[1].strip() for row in rows[1:]]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| p")]
+    names = [row.split("|")[1].strip() for row in rows]
     assert "pipeline: xgboost_tuned" in names and "plain: xgboost" in names
     assert "pipeline: stack" in names  # the example's ensemble
     assert len(names) == 10, done.stdout
@@ -110,6 +114,10 @@ def test_tabular_benchmark_prints_pipeline_and_plain_script_side_by_side(tmp_pat
     assert re.search(r"raises test F1 over 0\.5 for \d of 7", done.stdout)
     assert re.search(r"ensemble stack: PR-AUC 0\.\d+ vs best single 0\.\d+", done.stdout)
     assert re.search(r"phase tuned: xgboost_tuned lift [+-]0\.\d+ \(", done.stdout)
+    assert "| explain@xgboost | " in done.stdout and "| explain_ensemble" not in done.stdout
+    assert re.search(
+        r"explain stages: [\d.]+ s of [\d.]+ s of stage time \([\d.]+ %\)", done.stdout
+    )
 
 
 def test_text_mlp_study_prints_every_variant_beside_the_baseline(tmp_path):
@@ -125,7 +133,8 @@ def test_text_mlp_study_prints_every_variant_beside_the_baseline(tmp_path):
     assert len(table) == 6 and "today's defaults" in done.stdout
 
 
-def test_ensemble_study_scores_every_combination_of_trained_members(tmp_path):
+def text_project(tmp_path: Path) -> Path:
+    """Processed splits of the generated corpus and two saved baselines, lean and full."""
     import pandas as pd
     from corpus import LABEL_NAMES, texts_and_labels
 
@@ -147,10 +156,24 @@ def test_ensemble_study_scores_every_combination_of_trained_members(tmp_path):
         folder = tmp_path / "models" / name
         folder.mkdir(parents=True)
         model.save(folder, extra={"train": {"train_seconds": 1.0}})
+    return tmp_path
 
+
+def test_ensemble_study_scores_every_combination_of_trained_members(tmp_path):
+    text_project(tmp_path)
     command = [sys.executable, str(BENCH / "ensemble_study.py"), "--project", str(tmp_path)]
     done = run([*command, "--members", "lean", "full"], cwd=tmp_path)
     rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| ")][2:]
     assert [r[0] for r in rows[:2]] == ["| lean alone", "| full alone"]
     assert len(rows) == 2 + 5  # each member, then five combinations of the pair
     assert all(0.6 < float(r[1]) <= 1 for r in rows), rows  # chance is 0.25
+
+
+def test_explain_latency_serves_each_model_and_times_both_endpoints(tmp_path):
+    text_project(tmp_path)
+    command = [sys.executable, str(BENCH / "explain_latency.py"), "--project", str(tmp_path)]
+    done = run([*command, "--requests", "4", "--only", "lean"], cwd=tmp_path)
+    (row,) = [line for line in done.stdout.splitlines() if line.startswith("| lean")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "tfidf_logreg"
+    assert all(float(c) > 0 for c in cells[2:]), row
