@@ -198,6 +198,18 @@ def test_every_candidate_is_explained_on_the_users_columns(project):
     assert "explain/shap_beeswarm.png" in logged and "explain/examples" in logged
 
 
+def test_a_forced_re_run_writes_byte_identical_explanations(project):
+    stage = "explain@mlp_embeddings"  # a Keras model: model-agnostic SHAP, LIME, PDP
+
+    def output_hashes():
+        lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"][stage]
+        return {out["path"]: out["md5"] for out in lock["outs"]}
+
+    before = output_hashes()
+    run(["dvc", "repro", "--force", "--single-item", stage], project)
+    assert output_hashes() == before
+
+
 def test_bad_data_stops_preprocess_and_leaves_no_output(project, tmp_path):
     frame = make_bank_like(300, seed=1)
     frame["age"] = frame["age"].astype(object)
