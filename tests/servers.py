@@ -41,8 +41,30 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout_s: float = 120) -
     raise AssertionError(f"{url} did not answer in {timeout_s}s: {_stderr(process)}")
 
 
+def server_log():
+    """Where a server's stderr goes: a temporary file, never a pipe that nobody drains (a
+    server that logs more than a pipe holds would block on its next write)."""
+    return tempfile.TemporaryFile()
+
+
 def _stderr(process: subprocess.Popen) -> str:
-    return process.stderr.read().decode(errors="replace")[-3000:] if process.stderr else ""
+    log = process.stderr or getattr(process, "_log", None)
+    if log is None:
+        return ""
+    with contextlib.suppress(OSError, ValueError):
+        log.seek(0)
+    return log.read().decode(errors="replace")[-3000:]
+
+
+def popen_server(command: list[str], **kwargs) -> subprocess.Popen:
+    """A server in its own session (so `stop` ends its workers too), stderr to a file that
+    `_stderr` reads back."""
+    log = server_log()
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True, **kwargs
+    )
+    process._log = log
+    return process
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -92,7 +114,7 @@ def postgres_server(databases: tuple[str, ...] = ("mlflow",)) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    server = subprocess.Popen(
+    server = popen_server(
         _as_postgres_user(
             [
                 str(bindir / "postgres"),
@@ -106,9 +128,6 @@ def postgres_server(databases: tuple[str, ...] = ("mlflow",)) -> Iterator[str]:
                 str(port),
             ]
         ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
     )
     try:
         _wait_for_postgres(bindir, port, server)
@@ -139,7 +158,7 @@ def mlflow_server(
     """`mlflow server` on loopback over the given store, proxying artifacts to `artifacts` (a
     folder or an s3:// URI, reached with `env`); yields its tracking URI."""
     port = free_port()
-    server = subprocess.Popen(
+    server = popen_server(
         [
             *mlflow_cli(),
             "server",
@@ -159,9 +178,6 @@ def mlflow_server(
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             **(env or {}),
         },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", server)
@@ -184,11 +200,8 @@ def s3_server(buckets: tuple[str, ...]) -> Iterator[str]:
     import boto3
 
     port = free_port()
-    server = subprocess.Popen(
+    server = popen_server(
         [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:

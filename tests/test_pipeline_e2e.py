@@ -15,7 +15,7 @@ import yaml
 from commands import git_commit_all, run
 from corpus import ag_news_data_params, make_rows, write_ag_news_csv
 from mlflow.tracking import MlflowClient
-from servers import free_port, mlflow_cli, stop, wait_for_http
+from servers import free_port, mlflow_cli, popen_server, stop, wait_for_http
 from tiny_bert import build_tiny_bert
 
 from reprotune.workspace import copy_pipeline
@@ -241,7 +241,7 @@ def test_champion_serves_over_http(project):
         "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
-    server = subprocess.Popen(
+    server = popen_server(
         [
             *mlflow_cli(),
             "models",
@@ -257,9 +257,6 @@ def test_champion_serves_over_http(project):
         ],
         cwd=project,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/ping", server)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from corpus import LABEL_NAMES, texts_and_labels
-from servers import free_port, stop, wait_for_http
+from servers import free_port, popen_server, stop, wait_for_http
 from tabular_data import FEATURES, make_bank_like
 
 from reprotune import models
@@ -92,7 +92,7 @@ def store(tmp_path_factory):
 
 def serve(store: Path, model: str, *extra: str, env: dict | None = None):
     port = free_port()
-    process = subprocess.Popen(
+    process = popen_server(
         [
             str(Path(sys.executable).parent / "reprotune"),
             "serve",
@@ -106,9 +106,6 @@ def serve(store: Path, model: str, *extra: str, env: dict | None = None):
         ],
         cwd=store,
         env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     wait_for_http(f"{url}/ready", process)

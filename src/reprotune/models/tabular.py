@@ -3,6 +3,7 @@ columns in, one ColumnTransformer fitted on the training split only, optional re
 the training rows, then the family's classifier. The saved pipeline takes raw columns."""
 
 import abc
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +19,13 @@ from reprotune.schema import FamilyParams
 WEIGHTS = "model.joblib"
 TABULAR_TYPES = frozenset({"number", "category", "binary", "text"})
 Resample = Literal["none", "smote", "smotenc", "undersample"]
+
+# Unseen levels are expected at predict time (they go to the infrequent bucket, or to no
+# column for binary features): one warning per call would flood a service's log, and SHAP and
+# LIME call predict thousands of times with sampled rows.
+warnings.filterwarnings(
+    "ignore", message="Found unknown categories", category=UserWarning, module="sklearn"
+)
 
 
 class TabularParams(FamilyParams):

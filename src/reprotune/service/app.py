@@ -114,6 +114,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         tasks = [asyncio.create_task(poll_registry())] if settings.poll_s > 0 else []
+        tasks.append(asyncio.create_task(warm_explain()))
         if batcher is not None:
             tasks.append(asyncio.create_task(batcher.run()))
         yield
@@ -128,6 +129,18 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         proba = await asyncio.to_thread(forward, model, records)
         metrics.forward_rows.observe(len(records))
         return model, proba
+
+    async def warm_explain():
+        """SHAP's numba kernels compile on their first use (about 10 s on 2 cores): that is
+        paid here, in the background after start, rather than by the first /explain."""
+        model = holder.current
+        record = model.warm_record()
+        if record is None:
+            return
+        try:
+            await asyncio.to_thread(explain_one, model, record, settings)
+        except Exception as exc:  # /explain then answers (or fails) as it would have
+            log.warning("could not warm up /explain: %s", exc)
 
     async def poll_registry():
         while True:

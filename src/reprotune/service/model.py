@@ -74,6 +74,13 @@ class ServedModel:
         elif not self.candidate.typed_inputs:
             self.candidate.predict_proba([WARM_TEXT])
 
+    def warm_record(self) -> dict | None:
+        """A request record this model can score: its input example's first row, or a text."""
+        if not self.candidate.typed_inputs:
+            return {"text": WARM_TEXT}
+        example = self.card.get("input_example")
+        return dict(example[0]) if example else None
+
 
 def _client(tracking_uri: str | None):
     from mlflow.tracking import MlflowClient
