@@ -20,6 +20,9 @@ def main() -> None:
     with stage_run("preprocess", params.tracking) as run:
         write_splits(splits)
         summary = {**class_counts(splits), "features": feature_counts(splits.schema)}
+        images = image_counts(manifest, splits.schema)
+        if images:
+            summary["images"] = images
         write_json(paths.stage_metrics("preprocess"), summary)
         run.log_params(
             {
@@ -35,6 +38,16 @@ def main() -> None:
     inferred = splits.schema.get("inferred") or {}
     if inferred:
         print(f"[preprocess] inferred feature types: {inferred}")
+
+
+def image_counts(manifest: dict, schema: dict) -> dict:
+    """Per image column: copied, downloaded and rows skipped (missing at fetch, unreadable
+    here), under data.images.missing: skip."""
+    unreadable = (schema.get("images") or {}).get("skipped_unreadable", {})
+    return {
+        column: {**counts, "skipped_unreadable": unreadable.get(column, 0)}
+        for column, counts in (manifest.get("images") or {}).items()
+    }
 
 
 def feature_counts(schema: dict) -> dict[str, int]:

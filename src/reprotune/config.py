@@ -24,6 +24,7 @@ from ruamel.yaml import YAMLError
 from reprotune.errors import ParamsError
 from reprotune.explanation.settings import ExplainParams
 from reprotune.models.ensemble import EnsembleParams
+from reprotune.models.keras_multimodal import KerasMultimodalParams
 from reprotune.models.keras_tabular import KerasTabularParams
 from reprotune.models.logreg import LogregParams
 from reprotune.models.random_forest import RandomForestParams
@@ -56,7 +57,7 @@ RANKABLE_METRICS = {
     "expected_cost": False,
 }
 BINARY_ONLY_METRICS = ("roc_auc", "pr_auc", "f1", "precision", "recall", "brier", "expected_cost")
-FeatureTypeName = Literal["number", "category", "binary", "text"]
+FeatureTypeName = Literal["number", "category", "binary", "text", "set", "image"]
 
 PHASES = ("baseline", "optimized", "tuned", "ensembled")
 Phase = Literal["baseline", "optimized", "tuned", "ensembled"]
@@ -74,6 +75,54 @@ class CsvOptions(Strict):
     )
     sep: str = Field(default=",", min_length=1, max_length=1)
     quotechar: str = Field(default='"', min_length=1, max_length=1)
+
+
+class ImageParams(Strict):
+    """Image columns (features of type `image`)."""
+
+    size: int = Field(default=64, ge=8, le=512)  # stored and trained as size x size RGB
+    # A missing, unreadable or undownloadable image: stop (fail) or drop its row (skip, counted
+    # in data/raw/manifest.json and metrics/preprocess.json).
+    missing: Literal["fail", "skip"] = "fail"
+
+
+class DerivedTarget(Strict):
+    """A target computed from other columns, binned into classes: data.label_column names
+    the result, and the columns the expression reads are never features."""
+
+    expression: str = Field(min_length=1)  # pandas eval, e.g. Likes - Dislikes + Bookmarks
+    bins: Literal["median", "quantiles"] = "median"  # edges from the training split
+    quantiles: int = Field(default=3, ge=2, le=20)  # with bins: quantiles
+    names: list[str] | None = None  # class names, lowest first (default low/high, q1..qN)
+
+    @property
+    def classes(self) -> int:
+        return 2 if self.bins == "median" else self.quantiles
+
+    def class_names(self) -> list[str]:
+        if self.names:
+            return list(self.names)
+        return ["low", "high"] if self.classes == 2 else [f"q{i + 1}" for i in range(self.classes)]
+
+    @property
+    def columns(self) -> list[str]:
+        from reprotune.data.target import columns_of
+
+        return columns_of(self.expression)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DerivedTarget":
+        self.columns  # noqa: B018 - a syntax error stops here, naming the key
+        if self.names is not None and len(self.names) != self.classes:
+            raise ValueError(
+                f"data.target.names lists {len(self.names)} names for {self.classes} bins; "
+                f"fix: name {self.classes} classes, lowest first"
+            )
+        if self.names is not None and len(set(self.names)) != len(self.names):
+            raise ValueError(
+                f"data.target.names {self.names} repeats a name; fix: make them unique"
+            )
+        return self
 
 
 class DataParams(Strict):
@@ -97,18 +146,25 @@ class DataParams(Strict):
     drop_columns: list[str] = Field(default_factory=list)  # leaky or identifier columns
     positive_label: str | None = None  # binary tasks: the class whose F1/recall/cost counts
     group_column: str | None = None  # rows of one group never straddle a split
+    target: DerivedTarget | None = None  # a derived target (named data.label_column)
+    images: ImageParams = ImageParams()
 
     @property
     def tabular(self) -> bool:
         return self.features is not None
 
-    def declared_types(self) -> set[str]:
-        """The feature types params.yaml names (inferred ones are known after preprocess)."""
+    def declared_types(self, columns: list[str] | None = None) -> set[str]:
+        """The feature types params.yaml names (inferred ones are known after preprocess),
+        of `columns` only when given."""
         if self.features is None:
             return {"text"}
         if self.features == "auto":
             return set()
-        return {kind for kind in self.features.values() if kind != "auto"}
+        return {
+            kind
+            for column, kind in self.features.items()
+            if kind != "auto" and (not columns or column in columns)
+        }
 
     @model_validator(mode="after")
     def _columns_are_consistent(self) -> "DataParams":
@@ -127,6 +183,27 @@ class DataParams(Strict):
             raise ValueError(
                 f"data.drop_columns lists the target {self.label_column!r}; fix: remove it"
             )
+        if self.target is not None:
+            if self.features is None:
+                raise ValueError(
+                    "data.target derives a target, which needs typed features; fix: set "
+                    "data.features (a mapping, or auto)"
+                )
+            if isinstance(self.features, dict):
+                leaks = [c for c in self.target.columns if c in self.features]
+                if leaks:
+                    raise ValueError(
+                        f"data.features lists {leaks}, which data.target.expression derives "
+                        "the target from: a model would read its own answer; fix: remove "
+                        "them from data.features"
+                    )
+            if self.positive_label is not None and self.positive_label not in (
+                self.target.class_names()
+            ):
+                raise ValueError(
+                    f"data.positive_label = {self.positive_label!r} is not one of the derived "
+                    f"classes {self.target.class_names()}; fix: use one of them"
+                )
         return self
 
     @model_validator(mode="after")
@@ -250,7 +327,8 @@ CandidateParams = Annotated[
     | LogregParams
     | RandomForestParams
     | XgboostParams
-    | KerasTabularParams,
+    | KerasTabularParams
+    | KerasMultimodalParams,
     Field(discriminator="family"),
 ]
 PARAMS_CLASSES = {
@@ -546,8 +624,15 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _families_read_the_features(self) -> "Params":
-        declared = self.data.declared_types()
         for name, candidate in self.train.candidates.items():
+            declared = self.data.declared_types(candidate.columns)
+            if isinstance(self.data.features, dict) and candidate.columns:
+                unknown = [c for c in candidate.columns if c not in self.data.features]
+                if unknown:
+                    raise ValueError(
+                        f"train.candidates.{name}.columns: {unknown} are not in "
+                        f"data.features; fix: use some of {list(self.data.features)}"
+                    )
             unread = sorted(declared - type(candidate).reads)
             if unread:
                 raise ValueError(

@@ -2,7 +2,7 @@
 
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
@@ -15,3 +15,5 @@ class FamilyParams(Strict):
     reads: ClassVar[frozenset[str]] = frozenset({"text"})
     # Trains in seconds: cross-validated studies and out-of-fold ensembles may refit it.
     quick: ClassVar[bool] = False
+    # The task's features this candidate reads (null: all): metadata only, the image alone...
+    columns: list[str] | None = Field(default=None, min_length=1)

@@ -32,9 +32,18 @@ FAMILY_REQUIREMENTS = {
     "random_forest": (),
     "xgboost": ("xgboost-cpu", "xgboost"),
     "keras_tabular": ("tensorflow-cpu", "tensorflow", "keras"),
+    "keras_multimodal": ("tensorflow-cpu", "tensorflow", "keras", "pillow"),
     "ensemble": (),  # see families_run
 }
-SIGNATURE_TYPES = {"number": "double", "category": "string", "binary": "string", "text": "string"}
+# Sets travel as JSON lists in a string; images as base64 strings (or paths, for pyfunc).
+SIGNATURE_TYPES = {
+    "number": "double",
+    "category": "string",
+    "binary": "string",
+    "text": "string",
+    "set": "string",
+    "image": "string",
+}
 
 
 class Classifier:
@@ -171,6 +180,7 @@ NATIVE_FLAVORS = {
     "random_forest": (_save_sklearn, "sklearn", "pickled_model"),
     "xgboost": (_save_sklearn, "sklearn", "pickled_model"),
     "keras_tabular": (_save_keras, "keras", "data"),
+    "keras_multimodal": (_save_keras, "keras", "data"),
 }
 
 

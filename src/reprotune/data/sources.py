@@ -40,6 +40,9 @@ def fetch(data: DataParams, seed: int, out_dir: Path = paths.RAW_DIR) -> dict:
         if frame.empty:
             raise DataError(f"the {split} split of {describe_source(data)} has no rows")
     with staged_dir(out_dir) as staging:
+        from reprotune.data.images import localise
+
+        images = localise(raw.splits, local_files(raw.files), data, staging)
         checksums = {}
         for split, frame in raw.splits.items():
             target = staging / f"{split}.parquet"
@@ -55,9 +58,22 @@ def fetch(data: DataParams, seed: int, out_dir: Path = paths.RAW_DIR) -> dict:
             "label_column": data.label_column,
             "label_names": raw.label_names,
             "sha256": checksums,
+            **({"images": images} if images else {}),
         }
         write_json(staging / "manifest.json", manifest)
     return manifest
+
+
+def local_files(files: dict[str, str]) -> dict[str, str]:
+    """Each split's data file as fetch read it: a URL, or an absolute local path (relative
+    paths start at the project root)."""
+    out = {}
+    for split, location in files.items():
+        path = Path(location).expanduser()
+        if not _is_url(location) and not path.is_absolute():
+            path = paths.project_root() / path
+        out[split] = location if _is_url(location) else str(path)
+    return out
 
 
 def describe_source(data: DataParams) -> str:
@@ -159,9 +175,24 @@ def _split_off_test(
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+STRATUM = "__stratum__"
+
+
 def split_off_test(frame: pd.DataFrame, data: DataParams, seed: int):
     """A test split carved from one table: stratified by the target, and by group when
-    data.group_column is set (no group straddles train and test)."""
+    data.group_column is set (no group straddles train and test). A derived target
+    (data.target) is stratified by its value's bins over the whole table."""
+    if data.target is not None:
+        from reprotune.data.target import binned, edges, score
+
+        scores = score(frame, data.target.expression, "source")
+        names = data.target.class_names()
+        cuts = edges(scores, data.target.bins, data.target.quantiles)
+        strata = frame.assign(**{STRATUM: binned(scores, cuts, names, "source").fillna("")})
+        stratified = data.model_copy(update={"label_column": STRATUM, "target": None})
+        return tuple(
+            part.drop(columns=STRATUM) for part in split_off_test(strata, stratified, seed)
+        )
     counts = frame[data.label_column].value_counts() if data.label_column in frame else None
     if counts is not None and (len(counts) < 2 or counts.min() < 2):
         raise DataError(
@@ -221,17 +252,29 @@ def _localise(location: str, key: str, downloads: Path) -> Path:
 
 def download(url: str, folder: Path, key: str) -> Path:
     """Stream `url` into `folder` with a progress bar."""
+    target = folder / (Path(urlparse(url).path).name or "download")
+    download_to(url, target, key, progress=True)
+    return target
+
+
+def download_to(url: str, target: Path, key: str, progress: bool = False) -> None:
+    """Stream `url` into the file `target`; DataError naming `key` when it fails."""
     import requests
     from tqdm import tqdm
 
-    target = folder / (Path(urlparse(url).path).name or "download")
     try:
         with requests.get(url, stream=True, timeout=(10, 60)) as response:
             response.raise_for_status()
             total = int(response.headers.get("content-length", 0)) or None
             with (
                 open(target, "wb") as handle,
-                tqdm(total=total, unit="B", unit_scale=True, desc=f"download {target.name}") as bar,
+                tqdm(
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    desc=f"download {target.name}",
+                    disable=not progress,
+                ) as bar,
             ):
                 for chunk in response.iter_content(chunk_size=1 << 16):
                     handle.write(chunk)
@@ -241,7 +284,6 @@ def download(url: str, folder: Path, key: str) -> Path:
             f"{key} = {url!r}: download failed: {type(exc).__name__}: {exc}\n"
             f"fix: check the URL, or download the file yourself and set {key} to its local path"
         ) from exc
-    return target
 
 
 def _read_table(path: Path, data: DataParams, key: str) -> pd.DataFrame:

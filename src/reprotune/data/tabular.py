@@ -29,10 +29,15 @@ def check_column(frame: pd.DataFrame, key: str, column: str, split: str = "train
         )
 
 
+def leak_guarded(data: DataParams) -> list[str]:
+    """Columns a derived target is computed from: never features."""
+    return data.target.columns if data.target is not None else []
+
+
 def feature_columns(frame: pd.DataFrame, data: DataParams) -> dict[str, str]:
     """column -> declared type or 'auto', in the file's column order for `auto`."""
     if data.features == "auto":
-        excluded = {data.label_column, data.group_column, *data.drop_columns}
+        excluded = {data.label_column, data.group_column, *data.drop_columns, *leak_guarded(data)}
         return {str(c): "auto" for c in frame.columns if c not in excluded}
     return dict(data.features)
 
@@ -160,9 +165,59 @@ def split_validation(table: pd.DataFrame, data: DataParams, seed: int):
     return stratified(table, data.val_fraction, seed)
 
 
-def prepare_tabular(frames: dict[str, pd.DataFrame], data: DataParams, seed: int) -> Splits:
+def derive_target(frames: dict[str, pd.DataFrame], data: DataParams) -> dict:
+    """data.label_column computed on every split, binned at the training split's edges;
+    returns its definition for features.json."""
+    from reprotune.data.target import binned, edges, score
+
+    target = data.target
+    if data.label_column in frames["train"].columns:
+        raise DataError(
+            f"data.label_column {data.label_column!r} names the derived target "
+            "(data.target), but the data already has a column of that name; fix: set "
+            "data.label_column to a new name, e.g. engagement"
+        )
+    scores = {split: score(f, target.expression, split) for split, f in frames.items()}
+    cuts = edges(scores["train"], target.bins, target.quantiles)
+    names = target.class_names()
+    for split, frame in frames.items():
+        frames[split] = frame.assign(
+            **{data.label_column: binned(scores[split], cuts, names, split)}
+        )
+    return {
+        "expression": target.expression,
+        "bins": target.bins,
+        "edges": cuts,
+        "classes": names,
+        "from_columns": target.columns,
+    }
+
+
+def load_images(
+    frames: dict[str, pd.DataFrame], types: dict[str, str], data: DataParams, raw_dir
+) -> dict[str, int]:
+    """Image columns decoded, resized and stored as PNG bytes; rows skipped per column."""
+    from reprotune.data.images import load_column
+
+    skipped = {}
+    for column in [c for c, kind in types.items() if kind == "image"]:
+        skipped[column] = 0
+        for split, frame in frames.items():
+            frames[split], count = load_column(frame, column, raw_dir, data, split)
+            skipped[column] += count
+    return skipped
+
+
+def prepare_tabular(
+    frames: dict[str, pd.DataFrame], data: DataParams, seed: int, raw_dir=None
+) -> Splits:
+    from reprotune import paths
+
+    frames = dict(frames)
+    target = derive_target(frames, data) if data.target is not None else None
     declared = check_columns(frames, data)
     types, inferred = resolve_types(frames["train"], declared)
+    skipped = load_images(frames, types, data, raw_dir or paths.RAW_DIR)
     names = resolve_labels(frames, data)
     tables = {split: table(f, types, data, names, split) for split, f in frames.items()}
     for split, frame in tables.items():
@@ -184,5 +239,9 @@ def prepare_tabular(frames: dict[str, pd.DataFrame], data: DataParams, seed: int
         "positive_label": names[1] if len(names) == 2 else None,
         "drop_columns": list(data.drop_columns),
         "group_column": data.group_column,
+        **({"derived_target": target} if target else {}),
+        **(
+            {"images": {"size": data.images.size, "skipped_unreadable": skipped}} if skipped else {}
+        ),
     }
     return Splits(splits["train"], splits["val"], splits["test"], names, schema)

@@ -45,6 +45,8 @@ def partial_dependence_of(
     from sklearn.inspection import partial_dependence
 
     kind = model.features[column]
+    if kind == "image":
+        return {}  # no axis to vary a photo along; its importance and SHAP values still count
     frame = tabular_inputs(frame, model.features).reset_index(drop=True)
     values = grid(frame[column], kind, points)
     if len(values) < 2:

@@ -30,7 +30,7 @@ class CodedTable:
     def level_names(self) -> dict[int, list[str]]:
         """Code -> level name for each coded column (the last code: missing)."""
         return {
-            i: [*self.levels[column], "(missing)"]
+            i: [*(_level_name(v, code) for code, v in enumerate(self.levels[column])), "(missing)"]
             for i, column in enumerate(self.columns)
             if column in self.levels
         }
@@ -66,4 +66,14 @@ class CodedTable:
     def describe(self, matrix_row: np.ndarray) -> dict[str, object]:
         """One coded row as the user's values (for reports)."""
         row = self.decode(matrix_row.reshape(1, -1)).iloc[0]
-        return {c: (None if pd.isna(v) else v) for c, v in row.items()}
+        return {c: _readable(v) for c, v in row.items()}
+
+
+def _level_name(value, code: int) -> str:
+    return f"image #{code}" if isinstance(value, bytes) else str(value)
+
+
+def _readable(value):
+    if isinstance(value, bytes):
+        return f"(an image, {len(value)} bytes)"
+    return None if pd.isna(value) else value

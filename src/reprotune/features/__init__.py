@@ -4,14 +4,24 @@ validated, stored and encoded. `FEATURE_TYPES` is the registry every other part 
 from reprotune.features.base import FeatureType, is_missing
 from reprotune.features.binary import BinaryFeature
 from reprotune.features.category import CategoryFeature
+from reprotune.features.image import ImageFeature
 from reprotune.features.number import NumberFeature
+from reprotune.features.set import SetFeature
 from reprotune.features.text import TextFeature
 
 FEATURE_TYPES: dict[str, FeatureType] = {
-    t.name: t for t in (NumberFeature(), CategoryFeature(), BinaryFeature(), TextFeature())
+    t.name: t
+    for t in (
+        NumberFeature(),
+        CategoryFeature(),
+        BinaryFeature(),
+        TextFeature(),
+        SetFeature(),
+        ImageFeature(),
+    )
 }
-# Inference tries the narrowest type first; category takes what is left.
-INFERENCE_ORDER = ("binary", "number", "text", "category")
+# Inference tries the narrowest type first; category takes what is left. Images are declared.
+INFERENCE_ORDER = ("set", "binary", "number", "text", "category")
 
 
 def infer_type(series) -> str:

@@ -43,6 +43,11 @@ class FeatureType(abc.ABC):
     def cast(self, series: pd.Series, column: str, split: str) -> pd.Series:
         """The column in this type's storage form; DataError on values it cannot hold."""
 
+    def inputs(self, series: pd.Series) -> pd.Series:
+        """A model's input column from raw values (a split's, or a request's): what `cast`
+        stores, without the checks; strings with NaN for missing unless a type says else."""
+        return as_strings(series)
+
     @abc.abstractmethod
     def sklearn_encoder(self):
         """A transformer fitted on the training split (kept inside the saved model)."""

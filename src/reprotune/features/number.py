@@ -31,6 +31,9 @@ class NumberFeature(FeatureType):
             )
         return numbers.astype("float64")
 
+    def inputs(self, series: pd.Series) -> pd.Series:
+        return pd.to_numeric(series, errors="coerce").astype("float64")
+
     def sklearn_encoder(self):
         from sklearn.impute import SimpleImputer
         from sklearn.pipeline import make_pipeline

@@ -21,6 +21,9 @@ class TextFeature(FeatureType):
     def cast(self, series: pd.Series, column: str, split: str) -> pd.Series:
         return as_strings(series).fillna("")
 
+    def inputs(self, series: pd.Series) -> pd.Series:
+        return as_strings(series).fillna("")
+
     def sklearn_encoder(self):
         from sklearn.feature_extraction.text import TfidfVectorizer
 

@@ -21,6 +21,7 @@ FAMILY_CLASSES = {
     "random_forest": "RandomForest",
     "xgboost": "Xgboost",
     "keras_tabular": "KerasTabular",
+    "keras_multimodal": "KerasMultimodal",
     "ensemble": "Ensemble",  # trained by the ensemble stage, over other candidates
 }
 
@@ -36,8 +37,24 @@ def params_class(family: str):
     return PARAMS_CLASSES[family]
 
 
+def selected_features(params, features: dict[str, str] | None) -> dict[str, str] | None:
+    """The features a candidate reads: its `columns`, in their order, or all of them."""
+    wanted = getattr(params, "columns", None)
+    if not wanted or features is None:
+        return features
+    return {column: features[column] for column in wanted if column in features}
+
+
 def check_reads(candidate: str, params, features: dict[str, str]) -> None:
-    """Stop when the candidate's family cannot read some of the task's feature types."""
+    """Stop when the candidate names a column the task lacks, or its family cannot read some
+    of the feature types it is given."""
+    unknown = [c for c in (getattr(params, "columns", None) or []) if c not in features]
+    if unknown:
+        raise ParamsError(
+            f"train.candidates.{candidate}.columns: {unknown} are not features of the task; "
+            f"fix: use some of {list(features)} (data/processed/features.json), or null for all"
+        )
+    features = selected_features(params, features)
     unread = sorted(set(features.values()) - set(type(params).reads))
     if unread:
         from reprotune.config import families_reading
@@ -52,6 +69,7 @@ def check_reads(candidate: str, params, features: dict[str, str]) -> None:
 
 
 def create(params, label_names: list[str], seed: int, features=None) -> Candidate:
+    features = selected_features(params, features)
     return family_class(params.family)(params, label_names, seed, features)
 
 

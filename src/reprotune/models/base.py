@@ -126,8 +126,16 @@ def read_card(folder: Path) -> dict:
 
 
 def input_example(frame, features: dict[str, str], rows: int = 2) -> list[dict]:
-    """Raw feature values of a few validation rows: the MLflow model's input example."""
+    """Raw feature values of a few validation rows: the MLflow model's input example (JSON:
+    images as base64 strings)."""
+    import base64
+
     sample = frame[list(features)].head(rows).astype(object)
+    for column, kind in features.items():
+        if kind == "image":
+            sample[column] = sample[column].map(
+                lambda v: base64.b64encode(v).decode() if isinstance(v, bytes) else None
+            )
     return sample.where(sample.notna(), None).to_dict(orient="records")
 
 

@@ -46,6 +46,21 @@ def embedding_size(levels: int) -> int:
     return max(2, min(16, round(1.6 * levels**0.56)))
 
 
+def category_encoding(keras, layer, column: str, train_values: np.ndarray, p):
+    """A string input's levels (those of the training split; others -> the out-of-vocabulary
+    slot) as learned embeddings or one-hot columns, by `p.categorical`."""
+    vocabulary = sorted(set(train_values.ravel()))
+    if p.categorical == "one_hot":
+        lookup = keras.layers.StringLookup(
+            vocabulary=vocabulary, output_mode="one_hot", name=f"{column}_onehot"
+        )
+        return lookup(layer)
+    lookup = keras.layers.StringLookup(vocabulary=vocabulary, name=f"{column}_lookup")
+    size = p.embedding_dim or embedding_size(len(vocabulary) + 1)
+    embed = keras.layers.Embedding(len(vocabulary) + 1, size, name=f"{column}_embedding")
+    return keras.layers.Flatten()(embed(lookup(layer)))
+
+
 class KerasTabular(Candidate):
     family = "keras_tabular"
     iterative = True
@@ -82,21 +97,7 @@ class KerasTabular(Candidate):
                 encoded.append(norm(layer))
             else:
                 layer = keras.Input(shape=(1,), name=column, dtype="string")
-                vocabulary = sorted(set(train[column].ravel()))
-                if p.categorical == "one_hot":
-                    lookup = keras.layers.StringLookup(
-                        vocabulary=vocabulary, output_mode="one_hot", name=f"{column}_onehot"
-                    )
-                    encoded.append(lookup(layer))
-                else:
-                    lookup = keras.layers.StringLookup(
-                        vocabulary=vocabulary, name=f"{column}_lookup"
-                    )
-                    size = p.embedding_dim or embedding_size(len(vocabulary) + 1)
-                    embed = keras.layers.Embedding(
-                        len(vocabulary) + 1, size, name=f"{column}_embedding"
-                    )
-                    encoded.append(keras.layers.Flatten()(embed(lookup(layer))))
+                encoded.append(category_encoding(keras, layer, column, train[column], p))
             inputs.append(layer)
         x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
         from reprotune.models.keras_mlp import dense_classifier
@@ -187,4 +188,4 @@ def _tensors(arrays: dict[str, np.ndarray]) -> dict:
     return {k: tf.constant(v) for k, v in arrays.items()}
 
 
-__all__ = ["KerasTabular", "KerasTabularParams", "embedding_size"]
+__all__ = ["KerasTabular", "KerasTabularParams", "category_encoding", "embedding_size"]

@@ -17,7 +17,7 @@ from reprotune.models.base import Candidate, expand_to_all_classes
 from reprotune.schema import FamilyParams
 
 WEIGHTS = "model.joblib"
-TABULAR_TYPES = frozenset({"number", "category", "binary", "text"})
+TABULAR_TYPES = frozenset({"number", "category", "binary", "text", "set"})
 Resample = Literal["none", "smote", "smotenc", "undersample"]
 
 # Unseen levels are expected at predict time (they go to the infrequent bucket, or to no
@@ -47,7 +47,8 @@ def preprocessor(features: dict[str, str], native_categories: bool = False):
 
     return ColumnTransformer(
         [
-            (column, encoder(kind), column if kind == "text" else [column])
+            # Text and set encoders read one column as a 1-D array; the others a 2-D one.
+            (column, encoder(kind), column if kind in ("text", "set") else [column])
             for column, kind in features.items()
         ],
         sparse_threshold=0 if native_categories else 0.3,
@@ -161,20 +162,12 @@ class SklearnTabular(Candidate):
 
 def tabular_inputs(frame, features: dict[str, str]) -> pd.DataFrame:
     """The feature columns in the saved order and storage types (numbers as floats, the
-    rest as strings with NaN for missing), whatever the caller passed."""
-    from reprotune.features.base import as_strings
-
+    rest as each feature type stores it), whatever the caller passed."""
     frame = pd.DataFrame(frame)
     missing = [c for c in features if c not in frame.columns]
     if missing:
         raise DataError(f"input lacks feature column(s) {missing}; fix: send every feature")
-    columns = {}
-    for column, kind in features.items():
-        values = frame[column]
-        if kind == "number":
-            columns[column] = pd.to_numeric(values, errors="coerce").astype("float64")
-        elif kind == "text":
-            columns[column] = as_strings(values).fillna("")
-        else:
-            columns[column] = as_strings(values)
+    columns = {
+        column: FEATURE_TYPES[kind].inputs(frame[column]) for column, kind in features.items()
+    }
     return pd.DataFrame(columns, index=frame.index)

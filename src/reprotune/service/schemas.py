@@ -1,12 +1,40 @@
 """Request and response models generated from the served model: one `text` field for text
-models, one typed field per feature for tabular ones (numbers as float, the rest as strings;
-null for a missing value), with the model's own input example, so /docs shows the real fields."""
+models, one typed field per feature for tabular ones (numbers as float, sets as lists, images
+as base64, the rest as strings; null for a missing value), with the model's own input example,
+so /docs shows the real fields."""
 
+import base64
+import binascii
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 
-FEATURE_PYTHON_TYPES = {"number": float, "category": str, "binary": str, "text": str}
+
+def _from_base64(value) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError("an image is a base64 string of the image file's bytes")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not a base64 string (of an image file's bytes)") from None
+
+
+ImageBase64 = Annotated[
+    bytes,
+    BeforeValidator(_from_base64),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
+]
+
+# Sets: a list of levels (or the stored JSON-list string); images: base64 of the file's bytes
+# (the service never reads a path from a request).
+FEATURE_PYTHON_TYPES = {
+    "number": float,
+    "category": str,
+    "binary": str,
+    "text": str,
+    "set": list[str] | str,
+    "image": ImageBase64,
+}
 
 
 def record_model(card: dict, typed: bool, max_text_chars: int) -> type[BaseModel]:

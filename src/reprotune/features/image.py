@@ -1,0 +1,101 @@
+"""`image`: a column of image files. fetch copies (or downloads) them into data/raw/images/;
+preprocess decodes each, converts it to RGB (grayscale, palette and RGBA too), resizes it to
+`data.images.size` and stores it in the split as PNG bytes, so training reads small lossless
+images and a changed image changes the split (DVC re-runs what depends on it).
+
+At prediction time a value may be PNG/JPEG bytes, a base64 string of them, or a file path.
+Only families that declare `image` read it (the tabular families do not)."""
+
+import base64
+import binascii
+import functools
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reprotune.features.base import FeatureType
+
+
+class ImageFeature(FeatureType):
+    name = "image"
+
+    def looks_like(self, series: pd.Series) -> bool:
+        return False  # declared, never inferred: a path column could be anything
+
+    def cast(self, series: pd.Series, column: str, split: str) -> pd.Series:
+        return series.astype(object)  # already PNG bytes (data.images.load_column)
+
+    def inputs(self, series: pd.Series) -> pd.Series:
+        return series.astype(object).map(image_bytes)
+
+    def sklearn_encoder(self):
+        raise NotImplementedError("no scikit-learn encoder reads images")
+
+
+def image_bytes(value) -> bytes | None:
+    """Encoded image bytes from bytes, a base64 string or a path; None when missing."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    text = str(value).strip()
+    if not text:
+        return None
+    path = Path(text)
+    if len(text) < 1024 and path.suffix and path.is_file():
+        return path.read_bytes()
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def decode(data: bytes | None, size: int) -> np.ndarray:
+    """(size, size, 3) uint8 RGB; a missing or unreadable image is black."""
+    if data is None:
+        return np.zeros((size, size, 3), dtype=np.uint8)
+    try:
+        return np.asarray(to_rgb_square(open_image(data), size))
+    except OSError:
+        return np.zeros((size, size, 3), dtype=np.uint8)
+
+
+def open_image(data: bytes):
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    image.load()  # a truncated file fails here, not later
+    return image
+
+
+def to_rgb_square(image, size: int):
+    """RGB (transparency composited on white), resized to size x size."""
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "P", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+
+
+def png_bytes(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded(data: bytes | None, size: int) -> np.ndarray:
+    # Explainers score the same few images thousands of times: decode each once.
+    array = decode(data, size)
+    array.setflags(write=False)
+    return array
+
+
+def pixel_batch(values, size: int) -> np.ndarray:
+    """(n, size, size, 3) uint8 from a column of image values."""
+    arrays = [_decoded(image_bytes(v), size) for v in values]
+    return np.stack(arrays) if arrays else np.zeros((0, size, size, 3), dtype=np.uint8)

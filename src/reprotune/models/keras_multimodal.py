@@ -1,0 +1,334 @@
+"""`keras_multimodal`: an image branch beside a metadata branch, fused by dense layers (Keras 3).
+
+- Image branch, per image column: a small CNN from scratch (`image.blocks` conv blocks from
+  `image.filters` filters, doubling) or a Keras Applications backbone whose weights load from a
+  local file (`image.backbone`, `image.weights`; nothing is downloaded), frozen first and then,
+  for `image.fine_tune_epochs`, fine-tuned at `image.fine_tune_lr` (transfer learning).
+  Training-only augmentation: flip, small rotation, zoom and contrast (Keras' random layers are
+  off at inference).
+- Metadata branch: categories (and binary columns) as learned embeddings or one-hot columns
+  (`categorical`, as in keras_tabular); numbers (median-imputed, scaled), sets (multi-hot) and
+  text (TF-IDF) through the fitted scikit-learn encoders of the tabular families.
+- Fusion: concatenate, then `hidden_units` Dense layers (activation, dropout, L2); early stopping
+  on a validation score with the best weights; per-epoch charts.
+
+The saved model takes raw columns: image bytes, base64 strings or paths (decoded and resized to
+the size it trained on)."""
+
+from pathlib import Path
+from typing import Literal
+
+import joblib
+import numpy as np
+import pandas as pd
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from tqdm import tqdm
+
+from reprotune.errors import ParamsError
+from reprotune.features.base import MISSING_CATEGORY
+from reprotune.io import read_json, write_json
+from reprotune.models.base import Candidate
+from reprotune.models.keras_tabular import Activation, category_encoding
+from reprotune.models.tabular import class_weights, preprocessor, tabular_inputs
+from reprotune.models.training import EarlyStopping
+from reprotune.schema import FamilyParams, Strict
+
+WEIGHTS = "model.keras"
+ENCODERS = "metadata_encoders.joblib"
+SHAPES = "inputs.json"
+METADATA_INPUT = "metadata"
+STRING_KINDS = ("category", "binary")
+ENCODED_KINDS = ("number", "set", "text")
+# Keras Applications backbones, and the pixel scaling each expects (from 0..255).
+BACKBONES = {
+    "MobileNetV2": (1 / 127.5, -1.0),
+    "MobileNetV3Small": (1.0, 0.0),  # rescales inside the model
+    "EfficientNetB0": (1.0, 0.0),  # rescales inside the model
+}
+
+
+class ImageBranch(Strict):
+    backbone: Literal["cnn", "MobileNetV2", "MobileNetV3Small", "EfficientNetB0"] = "cnn"
+    # A backbone's weights: a local .h5 / .weights.h5 file (include_top=False), e.g. saved by
+    # keras.applications.MobileNetV2(include_top=False).save_weights(path) where the Hub is
+    # reachable. Relative paths start at the project root.
+    weights: str | None = None
+    blocks: int = Field(default=3, ge=1, le=6)  # cnn: conv blocks (conv, pool)
+    filters: PositiveInt = 16  # cnn: first block's filters, doubled per block
+    dense_units: PositiveInt = 64  # the image vector fused with the metadata
+    fine_tune_epochs: int = Field(default=0, ge=0)  # backbone: unfrozen epochs after the rest
+    fine_tune_lr: PositiveFloat = 1e-5
+
+    @model_validator(mode="after")
+    def _weights_for_backbone(self) -> "ImageBranch":
+        if self.backbone != "cnn" and not self.weights:
+            raise ValueError(
+                f"image.backbone {self.backbone!r} needs image.weights, a local weights file "
+                "(nothing is downloaded); fix: set image.weights, or use backbone: cnn"
+            )
+        return self
+
+
+class Augment(Strict):
+    flip: bool = True
+    rotation: float = Field(default=0.05, ge=0, le=0.5)  # fraction of a full turn
+    zoom: float = Field(default=0.1, ge=0, lt=1)
+    contrast: float = Field(default=0.1, ge=0, lt=1)
+
+
+class KerasMultimodalParams(FamilyParams):
+    reads = frozenset({"number", "category", "binary", "set", "text", "image"})
+    family: Literal["keras_multimodal"]
+    categorical: Literal["embedding", "one_hot"] = "embedding"
+    embedding_dim: PositiveInt | None = None
+    image: ImageBranch = ImageBranch()
+    augment: Augment = Augment()
+    hidden_units: list[PositiveInt] = Field(default=[64], min_length=1)
+    activation: Activation = "relu"
+    dropout: float = Field(default=0.3, ge=0, lt=1)
+    l2: float = Field(default=1e-4, ge=0)
+    batch_norm: bool = False
+    lr: PositiveFloat = 1e-3
+    epochs: PositiveInt = 30
+    batch_size: PositiveInt = 32
+    patience: PositiveInt = 6
+    class_weight: bool = True
+    monitor: Literal["pr_auc", "roc_auc", "macro_f1", "loss"] = "loss"
+
+
+class KerasMultimodal(Candidate):
+    family = "keras_multimodal"
+    iterative = True
+    typed_inputs = True
+
+    def __init__(self, params, label_names, seed, features=None):
+        super().__init__(params, label_names, seed, features)
+        self.model = None
+        self.encoders = None  # the fitted ColumnTransformer of number/set/text columns
+        self.image_size: int | None = None
+
+    def select_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return tabular_inputs(frame, self.features)
+
+    def _columns(self, *kinds: str) -> list[str]:
+        return [c for c, kind in self.features.items() if kind in kinds]
+
+    def _arrays(self, frame) -> dict[str, np.ndarray]:
+        """Keras inputs: images (0..255 floats), category strings, one matrix of the rest."""
+        from reprotune.features.image import pixel_batch
+
+        frame = tabular_inputs(frame, self.features)
+        arrays = {
+            c: pixel_batch(frame[c], self.image_size).astype("float32")
+            for c in self._columns("image")
+        }
+        for column in self._columns(*STRING_KINDS):
+            values = frame[column].fillna(MISSING_CATEGORY).astype(str).to_numpy(object)
+            arrays[column] = values.reshape(-1, 1)
+        if self.encoders is not None:
+            encoded = self.encoders.transform(frame[self._columns(*ENCODED_KINDS)])
+            encoded = encoded.toarray() if hasattr(encoded, "toarray") else encoded
+            arrays[METADATA_INPUT] = np.asarray(encoded, dtype="float32")
+        return arrays
+
+    def _image_branch(self, keras, layer, column: str):
+        p, branch = self.params, self.params.image
+        x, augment = layer, p.augment
+        if augment.flip:
+            x = keras.layers.RandomFlip("horizontal", seed=self.seed)(x)
+        if augment.rotation:
+            x = keras.layers.RandomRotation(augment.rotation, seed=self.seed)(x)
+        if augment.zoom:
+            x = keras.layers.RandomZoom(augment.zoom, seed=self.seed)(x)
+        if augment.contrast:
+            x = keras.layers.RandomContrast(augment.contrast, seed=self.seed, value_range=(0, 255))(
+                x
+            )
+        if branch.backbone == "cnn":
+            x = keras.layers.Rescaling(1 / 255)(x)
+            for block in range(branch.blocks):
+                x = keras.layers.Conv2D(branch.filters * 2**block, 3, padding="same")(x)
+                x = activation(keras, p.activation)(x)
+                x = keras.layers.MaxPooling2D()(x)
+            x = keras.layers.GlobalAveragePooling2D()(x)
+        else:
+            scale, offset = BACKBONES[branch.backbone]
+            x = keras.layers.Rescaling(scale, offset=offset)(x)
+            self.backbone = load_backbone(keras, branch, self.image_size)
+            x = self.backbone(x, training=False)  # batch norm stays in inference mode
+        x = keras.layers.Dense(branch.dense_units, name=f"{column}_vector")(x)
+        return activation(keras, p.activation)(x)
+
+    def _build(self, keras, train: dict[str, np.ndarray]):
+        from reprotune.models.keras_mlp import dense_classifier
+
+        p = self.params
+        inputs, encoded = [], []
+        for column in self._columns("image"):
+            size = self.image_size
+            layer = keras.Input(shape=(size, size, 3), name=column, dtype="float32")
+            inputs.append(layer)
+            encoded.append(self._image_branch(keras, layer, column))
+        for column in self._columns(*STRING_KINDS):
+            layer = keras.Input(shape=(1,), name=column, dtype="string")
+            inputs.append(layer)
+            encoded.append(category_encoding(keras, layer, column, train[column], p))
+        if METADATA_INPUT in train:
+            layer = keras.Input(shape=(train[METADATA_INPUT].shape[1],), name=METADATA_INPUT)
+            inputs.append(layer)
+            encoded.append(layer)
+        x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
+        n_classes = len(self.label_names)
+        return dense_classifier(
+            keras, inputs, x, p, self.seed, n_classes, "multimodal", p.activation
+        )
+
+    def _fit_encoders(self, frame: pd.DataFrame) -> None:
+        columns = self._columns(*ENCODED_KINDS)
+        if not columns:
+            return
+        kinds = {c: self.features[c] for c in columns}
+        encoders = preprocessor(kinds)
+        encoders.sparse_threshold = 0
+        self.encoders = encoders.fit(frame[columns])
+
+    def fit(self, train_inputs, train_labels, val_inputs, val_labels, on_epoch=None) -> list[dict]:
+        from reprotune.models.keras_mlp import _epoch_monitor, configure_keras
+
+        keras = configure_keras(self.seed)
+        p = self.params
+        train_frame = tabular_inputs(train_inputs, self.features)
+        self.image_size = trained_image_size(train_frame, self._columns("image"))
+        self._fit_encoders(train_frame)
+        train_arrays = self._arrays(train_frame)
+        self.backbone = None
+        self.model = self._build(keras, train_arrays)
+        train, val = _tensors(train_arrays), _tensors(self._arrays(val_inputs))
+        train_labels, val_labels = np.asarray(train_labels), np.asarray(val_labels)
+        monitor_key = f"val_{p.monitor}"
+        if len(self.label_names) != 2 and p.monitor in ("pr_auc", "roc_auc"):
+            monitor_key = "val_macro_f1"
+        total = p.epochs + (p.image.fine_tune_epochs if self.backbone is not None else 0)
+        monitor = _epoch_monitor(keras)(
+            (train, train_labels),
+            (val, val_labels),
+            EarlyStopping(p.patience),
+            tqdm(total=total, desc="train keras_multimodal", unit="epoch", disable=None),
+            on_epoch,
+            score_key=monitor_key,
+        )
+        weights = class_weights(train_labels, len(self.label_names)) if p.class_weight else None
+        fit = {
+            "batch_size": p.batch_size,
+            "shuffle": True,
+            "verbose": 0,
+            "callbacks": [monitor],
+            "class_weight": dict(enumerate(map(float, weights))) if weights is not None else None,
+        }
+        self.model.fit(train, train_labels, epochs=p.epochs, **fit)
+        if self.backbone is not None and p.image.fine_tune_epochs:
+            self._fine_tune(keras, monitor, train, train_labels, fit)
+        monitor.progress.close()
+        self.model.set_weights(monitor.best_weights)
+        self.best_epoch = monitor.stopper.best_epoch
+        return monitor.history
+
+    def _fine_tune(self, keras, monitor, train, train_labels, fit: dict) -> None:
+        """Transfer learning's second phase: the backbone unfrozen, from the best weights so
+        far, at a small learning rate; early stopping goes on counting from where it was."""
+        self.model.set_weights(monitor.best_weights)
+        self.backbone.trainable = True
+        self.model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=self.params.image.fine_tune_lr),
+            loss="sparse_categorical_crossentropy",
+        )
+        monitor.stopper.epochs_without_gain = 0
+        done = len(monitor.history)
+        epochs = done + self.params.image.fine_tune_epochs
+        self.model.fit(train, train_labels, epochs=epochs, initial_epoch=done, **fit)
+
+    def predict_proba(self, inputs, batch_size: int = 256) -> np.ndarray:
+        from reprotune.models.keras_mlp import _keras
+
+        _, tf = _keras()
+        frame = tabular_inputs(inputs, self.features)
+        parts = []
+        for start in range(0, len(frame), batch_size):
+            arrays = self._arrays(frame.iloc[start : start + batch_size])
+            batch = {k: tf.constant(v) for k, v in arrays.items()}
+            parts.append(np.asarray(self.model(batch, training=False)))
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.label_names)))
+
+    def n_parameters(self) -> int:
+        return int(sum(np.prod(w.shape) for w in self.model.trainable_weights))
+
+    def save_weights(self, folder: Path) -> None:
+        self.model.save(Path(folder) / WEIGHTS)
+        joblib.dump(self.encoders, Path(folder) / ENCODERS)
+        write_json(Path(folder) / SHAPES, {"image_size": self.image_size})
+
+    @classmethod
+    def load_weights(cls, folder: Path, card: dict) -> "KerasMultimodal":
+        from reprotune.models.keras_mlp import _keras
+
+        keras, _ = _keras()
+        params = KerasMultimodalParams(**card["params"])
+        model = cls(params, card["label_names"], card["seed"], card.get("features"))
+        model.model = keras.models.load_model(Path(folder) / WEIGHTS)
+        model.encoders = joblib.load(Path(folder) / ENCODERS)
+        model.image_size = read_json(Path(folder) / SHAPES)["image_size"]
+        return model
+
+
+def activation(keras, name: str):
+    from reprotune.models.keras_mlp import activation_layer
+
+    return activation_layer(keras, name)
+
+
+def trained_image_size(frame: pd.DataFrame, columns: list[str]) -> int | None:
+    """The side of the stored training images (preprocess made them square)."""
+    from reprotune.features.image import open_image
+
+    for column in columns:
+        for value in frame[column]:
+            if value is not None:
+                return open_image(value).size[0]
+    if columns:
+        raise ParamsError(f"image column {columns[0]!r} has no image in the training rows")
+    return None
+
+
+def load_backbone(keras, branch: ImageBranch, size: int):
+    from reprotune import paths
+
+    weights = Path(branch.weights).expanduser()
+    if not weights.is_absolute():
+        weights = paths.project_root() / weights
+    if not weights.is_file():
+        raise ParamsError(
+            f"image.weights = {branch.weights!r}: no such file; fix: point it at the "
+            f"{branch.backbone} weights file (include_top=False), or use image.backbone: cnn"
+        )
+    application = getattr(keras.applications, branch.backbone)
+    try:
+        backbone = application(
+            include_top=False, weights=str(weights), input_shape=(size, size, 3), pooling="avg"
+        )
+    except (ValueError, OSError) as exc:
+        raise ParamsError(
+            f"image.weights = {branch.weights!r} does not load into {branch.backbone} at "
+            f"{size}x{size} ({exc}); fix: use that backbone's include_top=False weights"
+        ) from None
+    backbone.trainable = False
+    return backbone
+
+
+def _tensors(arrays: dict[str, np.ndarray]) -> dict:
+    from reprotune.models.keras_mlp import _keras
+
+    _, tf = _keras()
+    return {k: tf.constant(v) for k, v in arrays.items()}
+
+
+__all__ = ["KerasMultimodal", "KerasMultimodalParams"]
