@@ -29,15 +29,17 @@ def colour_image(engaging: bool, rng: np.random.Generator, size: int = 24) -> Im
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
-def make_poi_like(n: int, seed: int, image_flip: float = 0.25) -> tuple[pd.DataFrame, list]:
+def make_poi_like(n: int, seed: int, image_flip: float = 0.15) -> tuple[pd.DataFrame, list]:
     """The table (image paths `img/<id>/main.<ext>`) and the images to write there."""
     rng = np.random.default_rng(seed)
     engaging = rng.random(n) < 0.5
-    tier = np.where(engaging, rng.choice([1, 2, 3], n, p=[0.5, 0.3, 0.2]), rng.choice([2, 3, 4], n))
+    tier = np.where(
+        engaging, rng.choice([1, 2, 3, 4], n, p=[0.4, 0.3, 0.2, 0.1]), rng.choice([1, 2, 3, 4], n)
+    )
     tags = []
     for e in engaging:
         chosen = {str(t) for t in rng.choice(TAGS[1:], rng.integers(0, 3), replace=False)}
-        if rng.random() < (0.75 if e else 0.25):
+        if rng.random() < (0.7 if e else 0.3):
             chosen.add("Escultura")
         tags.append(str(sorted(chosen)))
     shown = engaging ^ (rng.random(n) < image_flip)  # the photo misleads for some rows
