@@ -19,6 +19,11 @@ def is_missing(series: pd.Series) -> pd.Series:
 
 def as_strings(series: pd.Series) -> pd.Series:
     """Strings with missing values as NaN: what the encoders and the saved splits hold."""
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        # Already strings (every prediction of an explainer): vectorized, no per-value call.
+        missing = series.isna()
+        stripped = series.where(~missing, "").astype(str).str.strip()
+        return stripped.where(~missing & (stripped != ""), np.nan).astype(object)
     text = series.astype(object).where(~is_missing(series), np.nan)
     return text.map(_as_string).astype(object)
 
