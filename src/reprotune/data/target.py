@@ -23,11 +23,10 @@ def referenced_columns(expression: str) -> list[str]:
             "pandas eval would read it, e.g. Likes - Dislikes + Bookmarks (backquote names "
             "with spaces: `my column`)"
         ) from None
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id not in names:
-            names.append(node.id)
-    return names
+    found = sorted(
+        (node.col_offset, node.id) for node in ast.walk(tree) if isinstance(node, ast.Name)
+    )
+    return list(dict.fromkeys(name for _, name in found))
 
 
 def _backquoted(expression: str) -> list[str]:
