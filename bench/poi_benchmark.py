@@ -86,9 +86,11 @@ def main() -> None:
         per_seed[seed] = candidate_rows(project)
         compare = json.loads((project / "metrics/compare.json").read_text())
         print(f"seed {seed}: pipeline {seconds:.0f} s, champion {compare['champion']}")
+        for name, row in per_seed[seed].items():  # as each seed ends: a cut run still tells
+            print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
         for phase, values in compare.get("phases", {}).items():
             lift, verdict = values["lift"], values["verdict"]
-            print(f"  phase {phase}: {values['best']} lift {lift:+.4f} ({verdict})")
+            print(f"  phase {phase}: {values['best']} lift {lift:+.4f} ({verdict})", flush=True)
         first = first or project
     names = list(next(iter(per_seed.values())))
     seeds = " | ".join(f"ROC-AUC s{s}" for s in args.seeds)
