@@ -125,6 +125,44 @@ def test_the_pyfunc_model_takes_raw_columns_and_an_image_as_path_or_base64(proje
     assert set(by_path["label"]) <= {"low", "high"}
 
 
+def test_the_service_takes_the_photo_as_base64(project):
+    import sys
+    import urllib.error
+    import urllib.request
+
+    from servers import free_port, popen_server, stop, wait_for_http
+
+    port = free_port()
+    cli = str(Path(sys.executable).parent / "reprotune")
+    model = str(project / "models/fused_embeddings")
+    server = popen_server([cli, "serve", "--model", model, "--port", str(port)], cwd=project)
+    url = f"http://127.0.0.1:{port}"
+    photo = base64.b64encode((project / "data/raw/images/img/1/main.jpg").read_bytes()).decode()
+    record = {"tier": 2.0, "category": "museo", "tags": ["Escultura"], "photo": photo}
+
+    def post(path: str, body: dict) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            url + path, json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    try:
+        wait_for_http(f"{url}/ready", server)
+        status, answer = post("/predict", record)
+        assert status == 200 and answer["predictions"][0]["label"] in ("low", "high")
+        status, answer = post("/explain", record)
+        assert status == 200
+        assert {a["feature"] for a in answer["explanation"]["attributions"]} == set(record)
+        status, answer = post("/predict", {**record, "photo": "not base64!"})
+        assert status == 422 and "photo" in json.dumps(answer)
+    finally:
+        stop(server)
+
+
 def test_explanations_cover_the_image_column(project):
     summary = read(project, "metrics/explain/fused_embeddings.json")
     assert set(summary["importance"]) == {"tier", "category", "tags", "photo"}
