@@ -132,3 +132,46 @@ def test_a_target_column_may_not_be_declared_a_feature():
             label_column="engagement",
             target={"expression": TARGET},
         )
+
+
+@pytest.fixture
+def image_server(poi_csv):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(poi_csv.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_image_urls_are_downloaded_into_the_raw_data(poi_csv, image_server, tmp_path):
+    """Absolute image URLs in a local CSV, and relative paths in a CSV read over http."""
+    frame = pd.read_csv(poi_csv)
+    frame["photo"] = image_server + "/" + frame["photo"]
+    local = tmp_path / "urls.csv"
+    frame.to_csv(local, index=False)
+    splits = prepared(poi_params(local), tmp_path / "one")
+    manifest = pd.read_json(tmp_path / "one/raw/manifest.json", typ="series")
+    assert manifest["images"]["photo"]["downloaded"] == 135
+    assert any((tmp_path / "one/raw/images/url").iterdir())
+    assert splits.train["photo"].iloc[0].startswith(b"\x89PNG")
+    remote = poi_params(image_server + "/poi.csv")
+    prepared(remote, tmp_path / "two")
+    manifest = pd.read_json(tmp_path / "two/raw/manifest.json", typ="series")
+    assert manifest["images"]["photo"]["downloaded"] == 135
+
+
+def test_a_missing_image_url_fails_naming_the_row_or_is_skipped(poi_csv, image_server, tmp_path):
+    frame = pd.read_csv(poi_csv)
+    frame["photo"] = image_server + "/" + frame["photo"]
+    frame.loc[7, "photo"] = image_server + "/img/nope.jpg"
+    local = tmp_path / "urls.csv"
+    frame.to_csv(local, index=False)
+    with pytest.raises(DataError, match=r"(?s)row 7 \(id 'poi7'\).*404.*missing: skip"):
+        prepared(poi_params(local), tmp_path / "one")
+    splits = prepared(poi_params(local, images={"size": 16, "missing": "skip"}), tmp_path / "two")
+    assert "poi7" not in set(pd.concat([f["id"] for _, f in splits.items()]))
