@@ -11,52 +11,16 @@ per seed, their means, the phase verdicts and the stage times of the first seed.
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import yaml
-
-from reprotune.workspace import copy_pipeline, set_dotted
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from pipeline_benchmark import explain_share, record_stage_resources, stage_resources  # noqa: E402
-
-
-def run_seed(data: Path, workdir: Path, seed: int, overrides: list[str]) -> tuple[Path, float]:
-    project = copy_pipeline(ROOT, workdir)
-    params_file = project / "params.yaml"
-    shutil.copy(project / "examples/poi-engagement/params.yaml", params_file)
-    params = yaml.safe_load(params_file.read_text())
-    params["seed"] = seed
-    for override in overrides:
-        set_dotted(params, override)
-    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-    record_stage_resources(project)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    for command in (
-        ["git", "init", "-q"],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench"],
-    ):
-        subprocess.run(command, cwd=project, check=True)
-    start = time.perf_counter()
-    done = subprocess.run(
-        ["dvc", "exp", "run", "-S", f"data.files.train={data.resolve()}"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        sys.exit(f"pipeline failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return project, time.perf_counter() - start
+from pipeline_benchmark import explain_share, stage_resources  # noqa: E402
+from tabular_benchmark import run_pipeline  # noqa: E402
 
 
 def candidate_rows(project: Path) -> dict[str, dict]:
@@ -82,7 +46,10 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="reprotune-poi-bench-"))
     per_seed, first = {}, None
     for seed in args.seeds:
-        project, seconds = run_seed(args.data, workdir / f"seed{seed}", seed, args.set)
+        overrides = [f"seed={seed}", *args.set]
+        project, seconds = run_pipeline(
+            args.data, workdir / f"seed{seed}", False, overrides, example="poi-engagement"
+        )
         per_seed[seed] = candidate_rows(project)
         compare = json.loads((project / "metrics/compare.json").read_text())
         print(f"seed {seed}: pipeline {seconds:.0f} s, champion {compare['champion']}")

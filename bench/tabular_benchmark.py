@@ -33,11 +33,17 @@ from pipeline_benchmark import explain_share, record_stage_resources, stage_reso
 
 
 def run_pipeline(
-    data: Path, workdir: Path, with_duration: bool, overrides: list[str]
+    data: Path,
+    workdir: Path,
+    with_duration: bool,
+    overrides: list[str],
+    example: str = "bank-marketing",
 ) -> tuple[Path, float]:
+    """`make pipeline EXAMPLE=<example> DATA=<data>` in a fresh copy of the project, with the
+    dotted `overrides`; (the project, the pipeline's wall seconds)."""
     project = copy_pipeline(ROOT, workdir)
     params_file = project / "params.yaml"
-    shutil.copy(project / "examples/bank-marketing/params.yaml", params_file)
+    shutil.copy(project / f"examples/{example}/params.yaml", params_file)
     params = yaml.safe_load(params_file.read_text())
     if with_duration:
         params["data"]["drop_columns"] = []
