@@ -88,3 +88,9 @@ def find_project_root(start: Path | None = None) -> Path:
         if (folder / "dvc.yaml").is_file():
             return folder
     return here
+
+
+def local_path(location: str | Path) -> Path:
+    """A user's local path: `~` expanded, relative paths from the project root."""
+    path = Path(location).expanduser()
+    return path if path.is_absolute() else project_root() / path

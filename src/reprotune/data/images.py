@@ -77,7 +77,8 @@ def _localise_column(frame, column, base, data: DataParams, raw_dir: Path, count
                 hashlib.sha256(url.encode()).hexdigest()[:24]
                 + PurePosixPath(urlparse(url).path).suffix
             )
-            downloads.append((url, target, where))
+            if all(url != queued for queued, _, _ in downloads):  # a repeated URL: once
+                downloads.append((url, target, where))
             values.append(str(target))
             keep.append(True)
             continue

@@ -67,13 +67,10 @@ def fetch(data: DataParams, seed: int, out_dir: Path = paths.RAW_DIR) -> dict:
 def local_files(files: dict[str, str]) -> dict[str, str]:
     """Each split's data file as fetch read it: a URL, or an absolute local path (relative
     paths start at the project root)."""
-    out = {}
-    for split, location in files.items():
-        path = Path(location).expanduser()
-        if not _is_url(location) and not path.is_absolute():
-            path = paths.project_root() / path
-        out[split] = location if _is_url(location) else str(path)
-    return out
+    return {
+        split: location if _is_url(location) else str(paths.local_path(location))
+        for split, location in files.items()
+    }
 
 
 def describe_source(data: DataParams) -> str:
@@ -239,9 +236,7 @@ def _is_url(location: str) -> bool:
 def _localise(location: str, key: str, downloads: Path) -> Path:
     if _is_url(location):
         return download(location, downloads, key)
-    path = Path(location).expanduser()
-    if not path.is_absolute():
-        path = paths.project_root() / path
+    path = paths.local_path(location)
     if not path.is_file():
         raise DataError(
             f"{key} = {location!r}: no such file (relative paths start at the project root); "

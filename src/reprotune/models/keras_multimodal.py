@@ -22,16 +22,19 @@ import joblib
 import numpy as np
 import pandas as pd
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
-from tqdm import tqdm
 
 from reprotune.errors import ParamsError
 from reprotune.features.base import MISSING_CATEGORY
 from reprotune.io import read_json, write_json
 from reprotune.models.base import Candidate
-from reprotune.models.keras_tabular import Activation, category_encoding
-from reprotune.models.tabular import class_weights, preprocessor, tabular_inputs
-from reprotune.models.training import EarlyStopping
-from reprotune.schema import FamilyParams, Strict
+from reprotune.models.keras_tabular import (
+    KerasTypedParams,
+    category_encoding,
+    epoch_monitor,
+    fit_options,
+)
+from reprotune.models.tabular import preprocessor, tabular_inputs
+from reprotune.schema import Strict
 
 WEIGHTS = "model.keras"
 ENCODERS = "metadata_encoders.joblib"
@@ -76,23 +79,17 @@ class Augment(Strict):
     contrast: float = Field(default=0.1, ge=0, lt=1)
 
 
-class KerasMultimodalParams(FamilyParams):
+class KerasMultimodalParams(KerasTypedParams):
     reads = frozenset({"number", "category", "binary", "set", "text", "image"})
     family: Literal["keras_multimodal"]
-    categorical: Literal["embedding", "one_hot"] = "embedding"
-    embedding_dim: PositiveInt | None = None
     image: ImageBranch = ImageBranch()
     augment: Augment = Augment()
+    # keras_tabular's settings, with defaults for a few hundred images.
     hidden_units: list[PositiveInt] = Field(default=[64], min_length=1)
-    activation: Activation = "relu"
     dropout: float = Field(default=0.3, ge=0, lt=1)
-    l2: float = Field(default=1e-4, ge=0)
-    batch_norm: bool = False
-    lr: PositiveFloat = 1e-3
     epochs: PositiveInt = 30
     batch_size: PositiveInt = 32
     patience: PositiveInt = 6
-    class_weight: bool = True
     monitor: Literal["pr_auc", "roc_auc", "macro_f1", "loss"] = "loss"
 
 
@@ -193,7 +190,7 @@ class KerasMultimodal(Candidate):
         self.encoders = encoders.fit(frame[columns])
 
     def fit(self, train_inputs, train_labels, val_inputs, val_labels, on_epoch=None) -> list[dict]:
-        from reprotune.models.keras_mlp import _epoch_monitor, configure_keras
+        from reprotune.models.keras_mlp import configure_keras
 
         keras = configure_keras(self.seed)
         p = self.params
@@ -205,26 +202,19 @@ class KerasMultimodal(Candidate):
         self.model = self._build(keras, train_arrays)
         train, val = _tensors(train_arrays), _tensors(self._arrays(val_inputs))
         train_labels, val_labels = np.asarray(train_labels), np.asarray(val_labels)
-        monitor_key = f"val_{p.monitor}"
-        if len(self.label_names) != 2 and p.monitor in ("pr_auc", "roc_auc"):
-            monitor_key = "val_macro_f1"
+        n_classes = len(self.label_names)
         total = p.epochs + (p.image.fine_tune_epochs if self.backbone is not None else 0)
-        monitor = _epoch_monitor(keras)(
+        monitor = epoch_monitor(
+            keras,
+            p,
+            n_classes,
             (train, train_labels),
             (val, val_labels),
-            EarlyStopping(p.patience),
-            tqdm(total=total, desc="train keras_multimodal", unit="epoch", disable=None),
             on_epoch,
-            score_key=monitor_key,
+            self.family,
+            epochs=total,
         )
-        weights = class_weights(train_labels, len(self.label_names)) if p.class_weight else None
-        fit = {
-            "batch_size": p.batch_size,
-            "shuffle": True,
-            "verbose": 0,
-            "callbacks": [monitor],
-            "class_weight": dict(enumerate(map(float, weights))) if weights is not None else None,
-        }
+        fit = fit_options(p, train_labels, n_classes, monitor)
         self.model.fit(train, train_labels, epochs=p.epochs, **fit)
         if self.backbone is not None and p.image.fine_tune_epochs:
             self._fine_tune(keras, monitor, train, train_labels, fit)
@@ -302,9 +292,7 @@ def trained_image_size(frame: pd.DataFrame, columns: list[str]) -> int | None:
 def load_backbone(keras, branch: ImageBranch, size: int):
     from reprotune import paths
 
-    weights = Path(branch.weights).expanduser()
-    if not weights.is_absolute():
-        weights = paths.project_root() / weights
+    weights = paths.local_path(branch.weights)
     if not weights.is_file():
         raise ParamsError(
             f"image.weights = {branch.weights!r}: no such file; fix: point it at the "

@@ -23,9 +23,10 @@ IMPUTATION = "imputation.json"
 Activation = Literal["relu", "leaky_relu", "elu", "gelu", "selu", "tanh"]
 
 
-class KerasTabularParams(FamilyParams):
-    reads = frozenset({"number", "category", "binary"})
-    family: Literal["keras_tabular"]
+class KerasTypedParams(FamilyParams):
+    """What the Keras families on typed columns share: how categories are encoded, the dense
+    head, and training with early stopping."""
+
     categorical: Literal["embedding", "one_hot"] = "embedding"
     embedding_dim: PositiveInt | None = None  # null: min(16, round(1.6 * levels ** 0.56))
     hidden_units: list[PositiveInt] = Field(default=[64, 32], min_length=1)
@@ -40,6 +41,39 @@ class KerasTabularParams(FamilyParams):
     class_weight: bool = True
     # The validation score early stopping watches; pr_auc and roc_auc need a binary task.
     monitor: Literal["pr_auc", "roc_auc", "macro_f1", "loss"] = "pr_auc"
+
+
+class KerasTabularParams(KerasTypedParams):
+    reads = frozenset({"number", "category", "binary"})
+    family: Literal["keras_tabular"]
+
+
+def epoch_monitor(keras, p, n_classes: int, train, val, on_epoch, family: str, epochs=None):
+    """The per-epoch callback: train/val metrics, early stopping on `p.monitor` (macro F1 for
+    a multiclass task asked for a binary score), the best weights kept."""
+    from reprotune.models.keras_mlp import _epoch_monitor
+
+    key = f"val_{p.monitor}"
+    if n_classes != 2 and p.monitor in ("pr_auc", "roc_auc"):
+        key = "val_macro_f1"
+    total = epochs or p.epochs
+    progress = tqdm(total=total, desc=f"train {family}", unit="epoch", disable=None)
+    return _epoch_monitor(keras)(
+        train, val, EarlyStopping(p.patience), progress, on_epoch, score_key=key
+    )
+
+
+def fit_options(p, train_labels: np.ndarray, n_classes: int, monitor) -> dict:
+    """keras.Model.fit's arguments but the epochs: batches, shuffling, the monitor and the
+    class weights."""
+    weights = class_weights(train_labels, n_classes) if p.class_weight else None
+    return {
+        "batch_size": p.batch_size,
+        "shuffle": True,
+        "verbose": 0,
+        "callbacks": [monitor],
+        "class_weight": dict(enumerate(map(float, weights))) if weights is not None else None,
+    }
 
 
 def embedding_size(levels: int) -> int:
@@ -108,7 +142,7 @@ class KerasTabular(Candidate):
         )
 
     def fit(self, train_inputs, train_labels, val_inputs, val_labels, on_epoch=None) -> list[dict]:
-        from reprotune.models.keras_mlp import _epoch_monitor, configure_keras
+        from reprotune.models.keras_mlp import configure_keras
 
         keras = configure_keras(self.seed)
         p = self.params
@@ -123,28 +157,12 @@ class KerasTabular(Candidate):
         # Keras takes strings as tensors, not numpy object arrays.
         train, val = _tensors(train_arrays), _tensors(self._arrays(val_inputs))
         train_labels, val_labels = np.asarray(train_labels), np.asarray(val_labels)
-        monitor_key = f"val_{p.monitor}"
-        if len(self.label_names) != 2 and p.monitor in ("pr_auc", "roc_auc"):
-            monitor_key = "val_macro_f1"
-        monitor = _epoch_monitor(keras)(
-            (train, train_labels),
-            (val, val_labels),
-            EarlyStopping(p.patience),
-            tqdm(total=p.epochs, desc="train keras_tabular", unit="epoch", disable=None),
-            on_epoch,
-            score_key=monitor_key,
+        n_classes = len(self.label_names)
+        monitor = epoch_monitor(
+            keras, p, n_classes, (train, train_labels), (val, val_labels), on_epoch, self.family
         )
-        weights = class_weights(train_labels, len(self.label_names)) if p.class_weight else None
-        self.model.fit(
-            train,
-            train_labels,
-            batch_size=p.batch_size,
-            epochs=p.epochs,
-            shuffle=True,
-            verbose=0,
-            callbacks=[monitor],
-            class_weight=dict(enumerate(map(float, weights))) if weights is not None else None,
-        )
+        fit = fit_options(p, train_labels, n_classes, monitor)
+        self.model.fit(train, train_labels, epochs=p.epochs, **fit)
         monitor.progress.close()
         self.model.set_weights(monitor.best_weights)
         self.best_epoch = monitor.stopper.best_epoch
@@ -188,4 +206,12 @@ def _tensors(arrays: dict[str, np.ndarray]) -> dict:
     return {k: tf.constant(v) for k, v in arrays.items()}
 
 
-__all__ = ["KerasTabular", "KerasTabularParams", "category_encoding", "embedding_size"]
+__all__ = [
+    "KerasTabular",
+    "KerasTabularParams",
+    "KerasTypedParams",
+    "category_encoding",
+    "embedding_size",
+    "epoch_monitor",
+    "fit_options",
+]
