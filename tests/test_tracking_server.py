@@ -14,7 +14,15 @@ from reprotune.workspace import copy_pipeline
 pytestmark = [pytest.mark.e2e, pytest.mark.server]
 
 ROOT = Path(__file__).parents[1]
-STAGES = {"fetch", "preprocess", "configure", "train@baseline", "evaluate@baseline", "compare"}
+STAGES = {
+    "fetch",
+    "preprocess",
+    "configure",
+    "train@baseline",
+    "evaluate@baseline",
+    "explain@baseline",
+    "compare",
+}
 
 
 @pytest.fixture(scope="module")
