@@ -14,7 +14,7 @@ def run(
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
     clean["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{clean['PATH']}"
     done = subprocess.run(
-        cmd, cwd=cwd, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=600
+        cmd, cwd=cwd, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=1500
     )
     if check and done.returncode != 0:
         raise AssertionError(f"{cmd} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
