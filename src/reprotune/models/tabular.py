@@ -43,7 +43,13 @@ def preprocessor(features: dict[str, str], native_categories: bool = False):
     def encoder(kind: str):
         if native_categories and kind in ("category", "binary"):
             return category_codes()
-        return FEATURE_TYPES[kind].sklearn_encoder()
+        encoder = FEATURE_TYPES[kind].sklearn_encoder()
+        if encoder is None:
+            raise DataError(
+                f"{kind} features have no scikit-learn encoding; fix: read them with a family "
+                "that declares them (keras_multimodal), or leave them out with `columns`"
+            )
+        return encoder
 
     return ColumnTransformer(
         [
