@@ -48,8 +48,12 @@ else
 endif
 	@echo "Results: metrics/compare.md | dvc exp show | dvc plots show | mlflow ui --backend-store-uri sqlite:///mlflow.db"
 
+# The suite runs on every core (pytest-xdist): a test module stays on one worker, so its
+# module fixtures (an example pipeline run once) are shared; tests/conftest.py gives each
+# worker's stages one thread. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= auto
 test: install
-	pytest
+	pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 lint: install
 	pre-commit run --all-files

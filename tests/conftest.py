@@ -2,11 +2,37 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
+# Under pytest-xdist (`make test`) the workers share the cores: one thread each, for this
+# process and every stage it starts (read by reprotune on import), or they thrash.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("REPROTUNE_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from corpus import ag_news_data_params, write_ag_news_csv
+from corpus import ag_news_data_params, write_ag_news_csv  # noqa: E402
+
+# The longest modules (each runs an example pipeline or trains real models once), longest
+# first: xdist hands modules out in this order, so the long ones start early and the short
+# ones fill the gaps (run with --no-loadscope-reorder).
+LONGEST_FIRST = (
+    "test_tabular_e2e.py",
+    "test_pipeline_e2e.py",
+    "test_small_scripts.py",
+    "test_multimodal_e2e.py",
+    "test_keras_multimodal.py",
+    "test_queue_e2e.py",
+    "test_scale_out.py",
+    "test_tuning.py",
+    "test_fuzz.py",
+    "test_tracking_server.py",
+)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: modules stay whole
 
 # Never reach the network from the tests, whatever the machine allows.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
