@@ -39,7 +39,10 @@ def shrink(params_file: Path) -> None:
         candidates[name].update(epochs=6, patience=3, hidden_units=[16])
     params["tune"]["n_trials"] = 4
     params["evaluate"]["latency_repeats"] = 3
-    params["explain"] = {"rows": 200, "shap_rows": 30, "background_rows": 20, "lime_samples": 200}
+    params["explain"] = {
+        **{"rows": 100, "repeats": 2, "shap_rows": 10, "background_rows": 10},
+        **{"grid_points": 5, "ice_rows": 10, "examples": 1, "lime_samples": 100},
+    }
     # The example's drop list plus the generated data's identifier column.
     params["data"]["drop_columns"] = ["call_id"]
     params["data"]["features"] = {

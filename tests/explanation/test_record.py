@@ -1,5 +1,7 @@
 """One record's explanation, as the model service's /explain returns it."""
 
+import math
+
 import pytest
 from signal_data import FEATURES
 
@@ -30,7 +32,7 @@ def test_other_models_use_the_saved_background(signal_models, signal_splits, tmp
     result = explain_record(model, _record(test), background, 100, 3, 10)
     values = [a["value"] for a in result["attributions"]]
     assert values == sorted(values, key=abs, reverse=True)
+    assert result["method"].startswith("linear") and result["units"] == "log-odds"
     p_yes = model.predict_proba(test[list(FEATURES)].head(1))[0, 1]
-    assert result["base_value"] + sum(values) == pytest.approx(
-        p_yes, abs=1e-5
-    )  # values rounded to 6 places
+    log_odds = math.log(p_yes / (1 - p_yes))
+    assert result["base_value"] + sum(values) == pytest.approx(log_odds, abs=1e-4)  # rounded

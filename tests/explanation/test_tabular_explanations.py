@@ -46,7 +46,7 @@ def test_shap_ranks_the_signal_columns_first(family, signal_models, signal_split
     assert result.values.shape == (40, len(FEATURES))
     assert set(list(result.mean_abs())[:2]) == SIGNAL
     tree = family in ("random_forest", "xgboost", "xgboost_native")
-    assert result.method.startswith("tree" if tree else "permutation")
+    assert result.method.startswith("tree" if tree else "linear")
 
 
 def test_one_hot_shap_values_sum_back_to_the_original_column(signal_models, signal_splits):
@@ -75,9 +75,56 @@ def test_model_agnostic_shap_adds_up_to_the_probability(signal_models, signal_sp
     train, _, test = signal_splits
     model = signal_models["logreg"]
     rows, background = _inputs(test).head(12), _inputs(train).head(20)
-    result = attributions(model, rows, background, 4, 0)
+    table = CodedTable(FEATURES, background, rows)
+    result = agnostic_attributions(model, rows, background, table, 4, 0)
     p_yes = model.predict_proba(rows)[:, 1]
     np.testing.assert_allclose(result.values.sum(axis=1) + result.base_values, p_yes, atol=1e-6)
+    assert result.method.startswith("permutation") and result.units == "probability"
+
+
+def test_linear_shap_is_exact_and_sums_one_hot_levels_back(signal_models, signal_splits):
+    """logreg: coefficient x (value - background mean) per encoded column, summed per raw
+    column; the values add up to the log-odds (less the background's mean log-odds)."""
+    train, _, test = signal_splits
+    model = signal_models["logreg"]
+    rows, background = _inputs(test).head(25), _inputs(train).head(30)
+    result = attributions(model, rows, background, 3, 0)
+    assert result.method.startswith("linear") and result.units == "log-odds"
+    pre, classifier = (model.pipeline.named_steps[s] for s in ("features", "model"))
+
+    def encoded(frame):
+        matrix = pre.transform(tabular_inputs(frame, FEATURES))
+        return matrix.toarray() if hasattr(matrix, "toarray") else matrix
+
+    log_odds = classifier.decision_function(encoded(rows))
+    np.testing.assert_allclose(result.values.sum(axis=1) + result.base_values, log_odds, atol=1e-6)
+    names = list(pre.get_feature_names_out())
+    colour = [i for i, n in enumerate(names) if n.startswith("colour__")]
+    expected = ((encoded(rows) - encoded(background).mean(axis=0)) * classifier.coef_[0])[:, colour]
+    np.testing.assert_allclose(
+        result.values[:, result.columns.index("colour")], expected.sum(axis=1), atol=1e-9
+    )
+
+
+def test_shaps_numba_kernels_are_cached_on_disk(signal_models, signal_splits):
+    """Compiled once, they load in later processes (compiling took ~10 s a process); the
+    ones the cache cannot serve run as plain Python."""
+    from pathlib import Path
+
+    from reprotune.explanation.attribution import import_shap
+
+    import_shap()
+    from shap.maskers import _tabular
+
+    train, _, test = signal_splits
+    rows, background = _inputs(test).head(3), _inputs(train).head(5)
+    table = CodedTable(FEATURES, background, rows)
+    agnostic_attributions(signal_models["logreg"], rows, background, table, 1, 0)
+    index = Path(_tabular._delta_masking._cache._cache_file._index_path)
+    assert index.is_file() and index.suffix == ".nbi"
+    from shap.utils import _masked_model
+
+    assert not hasattr(_masked_model._build_fixed_multi_output, "py_func")  # plain Python
 
 
 class Slow:

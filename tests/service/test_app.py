@@ -3,6 +3,7 @@ loopback port) in front of models registered in a real MLflow store."""
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -333,9 +334,10 @@ def test_tabular_model_takes_typed_fields_and_an_api_key(store):
         assert status == 200, body
         explanation = body["explanation"]
         assert {a["feature"] for a in explanation["attributions"]} == set(FEATURES)
-        assert explanation["explained_class"] == "yes" and explanation["units"] == "probability"
+        assert explanation["explained_class"] == "yes" and explanation["units"] == "log-odds"
         total = explanation["base_value"] + sum(a["value"] for a in explanation["attributions"])
-        assert total == pytest.approx(body["prediction"]["probabilities"]["yes"], abs=1e-4)
+        p_yes = body["prediction"]["probabilities"]["yes"]
+        assert 1 / (1 + math.exp(-total)) == pytest.approx(p_yes, abs=1e-4)  # logreg: linear
         status, detail, _ = call(f"{url}/explain", {**row, "job": 7}, headers=key)
         assert status == 422 and "job" in json.dumps(detail)
     finally:

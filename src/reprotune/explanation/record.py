@@ -25,10 +25,10 @@ def explain_record(
     attributions largest |value| first."""
     if not model.typed_inputs:
         return _text(model, record, samples, top_k)
-    from reprotune.explanation.attribution import TREE_FAMILIES, attributions
+    from reprotune.explanation.attribution import attributions, shap_explainer_of
 
     frame = pd.DataFrame([record])[list(model.features)]
-    if background is None and model.family not in TREE_FAMILIES:
+    if background is None and shap_explainer_of(model) != "tree":
         raise DataError(
             f"this model's folder has no {BACKGROUND} (it was trained before /explain existed); "
             "fix: re-train it (dvc repro) to save the background rows SHAP needs"

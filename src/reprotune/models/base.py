@@ -21,6 +21,9 @@ class Candidate(abc.ABC):
     iterative: bool = False
     # True: takes a table of typed columns; False: one text per example.
     typed_inputs: bool = False
+    # The SHAP explainer the explain stage and /explain use: "tree", "linear" (exact, on the
+    # encoded columns) or "permutation" (model-agnostic, on the raw columns).
+    shap_explainer: str = "permutation"
 
     def __init__(self, params, label_names: list[str], seed: int, features=None):
         self.params = params

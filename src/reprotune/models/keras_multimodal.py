@@ -238,15 +238,12 @@ class KerasMultimodal(Candidate):
         self.model.fit(train, train_labels, epochs=epochs, initial_epoch=done, **fit)
 
     def predict_proba(self, inputs, batch_size: int = 256) -> np.ndarray:
-        from reprotune.models.keras_mlp import _keras
-
-        _, tf = _keras()
+        # The compiled predict step, as keras_tabular does (an eager call is ~15x slower).
         frame = tabular_inputs(inputs, self.features)
         parts = []
         for start in range(0, len(frame), batch_size):
             arrays = self._arrays(frame.iloc[start : start + batch_size])
-            batch = {k: tf.constant(v) for k, v in arrays.items()}
-            parts.append(np.asarray(self.model(batch, training=False)))
+            parts.append(np.asarray(self.model.predict_on_batch(arrays)))
         return np.concatenate(parts) if parts else np.zeros((0, len(self.label_names)))
 
     def n_parameters(self) -> int:

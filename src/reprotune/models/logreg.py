@@ -17,6 +17,7 @@ class LogregParams(TabularParams):
 
 class Logreg(SklearnTabular):
     family = "logreg"
+    shap_explainer = "linear"
 
     def build_classifier(self, train_labels, pre):
         from sklearn.linear_model import LogisticRegression

@@ -20,6 +20,7 @@ class RandomForestParams(TabularParams):
 
 class RandomForest(SklearnTabular):
     family = "random_forest"
+    shap_explainer = "tree"
 
     def build_classifier(self, train_labels, pre):
         from sklearn.ensemble import RandomForestClassifier

@@ -32,6 +32,7 @@ class XgboostParams(TabularParams):
 
 class Xgboost(SklearnTabular):
     family = "xgboost"
+    shap_explainer = "tree"
     iterative = True
 
     @property
