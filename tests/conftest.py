@@ -7,11 +7,11 @@ from pathlib import Path
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("REPROTUNE_NUM_THREADS", "1")
 
-import pytest  # noqa: E402
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from corpus import ag_news_data_params, write_ag_news_csv  # noqa: E402
+from corpus import ag_news_data_params, write_ag_news_csv
 
 # The longest modules (each runs an example pipeline or trains real models once), longest
 # first: xdist hands modules out in this order, so the long ones start early and the short
@@ -33,6 +33,7 @@ LONGEST_FIRST = (
 def pytest_collection_modifyitems(items) -> None:
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: modules stay whole
+
 
 # Never reach the network from the tests, whatever the machine allows.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -16,7 +16,15 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).parents[1]
 GRID = ("0.1", "1.0", "10.0")
-STAGES = {"fetch", "preprocess", "configure", "train@baseline", "evaluate@baseline", "explain@baseline", "compare"}
+STAGES = {
+    "fetch",
+    "preprocess",
+    "configure",
+    "train@baseline",
+    "evaluate@baseline",
+    "explain@baseline",
+    "compare",
+}
 PER_EXPERIMENT = {"configure", "train@baseline", "evaluate@baseline", "compare"}
 
 

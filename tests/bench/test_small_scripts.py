@@ -107,7 +107,9 @@ def test_tabular_benchmark_prints_pipeline_and_plain_script_side_by_side(tmp_pat
     ]
     command = [sys.executable, str(BENCH / "tabular_benchmark.py"), "--data", str(data)]
     done = run([*command, *(a for o in quick for a in ("--set", o))], cwd=tmp_path)
-    rows = [line for line in done.stdout.splitlines() if line.startswith(("| pipeline:", "| plain:"))]
+    rows = [
+        line for line in done.stdout.splitlines() if line.startswith(("| pipeline:", "| plain:"))
+    ]
     names = [row.split("|")[1].strip() for row in rows]
     assert "pipeline: xgboost_tuned" in names and "plain: xgboost" in names
     assert "pipeline: stack" in names  # the example's ensemble
