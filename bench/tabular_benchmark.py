@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from reprotune.workspace import copy_pipeline, set_dotted
+from reprotune.workspace import copy_pipeline, keep_only, set_dotted
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
@@ -38,9 +38,11 @@ def run_pipeline(
     with_duration: bool,
     overrides: list[str],
     example: str = "bank-marketing",
+    only: list[str] | None = None,
 ) -> tuple[Path, float]:
     """`make pipeline EXAMPLE=<example> DATA=<data>` in a fresh copy of the project, with the
-    dotted `overrides`; (the project, the pipeline's wall seconds)."""
+    dotted `overrides` and, with `only`, just those candidates and ensembles; (the project,
+    the pipeline's wall seconds)."""
     project = copy_pipeline(ROOT, workdir)
     params_file = project / "params.yaml"
     shutil.copy(project / f"examples/{example}/params.yaml", params_file)
@@ -48,6 +50,8 @@ def run_pipeline(
     if with_duration:
         params["data"]["drop_columns"] = []
         params["data"]["features"]["duration"] = "number"
+    if only:
+        keep_only(params, only)
     for override in overrides:
         set_dotted(params, override)
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -213,10 +217,16 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="override a param of the example (dotted key, YAML value); repeatable",
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="run just these candidates and ensembles of the example (an ensemble's members too)",
+    )
     args = parser.parse_args()
     costs = {"false_positive": 1.0, "false_negative": 10.0}
     workdir = Path(tempfile.mkdtemp(prefix="reprotune-tabular-bench-"))
-    project, seconds = run_pipeline(args.data, workdir / "project", False, args.set)
+    project, seconds = run_pipeline(args.data, workdir / "project", False, args.set, only=args.only)
     rows = pipeline_rows(project) + plain_rows(project, costs)
     print(f"whole example pipeline (dvc exp run, fetch to compare): {seconds:.1f} s")
     print(f"test rows: {len(pd.read_parquet(project / 'data/processed/test.parquet'))}")
@@ -238,7 +248,9 @@ def main() -> None:
     print("\n".join(stage_resources(project)))
     print(explain_share(project))
     if args.with_duration:
-        leaky, seconds = run_pipeline(args.data, workdir / "with-duration", True, args.set)
+        leaky, seconds = run_pipeline(
+            args.data, workdir / "with-duration", True, args.set, only=args.only
+        )
         best = max(pipeline_rows(leaky), key=lambda r: r["roc_auc"])
         print(
             f"with duration: best ROC-AUC {best['roc_auc']:.4f} ({best['model']}), {seconds:.1f} s"
