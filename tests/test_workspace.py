@@ -39,7 +39,7 @@ def test_keep_only_leaves_a_valid_example_of_just_those_candidates(tmp_path):
     assert params["explain"]["skip"] == ["stack"]
     params["data"]["files"]["train"] = "bank.csv"  # what `make pipeline DATA=...` sets
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    assert load_params(tmp_path / "params.yaml").ranked_candidates()[-1] == "stack"
+    assert load_params(tmp_path / "params.yaml").ranked_candidates[-1] == "stack"
 
 
 def test_keep_only_names_what_it_cannot_keep():
