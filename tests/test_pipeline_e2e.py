@@ -356,8 +356,17 @@ def stages_run(output: str) -> set[str]:
     return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
 
 
-def test_exp_run_lr_reruns_only_the_transformer(project):
-    done = run(["dvc", "exp", "run", "-n", "lower-lr", "-S", "lr=0.002"], project)
+def test_exp_run_lr_reruns_only_the_transformer_data_parallel_under_torchrun(project):
+    """One experiment for two questions (CI time): a transformer-only change re-runs only
+    what depends on the transformer, and num_processes=2 trains it under torchrun."""
+    done = run(
+        [
+            *("dvc", "exp", "run", "-n", "lower-lr", "-S", "lr=0.002"),
+            *("-S", "train.candidates.transformer.num_processes=2"),
+        ],
+        project,
+        env={"REPROTUNE_NUM_THREADS": "1"},
+    )
     assert stages_run(done.stdout) == {
         "configure",
         "tune@transformer",  # nothing to tune: it writes the same empty best params at once
@@ -368,6 +377,19 @@ def test_exp_run_lr_reruns_only_the_transformer(project):
         f"explain_ensemble@{ENSEMBLE}",
         "compare",
     }
+    assert "torch.distributed.run --standalone --nproc_per_node=2" in done.stderr
+    assert "rank 0/2" in done.stdout and "rank 1/2" in done.stdout
+    summary = json.loads((project / "metrics/train/transformer.json").read_text())
+    assert summary["processes"] == 2
+    evaluation = json.loads((project / "metrics/evaluate/transformer.json").read_text())
+    assert evaluation["accuracy"] > 0.6  # chance is 0.25
+    train_runs = [
+        r
+        for r in mlflow_runs(project)
+        if r.info.run_name == "train@transformer" and r.data.tags.get("dvc.exp_name") == "lower-lr"
+    ]
+    assert len(train_runs) == 1  # only the first process logs
+    assert train_runs[0].data.metrics["processes"] == 2
 
 
 def test_exp_run_reruns_only_what_depends_on_the_change(project):
@@ -394,40 +416,11 @@ def test_exp_run_reruns_only_what_depends_on_the_change(project):
     assert "lower-c" in shown and "macro_f1" in shown
 
 
-def test_transformer_trains_data_parallel_under_torchrun(project):
-    done = run(
-        [
-            "dvc",
-            "exp",
-            "run",
-            "-n",
-            "two-procs",
-            "-S",
-            "train.candidates.transformer.num_processes=2",
-        ],
-        project,
-        env={"REPROTUNE_NUM_THREADS": "1"},
-    )
-    assert "torch.distributed.run --standalone --nproc_per_node=2" in done.stderr
-    assert "rank 0/2" in done.stdout and "rank 1/2" in done.stdout
-    summary = json.loads((project / "metrics/train/transformer.json").read_text())
-    assert summary["processes"] == 2
-    evaluation = json.loads((project / "metrics/evaluate/transformer.json").read_text())
-    assert evaluation["accuracy"] > 0.6  # chance is 0.25
-    train_runs = [
-        r
-        for r in mlflow_runs(project)
-        if r.info.run_name == "train@transformer" and r.data.tags.get("dvc.exp_name") == "two-procs"
-    ]
-    assert len(train_runs) == 1  # only the first process logs
-    assert train_runs[0].data.metrics["processes"] == 2
-
-
 def test_runs_command_ranks_every_evaluation_across_executions(project):
     reprotune = str(Path(sys.executable).parent / "reprotune")
     out = run([reprotune, "runs", "--format", "csv"], project).stdout
     rows = list(csv.DictReader(io.StringIO(out)))
-    experiments = {"lower-lr", "lower-c", "two-procs"}  # the `dvc exp run -n` tests above
+    experiments = {"lower-lr", "lower-c"}  # the `dvc exp run -n` tests above
     assert experiments <= {r["execution"] for r in rows}
     assert {r["candidate"] for r in rows} == set(RANKED)
     first = [r for r in rows if r["execution"] not in experiments]

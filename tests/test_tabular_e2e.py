@@ -165,7 +165,7 @@ def test_second_repro_does_nothing(project):
 
 
 def test_tabular_stages_without_keras_import_neither_framework(project):
-    for stage in (["train", "xgboost"], ["evaluate", "logreg"], ["explain", "stack"], ["compare"]):
+    for stage in (["train", "xgboost"], ["evaluate", "logreg"], ["explain", "logreg"], ["compare"]):
         done = run(["python", "-X", "importtime", f"stages/{stage[0]}.py", *stage[1:]], project)
         imported = {
             line.split("|")[-1].strip()
