@@ -37,7 +37,8 @@ def shrink(params_file: Path) -> None:
     candidates = params["train"]["candidates"]
     candidates["random_forest"]["n_estimators"] = 60
     candidates["mlp_embeddings"].update(epochs=6, patience=3, hidden_units=[16])
-    params["tune"]["n_trials"] = 4
+    params["tune"].update(n_trials=4, cv_folds=3)
+    params["ensemble"]["candidates"][ENSEMBLE]["cv_folds"] = 3
     params["evaluate"]["latency_repeats"] = 3
     params["explain"] = {
         **{"rows": 100, "repeats": 2, "shap_rows": 10, "background_rows": 10},
