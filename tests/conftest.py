@@ -7,7 +7,12 @@ from pathlib import Path
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("REPROTUNE_NUM_THREADS", "1")
 
+import tempfile
+
 import pytest
+
+# Caches the stages share across runs (token ids) stay out of the user's home.
+os.environ.setdefault("REPROTUNE_CACHE_DIR", tempfile.mkdtemp(prefix="reprotune-cache-"))
 
 sys.path.insert(0, str(Path(__file__).parent))
 

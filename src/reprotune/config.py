@@ -313,6 +313,9 @@ class TransformerParams(FamilyParams):
     # is per process, so the global batch is num_processes * batch_size.
     num_processes: int = Field(default=1, ge=1, le=64)
     eval_batch_size: PositiveInt = 64
+    # How evaluate, the MLflow model and the service run the trained model: pytorch, or its
+    # ONNX Runtime export (fused graph), or that export with int8 weights (fastest on a CPU).
+    inference: Literal["pytorch", "onnx", "onnx_int8"] = "pytorch"
     lr: PositiveFloat | None = None
     epochs: PositiveInt | None = None
     batch_size: PositiveInt | None = None

@@ -27,7 +27,7 @@ BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "pyyaml", "scikit-
 FAMILY_REQUIREMENTS = {
     "tfidf_logreg": (),
     "keras_mlp": ("tensorflow-cpu", "tensorflow", "keras"),
-    "hf_transformer": ("torch", "transformers", "tokenizers", "safetensors"),
+    "hf_transformer": ("torch", "transformers", "tokenizers", "safetensors", "onnxruntime"),
     "logreg": (),
     "random_forest": (),
     "xgboost": ("xgboost-cpu", "xgboost"),

@@ -125,3 +125,35 @@ def test_length_grouped_batches_cover_every_example_once():
     assert all(len(batch) <= 16 for batch in batches)
     spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
     assert spread < 10  # random batches of 16 from 1..100 spread ~90
+
+
+@pytest.mark.parametrize("inference, tolerance", [("onnx", 1e-4), ("onnx_int8", 0.05)])
+def test_onnx_export_predicts_like_the_pytorch_model(trained, tmp_path, inference, tolerance):
+    import sys
+
+    model, _ = trained
+    model.params = model.params.model_copy(update={"inference": inference})
+    try:
+        model.save(tmp_path, extra={})
+    finally:
+        model.params = model.params.model_copy(update={"inference": "pytorch"})
+    assert (tmp_path / "onnx" / "model.onnx").is_file()
+    loaded, _ = models.load(tmp_path)
+    assert loaded.onnx is not None and loaded.model is None
+    # Batches of mixed lengths (padding masked) and a single example (no padding).
+    texts, labels = texts_and_labels(25, seed=3)
+    for batch in (texts, texts[:1]):
+        expected, got = model.predict_proba(batch), loaded.predict_proba(batch)
+        assert np.abs(got - expected).max() < tolerance
+    assert (loaded.predict(texts) == model.predict(texts)).mean() >= 0.96
+    assert loaded.n_parameters() > 0
+    assert "onnxruntime" in sys.modules
+
+
+def test_exported_model_without_its_file_says_how_to_fix(trained, tmp_path):
+    model, _ = trained
+    model.save(tmp_path, extra={})
+    card = (tmp_path / "candidate.json").read_text().replace('"pytorch"', '"onnx"')
+    (tmp_path / "candidate.json").write_text(card)
+    with pytest.raises(ParamsError, match=r"onnx/model.onnx is missing.*re-run its train"):
+        models.load(tmp_path)
