@@ -141,7 +141,7 @@ def test_onnx_export_predicts_like_the_pytorch_model(trained, tmp_path, inferenc
     loaded, _ = models.load(tmp_path)
     assert loaded.onnx is not None and loaded.model is None
     # Batches of mixed lengths (padding masked) and a single example (no padding).
-    texts, labels = texts_and_labels(25, seed=3)
+    texts, _ = texts_and_labels(25, seed=3)
     for batch in (texts, texts[:1]):
         expected, got = model.predict_proba(batch), loaded.predict_proba(batch)
         assert np.abs(got - expected).max() < tolerance

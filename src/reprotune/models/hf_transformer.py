@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from reprotune.config import TransformerParams
 from reprotune.errors import ParamsError
-from reprotune.models.base import Candidate
 from reprotune.models import token_cache
+from reprotune.models.base import Candidate
 from reprotune.models.checkpoint import check_checkpoint
 from reprotune.models.training import EarlyStopping, epoch_metrics
 from reprotune.runtime import is_main_process, local_rank, thread_count, world_size
