@@ -357,12 +357,14 @@ def stages_run(output: str) -> set[str]:
 
 
 def test_exp_run_lr_reruns_only_the_transformer_data_parallel_under_torchrun(project):
-    """One experiment for two questions (CI time): a transformer-only change re-runs only
-    what depends on the transformer, and num_processes=2 trains it under torchrun."""
+    """One experiment for three questions (CI time): a transformer-only change re-runs only
+    what depends on the transformer, num_processes=2 trains it under torchrun, and
+    inference=onnx_int8 exports it, evaluate scoring the export."""
     done = run(
         [
             *("dvc", "exp", "run", "-n", "lower-lr", "-S", "lr=0.002"),
             *("-S", "train.candidates.transformer.num_processes=2"),
+            *("-S", "train.candidates.transformer.inference=onnx_int8"),
         ],
         project,
         env={"REPROTUNE_NUM_THREADS": "1"},
@@ -383,6 +385,8 @@ def test_exp_run_lr_reruns_only_the_transformer_data_parallel_under_torchrun(pro
     assert summary["processes"] == 2
     evaluation = json.loads((project / "metrics/evaluate/transformer.json").read_text())
     assert evaluation["accuracy"] > 0.6  # chance is 0.25
+    assert evaluation["efficiency"]["inference"] == "onnx_int8"
+    assert (project / "models/transformer/onnx/model.onnx").is_file()
     train_runs = [
         r
         for r in mlflow_runs(project)

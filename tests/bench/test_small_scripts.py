@@ -183,3 +183,40 @@ def test_explain_latency_serves_each_model_and_times_both_endpoints(tmp_path):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == "tfidf_logreg"
     assert all(float(c) > 0 for c in cells[2:]), row
+
+
+def write_processed_split(folder: Path) -> Path:
+    import pandas as pd
+    from corpus import LABEL_NAMES, texts_and_labels
+
+    folder.mkdir(parents=True)
+    for split, (n, seed) in {"train": (30, 1), "val": (5, 2), "test": (10, 3)}.items():
+        texts, labels = texts_and_labels(n, seed)
+        pd.DataFrame({"text": texts, "label": labels}).to_parquet(folder / f"{split}.parquet")
+    (folder / "labels.json").write_text(json.dumps({"names": LABEL_NAMES}))
+    return folder
+
+
+def test_transformer_vs_trainer_trains_both_and_times_each_serving_format(tmp_path):
+    from corpus import texts_and_labels
+    from tiny_bert import build_tiny_bert
+
+    processed = write_processed_split(tmp_path / "processed")
+    checkpoint = build_tiny_bert(tmp_path / "tiny-bert", texts_and_labels(30, seed=1)[0])
+    command = [sys.executable, str(BENCH / "transformer_vs_trainer.py")]
+    options = ["--processed-dir", str(processed), "--checkpoint", str(checkpoint)]
+    quick = ["--seeds", "1", "--epochs", "2", "--formats", "onnx_int8", "--latency-repeats", "3"]
+    # From the repository: ours trains with params.yaml's transformer settings.
+    done = run([*command, *options, *quick], cwd=BENCH.parent)
+
+    rows = {line.split("|")[1].strip(): line for line in done.stdout.splitlines() if "|" in line}
+    for name in ("reprotune candidate", "transformers.Trainer"):
+        cells = [c.strip() for c in rows[name].split("|")[1:-1]]
+        assert cells[1] == "1" and cells[4] == "2", rows[name]  # seed, epochs
+        assert float(cells[6]) > 0 and 0 <= float(cells[7]) <= 1  # samples/s, accuracy
+    assert rows["reprotune candidate"].split("|")[3].strip() == "0.0002"  # params.yaml's lr
+    assert re.search(r"training speed: ours / Trainer = [\d.]+x", done.stdout)
+    assert set(rows) >= {"pytorch", "onnx_int8"}
+    agreement = float(rows["onnx_int8"].split("|")[7])
+    assert agreement >= 0.9, rows["onnx_int8"]
+    assert "40 test rows" in done.stdout

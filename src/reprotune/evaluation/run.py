@@ -26,6 +26,10 @@ def evaluate_model(candidate: str, model_folder: Path, params) -> dict:
         # The run that trained this model (DVC may have restored it from an earlier execution).
         "reprotune.train_run": card.get("mlflow", {}).get("run_id", ""),
     }
+    # A transformer served from its ONNX export is scored (and timed) as exported.
+    inference = card["params"].get("inference")
+    if inference:
+        tags["reprotune.inference"] = inference
     costs = params.evaluate.costs.model_dump() if params.evaluate.costs else None
     with stage_run("evaluate", params.tracking, candidate, tags=tags) as run:
         run.log_dataset(test, "test")
@@ -46,6 +50,7 @@ def evaluate_model(candidate: str, model_folder: Path, params) -> dict:
             ),
             "size_mb": round(dir_size_bytes(model_folder) / 1e6, 3),
             "n_parameters": card["train"]["n_parameters"],
+            **({"inference": inference} if inference else {}),
         }
         metrics["n_test"] = len(test)
         with staged_dir(paths.stage_plots("evaluate", candidate)) as folder:

