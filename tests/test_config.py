@@ -240,3 +240,42 @@ def test_phases_need_a_baseline_and_real_candidates():
     assert "more than one phase" in problem(raw)
     raw["compare"]["phases"] = {"baseline": ["baseline"], "finetuned": ["mlp"]}
     assert "compare.phases.finetuned" in problem(raw)
+
+
+@pytest.mark.parametrize(
+    "where, misspelt, meant",
+    [
+        ((), "lerning_rate", None),  # nothing close among the top-level keys: no guess
+        ((), "sede", "seed"),
+        (("data",), "trian_size", "train_size"),
+        (("train", "candidates", "transformer"), "inferense", "inference"),  # a family's key
+        (("train", "candidates", "baseline"), "ngram_mx", "ngram_max"),
+        (("explain",), "exampels", "examples"),
+    ],
+)
+def test_unknown_key_suggests_the_closest_key_allowed_there(where, misspelt, meant):
+    raw = base()
+    section = raw
+    for key in where:
+        section = section[key]
+    section[misspelt] = 1
+    message = problem(raw)
+    assert f"{'.'.join((*where, misspelt))}: unknown key" in message
+    if meant:
+        assert f"did you mean {meant!r}?" in message, message
+    else:
+        assert "did you mean" not in message
+
+
+def test_misspelt_family_candidate_and_member_names_get_the_closest_match():
+    raw = base()
+    raw["train"]["candidates"]["baseline"]["family"] = "tfidf_logrge"
+    assert "did you mean 'tfidf_logreg'?" in problem(raw)
+    raw = base()
+    raw["explain"]["skip"] = ["transfomer"]
+    assert "did you mean 'transformer'?" in problem(raw)
+    raw = base()
+    raw["compare"]["phases"]["baseline"] = ["baselin"]
+    assert "did you mean 'baseline'?" in problem(raw)
+    with pytest.raises(ParamsError, match="did you mean 'mlp'"):
+        load_params(PROJECT_PARAMS).candidate("mpl")

@@ -162,9 +162,38 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from reprotune import scaffold
+
+    images = Path(args.images_under).expanduser().resolve() if args.images_under else None
+    found, text = scaffold.init(
+        args.data, args.target, args.task, images, Path(args.output), args.dry_run, args.force
+    )
+    print(scaffold.summary(found), file=sys.stderr)
+    if args.dry_run:
+        print(text, end="")
+    else:
+        print(f"wrote {args.output}; next: review it, then `dvc repro`", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reprotune", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    init_cmd = commands.add_parser(
+        "init", help="write a params.yaml for a new task from a sample of your CSV/Parquet file"
+    )
+    init_cmd.add_argument("--data", required=True, help="a local path or an http(s) URL")
+    init_cmd.add_argument("--target", required=True, help="the column to predict")
+    init_cmd.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass"])
+    init_cmd.add_argument(
+        "--images-under", help="folder the image paths are relative to (default: the file's)"
+    )
+    init_cmd.add_argument("--output", "-o", default="params.yaml")
+    init_cmd.add_argument("--dry-run", action="store_true", help="print it, write nothing")
+    init_cmd.add_argument("--force", action="store_true", help="replace an existing file")
+    init_cmd.set_defaults(handler=cmd_init)
 
     runs_cmd = commands.add_parser(
         "runs", help="leaderboard of every evaluated candidate across executions, from MLflow"

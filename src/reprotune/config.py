@@ -7,7 +7,7 @@ message naming the key, the value and the fix.
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -21,7 +21,7 @@ from pydantic import (
 )
 from ruamel.yaml import YAMLError
 
-from reprotune.errors import ParamsError
+from reprotune.errors import ParamsError, did_you_mean
 from reprotune.explanation.settings import ExplainParams
 from reprotune.models.ensemble import EnsembleParams
 from reprotune.models.keras_multimodal import KerasMultimodalParams
@@ -662,6 +662,7 @@ class Params(Strict):
                 if name not in self.ranked_candidates:
                     raise ValueError(
                         f"compare.phases.{phase} lists {name!r}, which is not a candidate; "
+                        f"{did_you_mean(name, self.ranked_candidates)}"
                         f"fix: use one of {', '.join(self.ranked_candidates)}"
                     )
         return self
@@ -683,7 +684,8 @@ class Params(Strict):
         for name in self.explain.skip:
             if name not in self.ranked_candidates:
                 raise ValueError(
-                    f"explain.skip lists {name!r}, which is not a candidate; fix: use one of "
+                    f"explain.skip lists {name!r}, which is not a candidate; "
+                    f"{did_you_mean(name, self.ranked_candidates)}fix: use one of "
                     f"{', '.join(self.ranked_candidates)}"
                 )
         return self
@@ -698,7 +700,8 @@ class Params(Strict):
         for name, study in self.tune.candidates.items():
             if name not in self.train.candidates:
                 raise ValueError(
-                    f"tune.candidates.{name}: no such candidate; fix: use one of "
+                    f"tune.candidates.{name}: no such candidate; "
+                    f"{did_you_mean(name, self.train.candidates)}fix: use one of "
                     f"{', '.join(self.train.candidates)} or add it under train.candidates"
                 )
             for key, dimension in study.space.items():
@@ -720,6 +723,7 @@ class Params(Strict):
             known = ", ".join(self.train.candidates)
             raise ParamsError(
                 f"params.yaml: train.candidates has no candidate {name!r}; "
+                f"{did_you_mean(name, self.train.candidates)}"
                 f"fix: use one of {known} or add it under train.candidates"
             )
         candidate = self.train.candidates[name]
@@ -746,7 +750,8 @@ def check_ensemble(name: str, ensemble: EnsembleParams, params: "Params") -> Non
             )
         if member not in params.train.candidates:
             raise ValueError(
-                f"{where}.members lists {member!r}, which is not a candidate; fix: use "
+                f"{where}.members lists {member!r}, which is not a candidate; "
+                f"{did_you_mean(member, params.train.candidates)}fix: use "
                 f"train candidates ({', '.join(params.train.candidates)})"
             )
     slow = [m for m in ensemble.members if not type(params.train.candidates[m]).quick]
@@ -776,7 +781,7 @@ def _check_dimension(candidate: BaseModel, where: str, key: str) -> None:
     if key not in fields:
         raise ValueError(
             f"{where}.{key}: {candidate.family} candidates have no parameter {key!r}; "
-            f"fix: use one of {', '.join(fields)}"
+            f"{did_you_mean(key, fields)}fix: use one of {', '.join(fields)}"
         )
 
 
@@ -824,13 +829,17 @@ def _describe(error: dict[str, Any]) -> str:
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
-        return f"{key}: unknown key; fix: remove it or correct its spelling"
+        unknown = str(error["loc"][-1])
+        return (
+            f"{key}: unknown key; {did_you_mean(unknown, _keys_beside(error['loc']))}"
+            "fix: remove it or correct its spelling"
+        )
     if kind == "missing":
         return f"{key}: required key is missing; fix: add it"
     if kind == "union_tag_invalid":
         return (
             f"{key}.family = {error['ctx']['tag']!r} is not a known model family; "
-            f"fix: use one of {', '.join(FAMILIES)}"
+            f"{did_you_mean(error['ctx']['tag'], FAMILIES)}fix: use one of {', '.join(FAMILIES)}"
         )
     if kind == "union_tag_not_found":
         return f"{key}.family is missing; fix: set it to one of {', '.join(FAMILIES)}"
@@ -839,6 +848,30 @@ def _describe(error: dict[str, Any]) -> str:
         # A check across keys: the message names them.
         return message if key == "(top level)" else f"{key}: {message}"
     return f"{key} = {value!r}: {message}" + ("" if "fix:" in message else _fix(kind, key))
+
+
+def _keys_beside(loc: tuple) -> list[str]:
+    """The keys allowed where the unknown key at `loc` (pydantic's path, with the family
+    tags it puts after candidate names) was written."""
+    model: type[BaseModel] | None = Params
+    for part in (str(p) for p in loc[:-1]):
+        if part in PARAMS_CLASSES:  # a family tag: that family's params
+            model = PARAMS_CLASSES[part]
+        elif model is not None and part in model.model_fields:
+            model = _model_in(model.model_fields[part].annotation)
+        # else a mapping's key (a candidate's name): the mapping's model stays
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation) -> type[BaseModel] | None:
+    """The params model an annotation holds: itself, or inside Optional, dict or a union."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
 
 
 def _without_union_tags(loc: tuple) -> list[str]:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from reprotune import paths
 from reprotune.config import DataParams
-from reprotune.errors import DataError
+from reprotune.errors import DataError, did_you_mean
 from reprotune.io import sha256_file, staged_dir, write_json
 
 OFFLINE_HINT = (
@@ -201,6 +201,7 @@ def split_off_test(frame: pd.DataFrame, data: DataParams, seed: int):
         raise DataError(
             f"data.label_column {data.label_column!r} is not a column of "
             f"{describe_source(data)} (columns: {[str(c) for c in frame.columns]}); "
+            f"{did_you_mean(data.label_column, frame.columns)}"
             "fix: set data.label_column to the target column"
         )
     if data.group_column is None:

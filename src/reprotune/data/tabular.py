@@ -2,22 +2,15 @@
 inferred, values cast, labels encoded (a binary task's positive label last), seeded splits
 stratified by class and, with a group column, grouped."""
 
-import difflib
-
 import numpy as np
 import pandas as pd
 
 from reprotune.config import DataParams
 from reprotune.data.prepare import Splits, subsample
-from reprotune.errors import DataError
+from reprotune.errors import DataError, did_you_mean
 from reprotune.features import FEATURE_TYPES, infer_type, is_missing
 
 RESERVED = ("label", "label_name")
-
-
-def _did_you_mean(column: str, available: list[str]) -> str:
-    close = difflib.get_close_matches(column, available, n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
 
 
 def check_column(frame: pd.DataFrame, key: str, column: str, split: str = "train") -> None:
@@ -25,7 +18,7 @@ def check_column(frame: pd.DataFrame, key: str, column: str, split: str = "train
     if column not in available:
         raise DataError(
             f"{key}: column {column!r} is not in the {split} split; "
-            f"{_did_you_mean(column, available)}fix: use one of {available}"
+            f"{did_you_mean(column, available)}fix: use one of {available}"
         )
 
 
@@ -98,7 +91,7 @@ def resolve_labels(frames: dict[str, pd.DataFrame], data: DataParams) -> list[st
             raise DataError(
                 f"data.positive_label = {data.positive_label!r} is not a value of the target "
                 f"{data.label_column!r} (values: {names[:10]}); "
-                f"{_did_you_mean(data.positive_label, names)}fix: set it to one of them"
+                f"{did_you_mean(data.positive_label, names)}fix: set it to one of them"
             )
         if len(names) != 2:
             raise DataError(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reprotune.errors import ParamsError
+from reprotune.errors import ParamsError, did_you_mean
 from reprotune.models.base import Candidate, decide, read_card
 
 # Family name = module name (dvc.yaml makes train@<candidate> depend on that module).
@@ -52,7 +52,8 @@ def check_reads(candidate: str, params, features: dict[str, str]) -> None:
     if unknown:
         raise ParamsError(
             f"train.candidates.{candidate}.columns: {unknown} are not features of the task; "
-            f"fix: use some of {list(features)} (data/processed/features.json), or null for all"
+            f"{did_you_mean(unknown[0], features)}fix: use some of {list(features)} "
+            "(data/processed/features.json), or null for all"
         )
     features = selected_features(params, features)
     unread = sorted(set(features.values()) - set(type(params).reads))
