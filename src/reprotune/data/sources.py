@@ -126,6 +126,14 @@ def load_openml_dataset(data: DataParams, seed: int, cache: Path = OPENML_CACHE)
 def load_hub_dataset(
     name: str, revision: str | None, label_column: str, test_fraction: float, seed: int
 ) -> RawData:
+    from reprotune import hub
+
+    unreachable = hub.check_reachable(name, "dataset")
+    if unreachable not in (None, "cached"):
+        raise DataError(
+            f"could not download Hub dataset {name!r}: the Hugging Face Hub is out of reach "
+            f"({unreachable}) and no copy is cached\n{OFFLINE_HINT}"
+        )
     import datasets  # heavy: only this source needs it
 
     try:

@@ -18,3 +18,18 @@ def check_checkpoint(checkpoint: str) -> None:
             "and tokenizer files, as written by save_pretrained); fix: point the top-level "
             "`checkpoint` at one, or at a Hugging Face Hub model name"
         )
+
+
+def check_hub_for(checkpoint: str) -> None:
+    """A Hub model name with the Hub out of reach: the cached copy, or stop at once."""
+    if _looks_like_path(checkpoint):
+        return
+    from reprotune import hub
+
+    unreachable = hub.check_reachable(checkpoint, "model")
+    if unreachable not in (None, "cached"):
+        raise ParamsError(
+            f"checkpoint = {checkpoint!r} could not be downloaded: the Hugging Face Hub is out "
+            f"of reach ({unreachable}) and no copy is cached; fix: if this machine is offline, "
+            "set the top-level `checkpoint` to a local model folder"
+        )

@@ -19,7 +19,7 @@ from reprotune.config import TransformerParams
 from reprotune.errors import ParamsError
 from reprotune.models import token_cache
 from reprotune.models.base import Candidate
-from reprotune.models.checkpoint import check_checkpoint
+from reprotune.models.checkpoint import check_checkpoint, check_hub_for
 from reprotune.models.training import EarlyStopping, epoch_metrics
 from reprotune.runtime import is_main_process, local_rank, thread_count, world_size
 
@@ -92,7 +92,6 @@ class HfTransformer(Candidate):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        check_checkpoint(source)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source)
             self.model = AutoModelForSequenceClassification.from_pretrained(
@@ -204,6 +203,10 @@ class HfTransformer(Candidate):
         return {id(p) for p in self.model.parameters() if id(p) not in encoder or id(p) in pooled}
 
     def fit(self, train_texts, train_labels, val_texts, val_labels, on_epoch=None) -> list[dict]:
+        # Before torch and transformers are imported: a wrong or unreachable checkpoint
+        # stops in milliseconds.
+        check_checkpoint(self.params.checkpoint)
+        check_hub_for(self.params.checkpoint)
         torch = self._torch()
         torch.manual_seed(self.seed)
         self._load_pretrained(self.params.checkpoint)
