@@ -236,3 +236,24 @@ def test_splits_are_logged_as_mlflow_datasets(in_tmp, manifest, source_type):
     assert dataset.source_type == source_type
     assert dataset.name.endswith(("-train", "-test")) and dataset.digest
     assert '"age"' in dataset.schema and '"num_rows": 2' in dataset.profile
+
+
+def test_parent_runs_are_named_by_experiment_or_branch_and_commit(in_tmp, monkeypatch):
+    from commands import git_commit_all
+
+    git_commit_all(in_tmp)
+    run_git = ["git", "-C", str(in_tmp)]
+    commit = subprocess.run([*run_git, "rev-parse", "--short=7", "HEAD"], capture_output=True,
+                            text=True, check=True).stdout.strip()  # fmt: skip
+    branch = subprocess.run([*run_git, "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True,
+                            text=True, check=True).stdout.strip()  # fmt: skip
+    monkeypatch.setenv("DVC_EXP_NAME", "lr-sweep")
+    with stage_run("fetch", TRACKING):
+        pass
+    monkeypatch.delenv("DVC_EXP_NAME")
+    with stage_run("fetch", TRACKING):
+        pass
+    _, parents = runs(in_tmp, **{"reprotune.kind": "pipeline"})
+    assert sorted(p.info.run_name for p in parents) == sorted(
+        [f"lr-sweep@{commit}", f"{branch}@{commit}"]
+    )

@@ -58,7 +58,10 @@ def collect_rows(client, experiment_name: str) -> list[dict]:
         trained = train_runs.get(tags.get(f"{TAG_PREFIX}train_run", ""))
         rows.append(
             {
-                "execution": parent.info.run_name if parent else "",
+                # The experiment's name (its parent run is named `<name>@<commit>`).
+                "execution": (
+                    parent.data.tags.get("dvc.exp_name") or parent.info.run_name if parent else ""
+                ),
                 "commit": tags.get("mlflow.source.git.commit", "")[:7],
                 "candidate": candidate,
                 "family": tags.get(f"{TAG_PREFIX}family", ""),

@@ -79,12 +79,19 @@ def current_execution() -> Execution:
     commit = tags["mlflow.source.git.commit"]
     exp_name = tags.get("dvc.exp_name")
     if exp_name:
-        return Execution(f"exp:{exp_name}", exp_name, tags)
+        return Execution(f"exp:{exp_name}", execution_name(exp_name, commit), tags)
     # Plain `dvc repro`: the same commit and params make the same execution.
     params_digest = hashlib.md5(
         PARAMS_FILE.read_bytes() if PARAMS_FILE.is_file() else b""
     ).hexdigest()[:8]
-    return Execution(f"repro:{commit[:12]}:{params_digest}", commit[:7], tags)
+    branch = tags.get("git.branch", "unknown")
+    label = branch if branch not in ("unknown", "HEAD") else "repro"
+    return Execution(f"repro:{commit[:12]}:{params_digest}", execution_name(label, commit), tags)
+
+
+def execution_name(label: str, commit: str) -> str:
+    """What the MLflow UI lists a parent run as: `lr-sweep@a7f75be`, `main@a7f75be`."""
+    return f"{label}@{commit[:7]}" if commit != "unknown" else label
 
 
 class StageRun:
