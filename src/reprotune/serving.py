@@ -8,6 +8,7 @@ input example; plus the family's native flavor where MLflow has one (`sklearn`, 
 """
 
 import logging
+import warnings
 import shutil
 import tempfile
 from importlib import metadata
@@ -155,6 +156,11 @@ def _save_sklearn(candidate_dir: Path, dest: Path) -> None:
 
     from reprotune.models.tabular import WEIGHTS
 
+    # Not skops: the pipelines hold reprotune's own encoders and XGBoost estimators, which
+    # skops loads only as explicitly trusted types, and serving never reads this copy (the
+    # python_function flavor loads the candidate folder through reprotune). MLflow's warning
+    # that cloudpickle executes code on load is about this extra flavor: silenced.
+    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
     mlflow.sklearn.save_model(
         joblib.load(candidate_dir / WEIGHTS), str(dest), serialization_format="cloudpickle"
     )
@@ -191,15 +197,19 @@ def build_model_dir(candidate_dir: Path, dest: Path) -> Path:
 
     card = models.read_card(candidate_dir)
     family = card["family"]
-    mlflow.pyfunc.save_model(
-        path=str(dest),
-        loader_module=__name__,
-        data_path=str(candidate_dir),
-        code_paths=[str(Path(reprotune.__file__).parent)],
-        signature=signature(card),
-        input_example=input_example(card),
-        pip_requirements=pip_requirements(families_run(card)),
-    )
+    with warnings.catch_warnings():
+        # MLflow re-infers the input example's schema and hints that integer columns cannot
+        # hold missing values: the signature is given explicitly, so there is nothing to act on.
+        warnings.simplefilter("ignore", UserWarning)
+        mlflow.pyfunc.save_model(
+            path=str(dest),
+            loader_module=__name__,
+            data_path=str(candidate_dir),
+            code_paths=[str(Path(reprotune.__file__).parent)],
+            signature=signature(card),
+            input_example=input_example(card),
+            pip_requirements=pip_requirements(families_run(card)),
+        )
     if family in NATIVE_FLAVORS:
         save_native, flavor, payload_key = NATIVE_FLAVORS[family]
         model = Model.load(dest)

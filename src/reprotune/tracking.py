@@ -198,10 +198,9 @@ class StageRun:
                 targets="label" if "label" in frame.columns else None,
                 name=f"{dataset_name(source)}-{split}",
             )
+            entity = dataset._to_mlflow_entity()  # the schema is inferred (and hinted) here
         tag = InputTag(MLFLOW_DATASET_CONTEXT, DATASET_CONTEXTS.get(split, split))
-        self.client.log_inputs(
-            self.run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=[tag])]
-        )
+        self.client.log_inputs(self.run_id, datasets=[DatasetInput(entity, tags=[tag])])
 
     def create_model(self, name: str, tags: dict[str, str]) -> str | None:
         """A logged model produced by this run, to be filled by `upload_model`; its id."""
