@@ -8,9 +8,9 @@ input example; plus the family's native flavor where MLflow has one (`sklearn`, 
 """
 
 import logging
-import warnings
 import shutil
 import tempfile
+import warnings
 from importlib import metadata
 from pathlib import Path
 
