@@ -141,3 +141,12 @@ def test_direction_by_metric_name():
     assert MetricChange("m", "pr_auc", 0.3, 0.35).verdict == "better"
     assert MetricChange("m", "mcc", 0.3, 0.2).verdict == "worse"
     assert Rule.parse("macro_f1<-0.01").violated_by(MetricChange("m", "macro_f1", 0.9, 0.85))
+
+
+def test_a_base_without_metrics_is_said_in_one_line():
+    from reprotune.report import render
+
+    metrics = [MetricChange("metrics/compare.json", f"m{i}", None, 0.5) for i in range(30)]
+    text = render("main", [], metrics, (None, "baseline"), [], [])
+    assert "`main` has no metrics yet: all 30 are new." in text
+    assert "| file | metric |" not in text and "🆕" not in text

@@ -243,7 +243,13 @@ def render(
         lines.append("No params changed.")
     shown = [m for m in metrics if show_unchanged or m.verdict != "same"]
     lines += ["", "### Metrics", ""]
-    if shown:
+    if metrics and all(m.old is None for m in metrics):
+        # A first pull request: listing every metric as new says nothing.
+        lines.append(
+            f"`{base}` has no metrics yet: all {len(metrics)} are new. Commit `dvc.lock` and "
+            "`metrics/` after a run (and `dvc push`) so the next report has a base."
+        )
+    elif shown:
         lines += [
             "| file | metric | base | new | change | relative | |",
             "| --- | --- | --- | --- | --- | --- | --- |",
