@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from reprotune.errors import DataError, ParamsError, did_you_mean
+from reprotune.features import infer_type
 
 SAMPLE_ROWS = 5000
 # The Bank Marketing example's commented params.yaml: its families, phases, study, ensemble
@@ -109,7 +110,7 @@ def profile(
         if reason:
             found.dropped[str(column)] = reason
         else:
-            found.features[str(column)] = column_type(frame[column])
+            found.features[str(column)] = infer_type(frame[column])
     if not found.features:
         raise DataError(
             f"{location}: every column besides {target!r} was dropped ({found.dropped}); "
@@ -172,12 +173,6 @@ def _is_float(values: pd.Series) -> bool:
     return bool(numbers.notna().all() and (numbers != numbers.round()).any())
 
 
-def column_type(series: pd.Series) -> str:
-    from reprotune.features import infer_type
-
-    return infer_type(series)
-
-
 def _is_image_column(series: pd.Series, folder: Path) -> bool:
     values = series.dropna().astype(str)
     if values.empty or not values.str.lower().str.endswith(IMAGE_SUFFIXES).all():
@@ -193,11 +188,13 @@ def pick_candidates(found: Profile) -> list[str]:
     """Candidates that read these feature types and suit this many rows: the linear
     baseline and the tree families always; a neural network from NEURAL_MIN_ROWS rows (the
     Keras tabular family reads numbers and categories; images need the multimodal one)."""
+    from reprotune.config import PARAMS_CLASSES
+
     kinds = set(found.features.values())
     picked = ["logreg", "random_forest", "xgboost", "xgboost_tuned"]
     if "image" in kinds:
         picked.append("fused")
-    elif found.rows >= NEURAL_MIN_ROWS and kinds <= {"number", "category", "binary"}:
+    elif found.rows >= NEURAL_MIN_ROWS and kinds <= PARAMS_CLASSES["keras_tabular"].reads:
         picked.append("mlp_embeddings")
     return picked
 
