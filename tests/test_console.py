@@ -1,5 +1,6 @@
 """The console of a pipeline run: what each stage did, without framework noise."""
 
+import json
 import re
 from pathlib import Path
 
@@ -8,9 +9,9 @@ from commands import baseline_only_project, run
 from reprotune.workspace import copy_pipeline
 
 ROOT = Path(__file__).parents[1]
-# Python warnings (`UserWarning: ...`), MLflow's logged warnings, TensorFlow's C++ and absl
-# start-up lines.
-NOISE = re.compile(r"Warning: |WARNING mlflow|oneDNN|absl::|cuda_|Please consider")
+# Python warnings (`UserWarning: ...`), MLflow's logged warnings, DVC's warnings (an empty
+# output folder), TensorFlow's C++ and absl start-up lines.
+NOISE = re.compile(r"Warning: |WARNING|is empty|oneDNN|absl::|cuda_|Please consider")
 
 
 def test_a_pipeline_run_prints_no_framework_warnings(tmp_path):
@@ -21,3 +22,5 @@ def test_a_pipeline_run_prints_no_framework_warnings(tmp_path):
     noisy = [line for line in console.splitlines() if NOISE.search(line)]
     assert not noisy, "\n".join(noisy)
     assert "[evaluate] baseline: accuracy" in console  # what each stage did is still there
+    shown = run(["dvc", "plots", "show", "--json"], project)
+    assert "errors" not in json.loads(shown.stdout)  # "DVC failed to load some plots"

@@ -51,7 +51,9 @@ def read_json(path: Path) -> Any:
 
 @contextlib.contextmanager
 def staged_dir(final: Path) -> Iterator[Path]:
-    """Yield an empty folder that replaces `final` only if the block succeeds."""
+    """Yield an empty folder that replaces `final` only if the block succeeds.
+
+    A folder left empty gets a note (see `note_if_empty`)."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
@@ -60,10 +62,25 @@ def staged_dir(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    note_if_empty(staging)
     _publish_mode(staging, 0o777)
     if final.exists():
         shutil.rmtree(final)
     os.replace(staging, final)
+
+
+EMPTY_NOTE = ".empty"
+
+
+def note_if_empty(folder: Path) -> None:
+    """Write a one-line note into an output folder a stage left empty (a candidate without a
+    study or per-epoch curves): DVC warns "'<folder>' is empty" otherwise. .dvcignore keeps
+    the note out of the output's hash and out of `dvc plots`."""
+    folder = Path(folder)
+    if not any(folder.iterdir()):
+        (folder / EMPTY_NOTE).write_text(
+            "Nothing to write here for this candidate and task.\n", encoding="utf-8"
+        )
 
 
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from reprotune import models, paths, plots
 from reprotune.data.prepare import load_split
 from reprotune.evaluation import confusion, latency_ms, predict_timed, quality_metrics
-from reprotune.io import dir_size_bytes, staged_dir, write_json
+from reprotune.io import dir_size_bytes, note_if_empty, staged_dir, write_json
 from reprotune.tracking import stage_run
 
 CURVES_DIR = "curves"
@@ -68,6 +68,7 @@ def evaluate_model(candidate: str, model_folder: Path, params) -> dict:
             (folder / CURVES_DIR).mkdir()
             if len(card["label_names"]) == 2 and metrics["roc_auc"] is not None:
                 files += binary_charts(folder / CURVES_DIR, y_true, proba, metrics, costs)
+            note_if_empty(folder / CURVES_DIR)  # multiclass: no binary curves
             names = [f.relative_to(folder) for f in files]
         write_json(paths.stage_metrics("evaluate", candidate), metrics)
         run.log_params(params.evaluate.model_dump())
