@@ -3,6 +3,7 @@
 import os
 
 THREADS_ENV = "REPROTUNE_NUM_THREADS"
+VERBOSE_ENV = "REPROTUNE_VERBOSE"  # `REPROTUNE_VERBOSE=1 dvc repro`: the frameworks' own logs
 
 
 def thread_count(configured: int | None = None) -> int | None:
@@ -14,6 +15,20 @@ def thread_count(configured: int | None = None) -> int | None:
         return configured
     value = os.environ.get(THREADS_ENV)
     return int(value) if value else None
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0", "false")
+
+
+def quiet_frameworks() -> None:
+    """Framework logs a user can do nothing about (MLflow's database set-up and system-metrics
+    INFO lines, TensorFlow's C++ lines, Optuna's line per trial) stay off the console, unless
+    REPROTUNE_VERBOSE is set. Before the frameworks are imported."""
+    if verbose():
+        return
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def quiet_tensorflow() -> None:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from reprotune.errors import ReprotuneError
+from reprotune.runtime import quiet_frameworks
 
 EXIT_BAD_INPUT = 2
 
@@ -17,6 +18,7 @@ def _exit_on_sigterm(signum, frame) -> None:
 
 def run_stage(stage: str, main: Callable[..., None], *args: str) -> None:
     start = time.perf_counter()
+    quiet_frameworks()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         main(*args)

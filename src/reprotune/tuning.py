@@ -445,7 +445,13 @@ def tune(
 ) -> tuple[Any, int]:
     """Join (or create) the candidate's study and run trials until it is complete;
     returns the study and how many trials this process ran."""
+    import optuna
+
     from reprotune.config import read_resolved_config
+    from reprotune.runtime import verbose
+
+    if not verbose():  # the stage prints the study's outcome in one line
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     base, seed = read_resolved_config(paths.candidate_config(candidate))
     objective = Objective(params, candidate, base, seed, run)
