@@ -22,17 +22,16 @@ def verbose() -> bool:
 
 
 def quiet_frameworks() -> None:
-    """Framework logs a user can do nothing about (MLflow's database set-up and system-metrics
-    INFO lines, TensorFlow's C++ lines, Optuna's line per trial) stay off the console, unless
-    REPROTUNE_VERBOSE is set. Before the frameworks are imported."""
-    if verbose():
-        return
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """MLflow's INFO lines (database set-up, system metrics) stay off the console unless
+    REPROTUNE_VERBOSE is set; TensorFlow's and Optuna's are quieted where they are loaded
+    (quiet_tensorflow, tuning.tune). Before MLflow is imported."""
+    if not verbose():
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 
 def quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not verbose():  # level 3 also hides C++ "errors" such as use_unbounded_threadpool
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
