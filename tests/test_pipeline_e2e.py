@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from servers import free_port, mlflow_cli, popen_server, stop, wait_for_http
 from tiny_bert import build_tiny_bert
 
+from reprotune.io import EMPTY_NOTE
 from reprotune.workspace import copy_pipeline
 
 pytestmark = pytest.mark.e2e
@@ -102,7 +103,7 @@ def test_repro_writes_every_output(project):
             for name in ["loss", "accuracy", "f1", "all_metrics"]:
                 assert f"{name}.png" in charts and f"{name}.json" in charts, name
         else:
-            assert charts == set(), candidate  # one fit, no epochs: no per-epoch charts
+            assert charts == {EMPTY_NOTE}, candidate  # one fit, no epochs: just the note
     history = yaml.safe_load((project / "plots/train/transformer/f1.json").read_text())
     assert {row["series"] for row in history} == {"train", "val"}
     assert max(row["epoch"] for row in history) >= 2
