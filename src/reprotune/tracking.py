@@ -416,6 +416,9 @@ def _stage_tags(stage: str, candidate: str | None, execution: Execution) -> dict
         f"{TAG_PREFIX}execution": execution.key,
         f"{TAG_PREFIX}host": socket.gethostname(),
         f"{TAG_PREFIX}pid": str(os.getpid()),
+        # the MLflow UI's Source column reads these; without them it stays empty
+        "mlflow.source.name": f"stages/{stage}.py",
+        "mlflow.source.type": "LOCAL",
         **execution.tags,
         **lineage.dvc_tags(),
         **_dataset_tags(),
