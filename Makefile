@@ -23,6 +23,9 @@ AG_NEWS_OVERRIDES = -S data.source=csv \
 EXAMPLE ?=
 DATA ?=
 
+# `reprotune dvc` is the dvc CLI without the warnings a first run cannot avoid (see dvc_cli.py).
+DVC := reprotune dvc
+
 .PHONY: install pipeline test lint
 
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -38,13 +41,13 @@ ifneq ($(EXAMPLE),)
 	@test -f examples/$(EXAMPLE)/params.yaml || { echo "no example '$(EXAMPLE)'; fix: use one of: $$(ls examples)"; exit 2; }
 	@test -n "$(DATA)" || { echo "EXAMPLE=$(EXAMPLE) needs DATA=path/or/url (see examples/$(EXAMPLE)/README.md)"; exit 2; }
 	cp examples/$(EXAMPLE)/params.yaml params.yaml
-	dvc exp run -S 'data.files.train=$(if $(findstring ://,$(DATA)),$(DATA),$(abspath $(DATA)))'
+	$(DVC) exp run -S 'data.files.train=$(if $(findstring ://,$(DATA)),$(DATA),$(abspath $(DATA)))'
 else ifneq ($(AG_NEWS_DIR),)
-	dvc exp run $(AG_NEWS_OVERRIDES)
+	$(DVC) exp run $(AG_NEWS_OVERRIDES)
 else ifneq ($(CHECKPOINT),)
-	dvc exp run -S 'checkpoint=$(abspath $(CHECKPOINT))'
+	$(DVC) exp run -S 'checkpoint=$(abspath $(CHECKPOINT))'
 else
-	dvc repro
+	$(DVC) repro
 endif
 	@echo "Results: metrics/compare.md | dvc exp show | dvc plots show | mlflow ui --backend-store-uri sqlite:///mlflow.db"
 

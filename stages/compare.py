@@ -8,6 +8,7 @@ from reprotune.explanation import read_summary, top_features_markdown
 from reprotune.io import read_json, staged_dir, write_json, write_text
 from reprotune.leaderboard import (
     build_leaderboard,
+    console_lines,
     load_candidate_metrics,
     phase_summary,
     phase_warnings,
@@ -15,7 +16,8 @@ from reprotune.leaderboard import (
     to_markdown,
 )
 from reprotune.registry import register_champion
-from reprotune.stage import run_stage
+from reprotune.runtime import verbose
+from reprotune.stage import run_stage, say
 from reprotune.tracking import stage_run
 
 CURVES_DIR = "curves"
@@ -43,6 +45,8 @@ def main() -> None:
     with stage_run("compare", params.tracking) as run:
         phases = phase_summary(rows, params.compare.phases, metric)
         result = {**summary(rows, metric), **({"phases": phases} if phases else {})}
+        for line in console_lines(rows, metric, phases):
+            say(line)
         plot_dir = paths.stage_plots("compare")
         with staged_dir(plot_dir) as folder:
             names = [
@@ -87,11 +91,13 @@ def main() -> None:
                 result["champion_score"],
                 params.compare.higher_is_better,
             )
-            print(
+            say(
                 f"registry: {decision['registered_model']} version {decision['version']} "
                 f"({champion}) -> @{decision['alias']}: {decision['reason']}"
             )
-    print(markdown)
+    say(f"leaderboard: {paths.METRICS_DIR / 'compare.md'}")
+    if verbose():
+        print(markdown)
     for line in phase_warnings(phases, metric):
         print(f"[compare] warning: {line}", file=sys.stderr)
 

@@ -8,7 +8,7 @@ from reprotune import paths
 from reprotune.config import TransformerParams, load_params, resolved_config
 from reprotune.io import staged_dir, write_json
 from reprotune.models.checkpoint import check_checkpoint
-from reprotune.stage import run_stage
+from reprotune.stage import run_stage, say
 from reprotune.tracking import stage_run
 
 
@@ -25,6 +25,8 @@ def main() -> None:
             {"candidates": {n: c["params"] for n, c in configs.items()}, "seed": params.seed}
         )
         run.log_artifacts([paths.candidate_config(name) for name in configs], "configs")
+    families = ", ".join(f"{name} ({c['params']['family']})" for name, c in configs.items())
+    say(f"{len(configs)} candidate{'s' if len(configs) != 1 else ''}: {families}")
 
 
 if __name__ == "__main__":

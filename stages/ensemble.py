@@ -12,7 +12,7 @@ from reprotune.evaluation.run import evaluate_model
 from reprotune.explanation.run import save_background
 from reprotune.io import staged_dir, write_json
 from reprotune.models.base import fit_inputs, input_example
-from reprotune.stage import run_stage, single_argument
+from reprotune.stage import run_stage, say, single_argument
 from reprotune.tracking import stage_run
 
 
@@ -67,7 +67,7 @@ def main(name: str) -> None:
         run.log_artifacts([paths.stage_metrics("ensemble", name)])
         run.upload_model(model_id, paths.ensemble_dir(name))
     members_shown = ", ".join(settings.members)
-    print(f"[ensemble] {name}: {settings.method} of {members_shown}: {ensemble.combination()}")
+    say(f"{name}: {settings.method} of {members_shown}: {ensemble.combination()}")
     evaluate_model(name, paths.ensemble_dir(name), params)
 
 

@@ -3,7 +3,7 @@
 from reprotune import paths
 from reprotune.config import load_params
 from reprotune.data.sources import fetch
-from reprotune.stage import run_stage
+from reprotune.stage import run_stage, say
 from reprotune.tracking import stage_run
 
 
@@ -17,6 +17,15 @@ def main() -> None:
             {"data.source": manifest["source"], "data.revision": manifest["revision"] or ""}
         )
         run.log_artifacts([paths.MANIFEST])
+    say(fetched(manifest))
+
+
+def fetched(manifest: dict) -> str:
+    rows = ", ".join(f"{n} {split}" for split, n in manifest["rows"].items())
+    origin = manifest["name"] or manifest["source"]
+    if manifest["revision"]:
+        origin += f"@{manifest['revision'][:7]}"
+    return f"{rows} rows from {origin}"
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import sys
 from reprotune import paths
 from reprotune.config import load_params, read_resolved_config
 from reprotune.io import staged_dir, write_json
-from reprotune.stage import run_stage, single_argument
+from reprotune.stage import run_stage, say, single_argument
 from reprotune.tracking import stage_run
 
 
@@ -20,6 +20,7 @@ def main(candidate: str) -> None:
     read_resolved_config(paths.candidate_config(candidate))  # configure ran
     if candidate not in params.tune.candidates:
         write_untuned(candidate)
+        say(f"{candidate}: no study (not in tune.candidates)")
         return
     from reprotune import tuning
 
@@ -52,8 +53,8 @@ def main(candidate: str) -> None:
         run.log_artifacts([folder / "trials.json"])
         run.log_artifacts([plot_folder / f.name for f in files], "plots")
     write_json(paths.stage_metrics("tune", candidate), metrics)
-    print(
-        f"tune@{candidate}: best {result['metric']} {result['best_value']} at trial "
+    say(
+        f"{candidate}: best {result['metric']} {result['best_value']} at trial "
         f"{result['best_trial']} of {metrics['n_trials']} ({ran} run here): {result['params']}"
     )
 

@@ -4,6 +4,7 @@ from reprotune.errors import DataError
 from reprotune.io import write_json
 from reprotune.leaderboard import (
     build_leaderboard,
+    console_lines,
     load_candidate_metrics,
     phase_summary,
     phase_warnings,
@@ -134,3 +135,26 @@ def test_binary_costs_rank_lowest_first_and_show_in_the_table():
 def test_multiclass_table_has_no_binary_columns():
     rows = build_leaderboard({"a": metrics(0.8, 1.0)}, "macro_f1")
     assert "pr_auc" not in to_markdown(rows, "macro_f1")
+
+
+def test_console_lines_name_the_champion_and_each_phase_lift():
+    rows = build_leaderboard(
+        {"base": metrics(0.80, 1.0), "mlp": metrics(0.84, 2.0), "tuned": metrics(0.76, 1.0)},
+        "macro_f1",
+    )
+    phases = phase_summary(
+        rows, {"baseline": ["base"], "optimized": ["mlp"], "tuned": ["tuned"]}, "macro_f1"
+    )
+    assert console_lines(rows, "macro_f1", phases) == [
+        "champion mlp: macro_f1 0.8400 on the test split, best of 3 candidates",
+        "phases: baseline base 0.8000 -> optimized mlp 0.8400 (+5.0%)"
+        " -> tuned tuned 0.7600 (-5.0%)",
+    ]
+
+
+def test_console_lines_of_one_phase_are_the_champion_alone():
+    rows = build_leaderboard({"base": metrics(0.8, 1.0)}, "macro_f1")
+    phases = phase_summary(rows, {"baseline": ["base"]}, "macro_f1")
+    assert console_lines(rows, "macro_f1", phases) == [
+        "champion base: macro_f1 0.8000 on the test split, best of 1 candidate"
+    ]

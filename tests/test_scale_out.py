@@ -127,7 +127,7 @@ def test_trials_add_up_none_lost_or_duplicated(servers, workers):
 def test_repro_takes_the_shared_study_best_params(servers, workers):
     project, _, second = workers
     done = run(["dvc", "repro"], project, env=client_env(servers))
-    assert re.search(r"tune@logreg_tuned: .* \(0 run here\)", done.stdout)  # study was full
+    assert re.search(r"\[tune\] logreg_tuned: .* \(0 run here\)", done.stdout)  # study was full
     study = load_study(servers)
     top = max(t.value for t in study.trials if t.value is not None)
     first_best = min((t for t in study.trials if t.value == top), key=lambda t: t.number)

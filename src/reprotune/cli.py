@@ -305,10 +305,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="database URL of the study (default: REPROTUNE_TUNE_STORAGE, else tune.storage)",
     )
     tune_cmd.set_defaults(handler=cmd_tune)
+
+    commands.add_parser(
+        "dvc",
+        help="the dvc CLI, less warnings that do not apply (`reprotune dvc exp run -S lr=0.01`)",
+        add_help=False,
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dvc"]:  # everything after it is dvc's, options included
+        from reprotune import dvc_cli
+
+        return dvc_cli.run(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -93,6 +93,27 @@ def verdict(phase: str, lift: float) -> str:
     return "beats the baseline" if lift > 0 else "does NOT beat the baseline"
 
 
+def console_lines(rows: list[dict], metric: str, phases: dict) -> list[str]:
+    """The leaderboard in a line or two: the champion, and each phase's best with its lift."""
+    champion = rows[0]
+    lines = [
+        f"champion {champion['candidate']}: {metric} {champion[metric]:.4f} on the test split, "
+        f"best of {len(rows)} candidate{'s' if len(rows) != 1 else ''}"
+    ]
+    if len(phases) > 1:
+        steps = [
+            f"{phase} {values['best']} {values[metric]:.4f}"
+            + (
+                f" ({values['lift_pct']:+.1f}%)"
+                if phase != "baseline" and values["lift_pct"] is not None
+                else ""
+            )
+            for phase, values in phases.items()
+        ]
+        lines.append("phases: " + " -> ".join(steps))
+    return lines
+
+
 def phase_warnings(phases: dict, metric: str) -> list[str]:
     return [
         f"phase {phase!r} ({values['best']}) does not beat the baseline on {metric} "

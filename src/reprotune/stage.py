@@ -10,6 +10,28 @@ from reprotune.runtime import quiet_frameworks
 
 EXIT_BAD_INPUT = 2
 
+# What the running stage did, printed as one or two lines when it ends (see run_stage).
+_said: list[str] = []
+_mlflow_runs: list[str] = []
+
+
+def say(line: str) -> None:
+    """One line for the stage's console summary: rows, candidates, scores."""
+    _said.append(line)
+
+
+def note_mlflow_run(run_id: str) -> None:
+    _mlflow_runs.append(run_id)
+
+
+def summary_lines(stage: str, seconds: float) -> list[str]:
+    """`[stage] what it did (time, MLflow run)`; further lines indented under it."""
+    where = f"{seconds:.1f}s"
+    if _mlflow_runs:
+        where += ", MLflow run " + ", ".join(run_id[:8] for run_id in _mlflow_runs)
+    first, *rest = _said or ["done"]
+    return [f"[{stage}] {first} ({where})", *(f"[{stage}]   {line}" for line in rest)]
+
 
 def _exit_on_sigterm(signum, frame) -> None:
     # SystemExit unwinds through the stage's MLflow run, which then ends as KILLED.
@@ -18,6 +40,8 @@ def _exit_on_sigterm(signum, frame) -> None:
 
 def run_stage(stage: str, main: Callable[..., None], *args: str) -> None:
     start = time.perf_counter()
+    _said.clear()
+    _mlflow_runs.clear()
     quiet_frameworks()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
@@ -25,7 +49,8 @@ def run_stage(stage: str, main: Callable[..., None], *args: str) -> None:
     except ReprotuneError as exc:
         print(f"[{stage}] error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    print(f"[{stage}] done in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    for line in summary_lines(stage, time.perf_counter() - start):
+        print(line, flush=True)
 
 
 def single_argument(stage: str, argv: list[str], what: str) -> str:

@@ -26,6 +26,8 @@ from reprotune import lineage
 from reprotune.config import TrackingParams
 from reprotune.errors import TrackingError
 from reprotune.paths import MANIFEST, PARAMS_FILE, find_project_root, project_root
+from reprotune.runtime import verbose
+from reprotune.stage import note_mlflow_run
 
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -504,7 +506,9 @@ def stage_run(
         _end(client, [run_id, parent_id], status, monitor)
         raise
     _end(client, [run_id, parent_id], "FINISHED", monitor)
-    print(f"[{stage}] MLflow run {run_id} in {tracking_uri(root)}", file=sys.stderr)
+    note_mlflow_run(run_id)
+    if verbose():
+        print(f"[{stage}] MLflow run {run_id} in {tracking_uri(root)}", file=sys.stderr)
 
 
 def _finish_monitor(monitor) -> None:

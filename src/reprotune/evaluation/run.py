@@ -9,6 +9,7 @@ from reprotune import models, paths, plots
 from reprotune.data.prepare import load_split
 from reprotune.evaluation import confusion, latency_ms, predict_timed, quality_metrics
 from reprotune.io import dir_size_bytes, note_if_empty, staged_dir, write_json
+from reprotune.stage import say
 from reprotune.tracking import stage_run
 
 CURVES_DIR = "curves"
@@ -79,7 +80,7 @@ def evaluate_model(candidate: str, model_folder: Path, params) -> dict:
             [plot_dir / n for n in names if n.parent.name == CURVES_DIR], f"plots/{CURVES_DIR}"
         )
         run.log_artifacts([paths.stage_metrics("evaluate", candidate)])
-    print(f"[evaluate] {candidate}: {headline(metrics)}")
+    say(f"{candidate}: {headline(metrics)}")
     return metrics
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from reprotune import models, paths
 from reprotune.io import staged_dir, write_json
+from reprotune.stage import say
 
 
 def explain_candidate(name: str, model_folder: Path, params) -> dict:
@@ -27,7 +28,7 @@ def explain_candidate(name: str, model_folder: Path, params) -> dict:
             pass
         summary = {"candidate": name, "skipped": True, "notes": ["listed in explain.skip"]}
         write_json(metrics_file, summary)
-        print(f"[explain] {name}: skipped (explain.skip)")
+        say(f"{name}: skipped (explain.skip)")
         return summary
     model, card = models.load(model_folder)
     tags = {"reprotune.family": card["family"]}
@@ -49,9 +50,9 @@ def explain_candidate(name: str, model_folder: Path, params) -> dict:
             parent = Path("explain") / relative.parent
             run.log_artifacts([final / relative], str(parent))
         run.log_artifacts([metrics_file], "explain")
-    print(f"[explain] {name}: {headline(summary)}")
+    say(f"{name}: {headline(summary)}")
     for note in summary["notes"]:
-        print(f"[explain] {name}: note: {note}")
+        say(f"note: {note}")
     return summary
 
 
