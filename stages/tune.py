@@ -54,8 +54,17 @@ def main(candidate: str) -> None:
         run.log_artifacts([plot_folder / f.name for f in files], "plots")
     write_json(paths.stage_metrics("tune", candidate), metrics)
     say(
-        f"{candidate}: best {result['metric']} {result['best_value']} at trial "
-        f"{result['best_trial']} of {metrics['n_trials']} ({ran} run here): {result['params']}"
+        f"{candidate}: best {result['metric']} {result['best_value']:.4f} at trial "
+        f"{result['best_trial']} of {metrics['n_trials']} ({ran} run here): "
+        + shown_params(result["params"])
+    )
+
+
+def shown_params(found: dict) -> str:
+    """`analyzer=word+char_wb, C=34.51, ngram_max=1`: floats to 4 significant digits."""
+    return ", ".join(
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in found.items()
     )
 
 

@@ -45,6 +45,9 @@ def write_params(project: Path, train: Path, test: Path, checkpoint: Path) -> No
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+FIRST_CONSOLE: list[str] = []  # what the fixture's `dvc repro` printed
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     project = copy_pipeline(ROOT, tmp_path_factory.mktemp("project"))
@@ -57,7 +60,8 @@ def project(tmp_path_factory) -> Path:
         build_tiny_bert(corpus / "tiny-bert", texts),
     )
     git_commit_all(project)
-    run(["dvc", "repro"], project)
+    done = run(["dvc", "repro"], project)
+    FIRST_CONSOLE.append(done.stdout + done.stderr)
     return project
 
 
@@ -337,6 +341,11 @@ def test_study_tunes_the_candidate_and_train_applies_its_best_params(project):
     assert "lift over the baseline phase" in (project / "metrics/compare.md").read_text()
     shown = run(["dvc", "plots", "show", "--json"], project).stdout
     assert "plots/tune/logreg_tuned/history.json" in shown
+    (console,) = FIRST_CONSOLE
+    said = rf"\[tune\] logreg_tuned: best val_macro_f1 {best['best_value']:.4f} at trial "
+    said += rf"{best['best_trial']} of {TUNE_TRIALS} \({TUNE_TRIALS} run here\): analyzer="
+    assert re.search(said, console), console
+    assert re.search(r"\[compare\]   phases: baseline baseline .* -> tuned logreg_tuned", console)
 
 
 def test_study_is_deterministic(project):

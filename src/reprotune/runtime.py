@@ -35,6 +35,19 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
+def quiet_transformers(local_source: bool) -> None:
+    """Hides transformers' warnings (the load report of a classification head that is new, as
+    it is for every fine-tuning) and, when the weights are on disk, its progress bars; a Hub
+    name keeps them, since a download may be under way."""
+    if verbose():
+        return
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    if local_source:
+        transformers_logging.disable_progress_bar()
+
+
 def world_size() -> int:
     """Processes training together, as torchrun (or any launcher setting WORLD_SIZE) says."""
     return int(os.environ.get("WORLD_SIZE", "1"))

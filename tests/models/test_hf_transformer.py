@@ -1,4 +1,5 @@
 import random
+import re
 
 import numpy as np
 import pytest
@@ -63,6 +64,16 @@ def test_training_is_deterministic_on_cpu(checkpoint):
         model.fit(*texts_and_labels(8, 1), *texts_and_labels(2, 2))
         probas.append(model.predict_proba(["minister election treaty"]))
     np.testing.assert_array_equal(*probas)
+
+
+def test_fitting_from_a_folder_prints_one_short_line_per_epoch_and_nothing_else(checkpoint, capfd):
+    model = models.create(params(checkpoint, epochs=2), LABEL_NAMES, seed=0)
+    model.fit(*texts_and_labels(8, 1), *texts_and_labels(2, 2))
+    out, err = capfd.readouterr()
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    metrics = r"train_loss [\d.]+, val_loss [\d.]+, val_accuracy [\d.]+, val_macro_f1 [\d.]+"
+    assert [line for line in lines if not re.fullmatch(rf"epoch [12]/2: {metrics}", line)] == []
+    assert len(lines) == 2  # no load report of the new head, no progress bars
 
 
 def initial_lr_by_parameter_name(model) -> dict[str, float]:

@@ -20,8 +20,14 @@ from reprotune.errors import ParamsError
 from reprotune.models import token_cache
 from reprotune.models.base import Candidate
 from reprotune.models.checkpoint import check_checkpoint, check_hub_for
-from reprotune.models.training import EarlyStopping, epoch_metrics
-from reprotune.runtime import is_main_process, local_rank, thread_count, world_size
+from reprotune.models.training import EarlyStopping, epoch_line, epoch_metrics
+from reprotune.runtime import (
+    is_main_process,
+    local_rank,
+    quiet_transformers,
+    thread_count,
+    world_size,
+)
 
 # Examples sorted by length inside windows of this many batches: little padding, yet shuffled.
 LENGTH_GROUP_BATCHES = 50
@@ -91,6 +97,8 @@ class HfTransformer(Candidate):
     def _load_pretrained(self, source: str) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        quiet_transformers(local_source=Path(source).is_dir())
 
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source)
@@ -269,11 +277,7 @@ class HfTransformer(Candidate):
             }
             history.append(row)
             if is_main_process():
-                print(
-                    f"epoch {epoch}: "
-                    + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"),
-                    flush=True,
-                )
+                print(epoch_line(row, self.params.epochs), flush=True)
             if stopper.update(row["val_macro_f1"], epoch):
                 best_state = copy.deepcopy(self.model.state_dict())
             if on_epoch is not None:
@@ -361,6 +365,7 @@ class HfTransformer(Candidate):
     def load_weights(cls, folder: Path, card: dict) -> "HfTransformer":
         from transformers import AutoTokenizer
 
+        quiet_transformers(local_source=True)
         model = cls(TransformerParams(**card["params"]), card["label_names"], card["seed"])
         model.tokenizer = AutoTokenizer.from_pretrained(folder)
         if model.params.inference != "pytorch":
