@@ -195,6 +195,8 @@ def test_stage_run_tags_lineage_and_logs_params(in_tmp, monkeypatch):
     assert tags["reprotune.pid"].isdigit() and tags["reprotune.host"]
     assert tags["mlflow.source.name"] == "stages/train.py"
     assert tags["mlflow.source.type"] == "LOCAL"
+    parent = client.get_run(tags["mlflow.parentRunId"]).data.tags
+    assert (parent["mlflow.source.name"], parent["mlflow.source.type"]) == ("dvc.yaml", "PROJECT")
     names = {a.path for a in client.list_artifacts(found.info.run_id)}
     assert {"params.yaml", "resolved_params.json"} <= names
     assert found.data.params == {"model.C": "1.0"}

@@ -3,6 +3,9 @@
 Starts `mlflow ui` on loopback over the given store, loads the experiment's runs page (or any
 page under it, e.g. a run's metric charts), and stops the server. Nothing leaves the machine.
 
+The browser profile starts as a user's does after a first visit (UI_PREFERENCES): the model
+training view, and the assistant panel, which MLflow opens once on a first load, closed.
+
     .venv/bin/python tools/mlflow_ui_snapshot.py --store sqlite:///mlflow.db \
         --screenshot docs/img/mlflow-ui.png
 """
@@ -33,6 +36,49 @@ CHROMIUM_FLAGS = [
     # Only the loopback server may be reached.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
+
+
+# The UI keeps these in localStorage as `<key>_v<version>`, JSON-encoded.
+UI_PREFERENCES = {
+    "mlflow.workflowType_v1": "machine_learning",
+    "mlflow.assistant.fab.autoOpenedOnFirstLoad_v1": True,
+    "mlflow.assistant.panelOpen_v1": False,
+}
+
+
+def _seed_preferences(chromium_flags: list[str], port: int, extra: dict) -> None:
+    """Writes UI_PREFERENCES and `extra` into the profile's localStorage for
+    http://127.0.0.1:<port>, by loading a page that sets them from a throw-away server on that
+    port (before mlflow's)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    script = "".join(
+        f"localStorage.setItem({json.dumps(k)}, {json.dumps(json.dumps(v))});"
+        for k, v in {**UI_PREFERENCES, **extra}.items()
+    )
+    page = f"<html><body><script>{script}document.body.textContent='ok'</script></body></html>"
+
+    class Seed(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page.encode())
+
+        def log_message(self, *args):
+            pass
+
+    with HTTPServer(("127.0.0.1", port), Seed) as seed:
+        threading.Thread(target=seed.serve_forever, daemon=True).start()
+        subprocess.run(
+            [*chromium_flags, "--dump-dom", f"http://127.0.0.1:{port}/"],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        seed.shutdown()
 
 
 def _free_port() -> int:
@@ -70,6 +116,29 @@ def _experiment_id(store: str, experiment: str) -> str:
     return found.experiment_id
 
 
+def _runs_table_state(store: str, experiment_id: str, columns: list[str]) -> dict:
+    """The runs table as a user leaves it: every pipeline execution expanded to its stage runs,
+    and `columns` (e.g. "metrics.`macro_f1`") shown beside Source, Models and Dataset."""
+    import json
+
+    from mlflow.tracking import MlflowClient
+
+    parents = MlflowClient(store).search_runs(
+        [experiment_id], filter_string="tags.`reprotune.kind` = 'pipeline'"
+    )
+    state = {
+        "runsExpanded": {run.info.run_id: True for run in parents},
+        "selectedColumns": [
+            "attributes.`Source`",
+            "attributes.`Models`",
+            "attributes.`Dataset`",
+            *columns,
+        ],
+    }
+    scope = f"ExperimentPage-{json.dumps([experiment_id])}"
+    return {f"MLflowLocalStorage-1.1-{scope}-ReactComponentState": state}
+
+
 def snapshot(
     store: str,
     experiment: str,
@@ -78,8 +147,19 @@ def snapshot(
     dom: Path | None,
     window: str = "1600,1000",
     wait_ms: int = 20000,
+    columns: tuple[str, ...] = (),
 ) -> None:
+    experiment_id = _experiment_id(store, experiment)
     port = _free_port()
+    profile = tempfile.TemporaryDirectory()
+    flags = [
+        _chromium(),
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={profile.name}",
+        f"--window-size={window}",
+        f"--virtual-time-budget={wait_ms}",
+    ]
+    _seed_preferences(flags, port, _runs_table_state(store, experiment_id, list(columns)))
     mlflow = Path(sys.executable).parent / "mlflow"
     server = subprocess.Popen(
         [
@@ -99,31 +179,24 @@ def snapshot(
     )
     try:
         _wait(f"http://127.0.0.1:{port}/health", server)
-        url = f"http://127.0.0.1:{port}/#/experiments/{_experiment_id(store, experiment)}{page}"
-        with tempfile.TemporaryDirectory() as profile:
-            flags = [
-                _chromium(),
-                *CHROMIUM_FLAGS,
-                f"--user-data-dir={profile}",
-                f"--window-size={window}",
-                f"--virtual-time-budget={wait_ms}",
-            ]
-            if screenshot:
-                screenshot.parent.mkdir(parents=True, exist_ok=True)
-                subprocess.run(
-                    [*flags, f"--screenshot={screenshot.resolve()}", url],
-                    capture_output=True,
-                    timeout=180,
-                    check=True,
-                )
-            if dom:
-                done = subprocess.run(
-                    [*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180
-                )
-                dom.write_text(done.stdout, encoding="utf-8")
+        url = f"http://127.0.0.1:{port}/#/experiments/{experiment_id}{page}"
+        if screenshot:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [*flags, f"--screenshot={screenshot.resolve()}", url],
+                capture_output=True,
+                timeout=180,
+                check=True,
+            )
+        if dom:
+            done = subprocess.run(
+                [*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180
+            )
+            dom.write_text(done.stdout, encoding="utf-8")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        profile.cleanup()
 
 
 def main() -> None:
@@ -134,8 +207,19 @@ def main() -> None:
     parser.add_argument("--screenshot", type=Path)
     parser.add_argument("--dom", type=Path, help="write the rendered HTML here")
     parser.add_argument("--window", default="1600,1000")
+    parser.add_argument(
+        "--column", action="append", default=[], help="a runs-table column, e.g. metrics.`macro_f1`"
+    )
     args = parser.parse_args()
-    snapshot(args.store, args.experiment, args.page, args.screenshot, args.dom, args.window)
+    snapshot(
+        args.store,
+        args.experiment,
+        args.page,
+        args.screenshot,
+        args.dom,
+        args.window,
+        columns=tuple(args.column),
+    )
 
 
 if __name__ == "__main__":

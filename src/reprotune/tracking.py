@@ -345,6 +345,8 @@ def _parent_run_id(client, experiment_id: str, execution: Execution) -> str:
         tags={
             f"{TAG_PREFIX}execution": execution.key,
             f"{TAG_PREFIX}kind": "pipeline",
+            "mlflow.source.name": "dvc.yaml",  # the runs table's Source: what ran the stages
+            "mlflow.source.type": "PROJECT",
             **execution.tags,
         },
     )

@@ -19,6 +19,7 @@ class Candidate(abc.ABC):
     family: str
     # Families that train in epochs (or boosting rounds) get per-epoch charts.
     iterative: bool = False
+    passes_name: str = "epochs"  # what one pass over the training rows is called
     # True: takes a table of typed columns; False: one text per example.
     typed_inputs: bool = False
     # The SHAP explainer the explain stage and /explain use: "tree", "linear" (exact, on the

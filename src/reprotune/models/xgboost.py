@@ -34,6 +34,7 @@ class Xgboost(SklearnTabular):
     family = "xgboost"
     shap_explainer = "tree"
     iterative = True
+    passes_name = "boosting rounds"
 
     @property
     def native_categories(self) -> bool:
