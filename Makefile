@@ -49,7 +49,7 @@ else ifneq ($(CHECKPOINT),)
 else
 	$(DVC) repro
 endif
-	@echo "Results: metrics/compare.md | dvc exp show | dvc plots show | mlflow ui --backend-store-uri sqlite:///mlflow.db"
+	@echo "Results: metrics/compare.md | dvc exp show | dvc plots show | .venv/bin/reprotune ui (MLflow)"
 
 # The suite runs on every core (pytest-xdist): a test module stays on one worker, so its
 # module fixtures (an example pipeline run once) are shared; tests/conftest.py gives each

@@ -208,6 +208,9 @@ def main() -> None:
     parser.add_argument("--dom", type=Path, help="write the rendered HTML here")
     parser.add_argument("--window", default="1600,1000")
     parser.add_argument(
+        "--wait-ms", type=int, default=20000, help="virtual time the page gets to render"
+    )
+    parser.add_argument(
         "--column", action="append", default=[], help="a runs-table column, e.g. metrics.`macro_f1`"
     )
     args = parser.parse_args()
@@ -218,6 +221,7 @@ def main() -> None:
         args.screenshot,
         args.dom,
         args.window,
+        args.wait_ms,
         columns=tuple(args.column),
     )
 

@@ -63,6 +63,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    from mlflow.tracking import MlflowClient
+
+    from reprotune.tracking import tracking_uri, ui_url
+
+    uri = args.tracking_uri or tracking_uri(project_root())
+    experiment = args.experiment or _default_experiment()
+    if uri.startswith(("http://", "https://")):  # a tracking server serves its own UI
+        found = MlflowClient(uri).get_experiment_by_name(experiment)
+        print(ui_url(uri, found.experiment_id if found else None))
+        return 0
+    found = MlflowClient(uri).get_experiment_by_name(experiment)
+    url = ui_url(f"http://{args.host}:{args.port}", found.experiment_id if found else None)
+    print(f"MLflow UI of {experiment!r} in {uri}: {url}", file=sys.stderr, flush=True)
+    mlflow = str(Path(sys.executable).parent / "mlflow")
+    ui = [mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)]
+    os.execv(mlflow, ui)
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from mlflow.tracking import MlflowClient
 
@@ -194,6 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     init_cmd.add_argument("--dry-run", action="store_true", help="print it, write nothing")
     init_cmd.add_argument("--force", action="store_true", help="replace an existing file")
     init_cmd.set_defaults(handler=cmd_init)
+
+    ui_cmd = commands.add_parser(
+        "ui", help="the MLflow UI on this project's store, opened on its runs (model training)"
+    )
+    ui_cmd.add_argument("--host", default="127.0.0.1")
+    ui_cmd.add_argument("--port", type=int, default=5000)
+    ui_cmd.add_argument("--experiment", help="default: tracking.experiment in params.yaml")
+    ui_cmd.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI, else mlflow.db")
+    ui_cmd.set_defaults(handler=cmd_ui)
 
     runs_cmd = commands.add_parser(
         "runs", help="leaderboard of every evaluated candidate across executions, from MLflow"

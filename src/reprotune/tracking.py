@@ -42,6 +42,13 @@ def tracking_uri(root: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / STORE_FILE}"
 
 
+def ui_url(base: str, experiment_id: str | None) -> str:
+    """The MLflow UI page of an experiment's runs, in the model-training view (the UI opens
+    its GenAI view otherwise)."""
+    page = f"experiments/{experiment_id}/runs" if experiment_id else ""
+    return f"{base.rstrip('/')}/#/{page}?workflowType=machine_learning"
+
+
 def uses_default_store() -> bool:
     return not os.environ.get("MLFLOW_TRACKING_URI")
 
