@@ -4,7 +4,7 @@ train@<candidate> depends on configs/<candidate>.json rather than on params.yaml
 change to a top-level knob (`dvc exp run -S lr=...`) re-trains only the candidates that read it.
 """
 
-from reprotune import paths
+from reprotune import paths, summaries
 from reprotune.config import TransformerParams, load_params, resolved_config
 from reprotune.io import staged_dir, write_json
 from reprotune.models.checkpoint import check_checkpoint
@@ -25,8 +25,7 @@ def main() -> None:
             {"candidates": {n: c["params"] for n, c in configs.items()}, "seed": params.seed}
         )
         run.log_artifacts([paths.candidate_config(name) for name in configs], "configs")
-    families = ", ".join(f"{name} ({c['params']['family']})" for name, c in configs.items())
-    say(f"{len(configs)} candidate{'s' if len(configs) != 1 else ''}: {families}")
+    say(summaries.configured(configs))
 
 
 if __name__ == "__main__":

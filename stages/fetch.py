@@ -1,6 +1,6 @@
 """fetch: bring the raw splits into data/raw/ with a manifest."""
 
-from reprotune import paths
+from reprotune import paths, summaries
 from reprotune.config import load_params
 from reprotune.data.sources import fetch
 from reprotune.stage import run_stage, say
@@ -17,15 +17,7 @@ def main() -> None:
             {"data.source": manifest["source"], "data.revision": manifest["revision"] or ""}
         )
         run.log_artifacts([paths.MANIFEST])
-    say(fetched(manifest))
-
-
-def fetched(manifest: dict) -> str:
-    rows = ", ".join(f"{n} {split}" for split, n in manifest["rows"].items())
-    origin = manifest["name"] or manifest["source"]
-    if manifest["revision"]:
-        origin += f"@{manifest['revision'][:7]}"
-    return f"{rows} rows from {origin}"
+    say(summaries.fetched(manifest))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """preprocess: typed features (declared or inferred) or the text task's joined text, labels,
 seeded stratified (and grouped) splits, recorded as MLflow datasets."""
 
-from reprotune import paths
+from reprotune import paths, summaries
 from reprotune.config import load_params
 from reprotune.data.prepare import class_counts, load_raw, prepare, write_splits
 from reprotune.data.tabular import prepare_tabular
@@ -35,19 +35,10 @@ def main() -> None:
         run.log_artifacts([paths.LABELS, paths.FEATURES, paths.stage_metrics("preprocess")])
         for split, frame in splits.items():
             run.log_dataset(frame, split, source=manifest)
-    say(split_line(summary))
+    say(summaries.split(summary))
     inferred = splits.schema.get("inferred") or {}
     if inferred:
         say(f"inferred feature types: {inferred}")
-
-
-def split_line(summary: dict) -> str:
-    """`96 train, 24 val, 40 test rows; 4 classes; features: text 1`"""
-    rows = ", ".join(f"{summary[s]['rows']} {s}" for s in ("train", "val", "test") if s in summary)
-    classes = len(summary["train"]["classes"])
-    kinds = {k: n for k, n in summary["features"].items() if k != "inferred"}
-    features = ", ".join(f"{kind} {n}" for kind, n in kinds.items())
-    return f"{rows} rows; {classes} classes; features: {features}"
 
 
 def image_counts(manifest: dict, schema: dict) -> dict:

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import time
 
-from reprotune import models, paths, plots, runtime
+from reprotune import models, paths, plots, runtime, summaries
 from reprotune.config import (
     apply_tuned,
     load_params,
@@ -93,19 +93,7 @@ def main(candidate: str) -> None:
         run.log_artifacts([plot_dir / n for n in names if n.endswith(".png")], "plots")
         run.log_artifacts([paths.candidate_config(candidate), paths.best_params_file(candidate)])
         run.upload_model(model_id, paths.model_dir(candidate))
-    say(trained(candidate, model, summary, history, params.compare.metric))
-
-
-def trained(candidate: str, model, summary: dict, history: list[dict], metric: str) -> str:
-    """`mlp (keras_mlp): 96 rows, 3 epochs (best 2), fit in 1.2s; val macro_f1 0.9167`"""
-    line = f"{candidate} ({model.params.family}): {summary['n_train']} rows"
-    if summary["epochs_run"] > 1:
-        line += f", {summary['epochs_run']} {model.passes_name} (best {summary['best_epoch']})"
-    line += f", fit in {summary['train_seconds']:.2f}s"
-    best = next((row for row in history if row.get("epoch") == summary["best_epoch"]), {})
-    if f"val_{metric}" in best:
-        line += f"; val {metric} {best[f'val_{metric}']:.4f}"
-    return line
+    say(summaries.trained(candidate, model, summary, history, params.compare.metric))
 
 
 def decision(model, val, settings: dict) -> dict:

@@ -7,7 +7,7 @@ A candidate without a search space gets an empty file and nothing else, at once.
 import os
 import sys
 
-from reprotune import paths
+from reprotune import paths, summaries
 from reprotune.config import load_params, read_resolved_config
 from reprotune.io import staged_dir, write_json
 from reprotune.stage import run_stage, say, single_argument
@@ -53,19 +53,7 @@ def main(candidate: str) -> None:
         run.log_artifacts([folder / "trials.json"])
         run.log_artifacts([plot_folder / f.name for f in files], "plots")
     write_json(paths.stage_metrics("tune", candidate), metrics)
-    say(
-        f"{candidate}: best {result['metric']} {result['best_value']:.4f} at trial "
-        f"{result['best_trial']} of {metrics['n_trials']} ({ran} run here): "
-        + shown_params(result["params"])
-    )
-
-
-def shown_params(found: dict) -> str:
-    """`analyzer=word+char_wb, C=34.51, ngram_max=1`: floats to 4 significant digits."""
-    return ", ".join(
-        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
-        for name, value in found.items()
-    )
+    say(summaries.tuned(candidate, result, metrics["n_trials"], ran))
 
 
 def write_untuned(candidate: str) -> None:

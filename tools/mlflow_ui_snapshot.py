@@ -11,6 +11,7 @@ training view, and the assistant panel, which MLflow opens once on a first load,
 """
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -50,7 +51,6 @@ def _seed_preferences(chromium_flags: list[str], port: int, extra: dict) -> None
     """Writes UI_PREFERENCES and `extra` into the profile's localStorage for
     http://127.0.0.1:<port>, by loading a page that sets them from a throw-away server on that
     port (before mlflow's)."""
-    import json
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -119,8 +119,6 @@ def _experiment_id(store: str, experiment: str) -> str:
 def _runs_table_state(store: str, experiment_id: str, columns: list[str]) -> dict:
     """The runs table as a user leaves it: every pipeline execution expanded to its stage runs,
     and `columns` (e.g. "metrics.`macro_f1`") shown beside Source, Models and Dataset."""
-    import json
-
     from mlflow.tracking import MlflowClient
 
     parents = MlflowClient(store).search_runs(
@@ -151,52 +149,47 @@ def snapshot(
 ) -> None:
     experiment_id = _experiment_id(store, experiment)
     port = _free_port()
-    profile = tempfile.TemporaryDirectory()
-    flags = [
-        _chromium(),
-        *CHROMIUM_FLAGS,
-        f"--user-data-dir={profile.name}",
-        f"--window-size={window}",
-        f"--virtual-time-budget={wait_ms}",
-    ]
-    _seed_preferences(flags, port, _runs_table_state(store, experiment_id, list(columns)))
+    with tempfile.TemporaryDirectory() as profile:
+        flags = [
+            _chromium(),
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--window-size={window}",
+            f"--virtual-time-budget={wait_ms}",
+        ]
+        _seed_preferences(flags, port, _runs_table_state(store, experiment_id, list(columns)))
+        url = f"http://127.0.0.1:{port}/#/experiments/{experiment_id}{page}"
+        server = _start_mlflow_ui(store, port)
+        try:
+            _wait(f"http://127.0.0.1:{port}/health", server)
+            if screenshot:
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                subprocess.run(
+                    [*flags, f"--screenshot={screenshot.resolve()}", url],
+                    capture_output=True,
+                    timeout=180,
+                    check=True,
+                )
+            if dom:
+                done = subprocess.run(
+                    [*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180
+                )
+                dom.write_text(done.stdout, encoding="utf-8")
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def _start_mlflow_ui(store: str, port: int) -> subprocess.Popen:
     mlflow = Path(sys.executable).parent / "mlflow"
-    server = subprocess.Popen(
-        [
-            str(mlflow),
-            "ui",
-            "--backend-store-uri",
-            store,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+    command = [str(mlflow), "ui", "--backend-store-uri", store]
+    return subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
         env={**os.environ, "PATH": f"{mlflow.parent}{os.pathsep}{os.environ['PATH']}"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    try:
-        _wait(f"http://127.0.0.1:{port}/health", server)
-        url = f"http://127.0.0.1:{port}/#/experiments/{experiment_id}{page}"
-        if screenshot:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run(
-                [*flags, f"--screenshot={screenshot.resolve()}", url],
-                capture_output=True,
-                timeout=180,
-                check=True,
-            )
-        if dom:
-            done = subprocess.run(
-                [*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180
-            )
-            dom.write_text(done.stdout, encoding="utf-8")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        profile.cleanup()
 
 
 def main() -> None:

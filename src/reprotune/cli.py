@@ -70,12 +70,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     uri = args.tracking_uri or tracking_uri(project_root())
     experiment = args.experiment or _default_experiment()
-    if uri.startswith(("http://", "https://")):  # a tracking server serves its own UI
-        found = MlflowClient(uri).get_experiment_by_name(experiment)
-        print(ui_url(uri, found.experiment_id if found else None))
-        return 0
     found = MlflowClient(uri).get_experiment_by_name(experiment)
-    url = ui_url(f"http://{args.host}:{args.port}", found.experiment_id if found else None)
+    experiment_id = found.experiment_id if found else None
+    if uri.startswith(("http://", "https://")):  # a tracking server serves its own UI
+        print(ui_url(uri, experiment_id))
+        return 0
+    url = ui_url(f"http://{args.host}:{args.port}", experiment_id)
     print(f"MLflow UI of {experiment!r} in {uri}: {url}", file=sys.stderr, flush=True)
     mlflow = str(Path(sys.executable).parent / "mlflow")
     ui = [mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)]
