@@ -13,8 +13,8 @@ from reprotune.config import (
     read_tuned_params,
 )
 from reprotune.data.prepare import load_features, load_label_names, load_split
-from reprotune.explanation.run import save_background
 from reprotune.io import staged_dir, write_json
+from reprotune.models.background import save_background
 from reprotune.models.base import fit_inputs, input_example
 from reprotune.stage import run_stage, say, single_argument
 from reprotune.tracking import stage_run

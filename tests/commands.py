@@ -60,3 +60,20 @@ def baseline_only_project(
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     git_commit_all(project)
     return project
+
+
+# Runs on every `dvc repro` (it hashes the data sources; see stages/sources.py).
+ALWAYS_RUNS = "sources"
+
+
+def stages_run(output: str) -> set[str]:
+    """The stages a dvc repro / exp run printed as running."""
+    return {line.split("'")[1] for line in output.splitlines() if "Running stage '" in line}
+
+
+def stale_stages(project: Path, env: dict[str, str] | None = None) -> set[str]:
+    """What `dvc status` says is out of date, without the always-changed sources stage."""
+    import json
+
+    status = json.loads(run(["dvc", "status", "--json"], project, env=env).stdout or "{}")
+    return {stage for stage in status if stage != ALWAYS_RUNS}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from commands import git_commit_all, run
+from commands import ALWAYS_RUNS, git_commit_all, run, stages_run, stale_stages
 from corpus import ag_news_data_params, make_rows, write_ag_news_csv
 from mlflow.tracking import MlflowClient
 from servers import free_port, mlflow_cli, popen_server, stop, wait_for_http
@@ -359,12 +359,9 @@ def test_study_is_deterministic(project):
 
 def test_second_repro_does_nothing(project):
     done = run(["dvc", "repro"], project)
-    assert "Data and pipelines are up to date." in done.stdout
-    assert "Running stage" not in done.stdout
-
-
-def stages_run(output: str) -> set[str]:
-    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+    assert stages_run(done.stdout) == {ALWAYS_RUNS}
+    assert "(unchanged)" in done.stdout  # the data sources' fingerprint
+    assert stale_stages(project) == set()
 
 
 def test_exp_run_lr_reruns_only_the_transformer_data_parallel_under_torchrun(project):
@@ -550,4 +547,32 @@ def test_missing_checkpoint_folder_stops_at_configure(project):
     done = repro_with(project, checkpoint="./no-such-model")
     assert done.returncode != 0
     assert "checkpoint = './no-such-model': no model folder" in done.stderr
-    assert stages_run(done.stdout) == {"configure"}
+    assert stages_run(done.stdout) == {ALWAYS_RUNS, "configure"}
+
+
+def test_editing_a_module_or_the_data_makes_exactly_its_stages_stale(project):
+    """Last in this module: it edits the project's code and data. A helper module only the
+    transformer family runs re-trains the transformer (and what combines it), not the others;
+    rows deleted from the data file re-run fetch and then what depends on its outputs."""
+    helper = project / "src/reprotune/models/token_cache.py"
+    helper.write_text(helper.read_text() + "\n# edited\n")
+    done = run(["dvc", "repro", "configure"], project)
+    assert stages_run(done.stdout) == {ALWAYS_RUNS, "configure"}
+    per_candidate = ("tune", "train", "evaluate", "explain")
+    assert stale_stages(project) == {
+        *(f"{stage}@transformer" for stage in per_candidate),
+        f"ensemble@{ENSEMBLE}",
+        f"explain_ensemble@{ENSEMBLE}",
+    }
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    train_csv = Path(params["data"]["files"]["train"])
+    lines = train_csv.read_text().splitlines(keepends=True)
+    train_csv.write_text("".join(lines[:-20]))
+    # `dvc status` does not run stages, so it cannot see it; any repro runs `sources` first.
+    assert "fetch" not in stale_stages(project)
+    done = run(["dvc", "repro", "fetch"], project)
+    assert stages_run(done.stdout) == {ALWAYS_RUNS, "fetch"}
+    manifest = json.loads((project / "data/raw/manifest.json").read_text())
+    assert manifest["rows"]["train"] == len(lines) - 20  # headerless, one row a line
+    assert "preprocess" in stale_stages(project)

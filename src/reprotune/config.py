@@ -897,12 +897,17 @@ _CANDIDATE_ADAPTER = TypeAdapter(CandidateParams)
 
 
 def resolved_config(params: Params, name: str) -> dict[str, Any]:
-    """What train@<name> depends on: the candidate's settings (knobs filled in), the seed and
-    how a binary task's decision threshold is chosen."""
+    """What train@<name> depends on: the candidate's settings (knobs filled in), the seed,
+    how a binary task's decision threshold is chosen, and a digest of every module its family
+    runs (so editing one re-trains exactly the candidates whose family uses it)."""
+    from reprotune.codedeps import family_code
+
+    candidate = params.candidate(name)
     return {
         "seed": params.seed,
-        "params": params.candidate(name).model_dump(mode="json"),
+        "params": candidate.model_dump(mode="json"),
         "decision": decision_settings(params.evaluate),
+        "code": family_code(candidate.family),
     }
 
 

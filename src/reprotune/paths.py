@@ -24,6 +24,10 @@ PLOTS_DIR = Path("plots")
 CONFIGS_DIR = Path("configs")
 TUNE_DIR = Path("tune")  # one folder per tuned candidate: best params, the default study store
 MANIFEST = RAW_DIR / "manifest.json"
+# What the data sources hold (content hashes), rewritten only when it changes; fetch's dep.
+SOURCES = Path("data/sources.json")
+# md5 of local data files by size and mtime, so a no-op repro re-reads nothing (not an output).
+FINGERPRINT_CACHE = Path(".dvc/tmp/reprotune-fingerprints.json")
 LABELS = PROCESSED_DIR / "labels.json"
 FEATURES = PROCESSED_DIR / "features.json"
 RAW_SPLITS = ("train", "test")

@@ -7,7 +7,7 @@ from signal_data import FEATURES
 
 from reprotune.errors import DataError
 from reprotune.explanation.record import explain_record, read_background
-from reprotune.explanation.run import save_background
+from reprotune.models.background import save_background
 
 
 def _record(frame):

@@ -23,7 +23,7 @@ from tabular_data import FEATURES, make_bank_like
 
 from reprotune import models
 from reprotune.config import PARAMS_CLASSES, TfidfLogregParams, TrackingParams
-from reprotune.explanation.run import save_background
+from reprotune.models.background import save_background
 from reprotune.registry import register_champion
 from reprotune.tracking import stage_run
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from reprotune.errors import DataError
-from reprotune.explanation.run import BACKGROUND
+from reprotune.models.background import BACKGROUND
 
 SEED = 0
 

@@ -6,41 +6,17 @@ the heaviest n-grams per class (linear models) -> LIME word weights for the most
 and wrong test texts (every model). Each step is bounded by its sample sizes; the time budget
 skips what would start after it, with a note."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from reprotune.explanation.budget import Budget
 from reprotune.explanation.settings import ExplainParams
-
-# In a typed-input model's folder: the training rows /explain's model-agnostic SHAP draws from.
-BACKGROUND = "background.parquet"
-SAVED_BACKGROUND_ROWS = 50
-
-
-def seeded_rows(frame: pd.DataFrame, count: int, seed: int) -> pd.DataFrame:
-    """Up to `count` rows drawn without replacement, kept in their original order."""
-    if len(frame) <= count:
-        return frame.reset_index(drop=True)
-    rows = np.sort(np.random.RandomState(seed).permutation(len(frame))[:count])
-    return frame.iloc[rows].reset_index(drop=True)
-
-
-def background_sample(train: pd.DataFrame, features: dict[str, str], rows: int, seed: int):
-    """The raw feature columns of a seeded sample of training rows."""
-    return seeded_rows(train[list(features)], rows, seed)
+from reprotune.models.background import background_sample, seeded_rows
 
 
 def feature_columns(model, frame: pd.DataFrame) -> pd.DataFrame:
     """The model's raw feature columns only: what each column's importance is measured on."""
     return frame[list(model.features)].reset_index(drop=True)
-
-
-def save_background(folder, train: pd.DataFrame, features: dict[str, str], seed: int) -> None:
-    background_sample(train, features, SAVED_BACKGROUND_ROWS, seed).to_parquet(
-        Path(folder) / BACKGROUND, index=False
-    )
 
 
 class Explainer:

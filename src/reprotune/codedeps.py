@@ -1,0 +1,178 @@
+"""Which source files a stage's results depend on, read from the code's own imports.
+
+DVC re-runs a stage when one of its listed deps changes, so a module a stage uses but does not
+list is a silent hole: editing it retrains nothing. `stage_modules` follows every `import`
+(function-level ones included) from a stage script through the package; dvc.yaml lists what it
+finds (tests/test_codedeps.py keeps the two equal) and the configure stage writes a digest of
+each candidate family's modules into configs/<candidate>.json, so editing a module that one
+family uses re-trains exactly the candidates of the families that use it.
+
+Two kinds of edges are not followed:
+- modules that only speak to the console or MLflow (`NOT_RESULTS`): editing a log line must
+  not retrain anything;
+- `reprotune.config` into the model families: config imports their params classes to build
+  one validated view of params.yaml, and a family's settings reach its stages through the
+  configs/<candidate>.json that configure writes (with the digest below), not through config.
+"""
+
+import ast
+import hashlib
+from functools import cache
+from pathlib import Path
+
+PACKAGE = "reprotune"
+SOURCE_ROOT = Path(__file__).resolve().parent.parent  # src/
+# Console lines, MLflow logging, error wording and the exit-status wrapper: none of them
+# changes what a stage writes under DVC. Nor does this module, except through the digests in
+# configs/, which configure (depending on the whole package) rewrites.
+NOT_RESULTS = frozenset(
+    {
+        "reprotune.codedeps",
+        "reprotune.errors",
+        "reprotune.lineage",
+        "reprotune.stage",
+        "reprotune.summaries",
+        "reprotune.tracking",
+    }
+)
+FAMILIES_PACKAGE = "reprotune.models"
+
+
+def module_file(module: str, root: Path = SOURCE_ROOT) -> Path | None:
+    """The file that defines `module`, or None when it is not a module of the package."""
+    base = root.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _parents(module: str) -> list[str]:
+    """Importing a.b.c runs a/__init__ and a/b/__init__ first."""
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _top_level_nodes(tree: ast.AST):
+    """Nodes that run when the module is imported: everything outside function bodies."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def imported_modules(path: Path, root: Path = SOURCE_ROOT, top_level: bool = False) -> set[str]:
+    """The package's modules that `path` imports (anywhere in it, or with `top_level` only at
+    import time), with their parent packages."""
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in _top_level_nodes(tree) if top_level else ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from reprotune import paths` imports the module reprotune.paths.
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] == PACKAGE and module_file(name, root) is not None:
+                found.add(name)
+    return found
+
+
+def _followed(importer: str, imported: str) -> bool:
+    if imported in NOT_RESULTS:
+        return False
+    from_config_to_family = importer == "reprotune.config" and imported.startswith(
+        f"{FAMILIES_PACKAGE}."
+    )
+    return not from_config_to_family
+
+
+@cache
+def _closure_of(module: str, root: Path) -> frozenset[str]:
+    """Modules reached from `module`. Importing a.b.c runs the packages a and a.b first, but
+    only their import-time code: a function of a package's __init__ runs only when something
+    imports it by name, which is then a full visit."""
+    full: set[str] = set()
+    init_only: set[str] = set()
+    todo = [(module, True)]
+    while todo:
+        current, whole = todo.pop()
+        if current in full or (not whole and current in init_only):
+            continue
+        (full if whole else init_only).add(current)
+        path = module_file(current, root)
+        if path is None:
+            continue
+        imported = imported_modules(path, root, top_level=not whole)
+        todo.extend((m, True) for m in imported if _followed(current, m))
+        todo.extend((parent, False) for parent in _parents(current))
+    return frozenset(full | init_only)
+
+
+def module_closure(module: str, root: Path = SOURCE_ROOT) -> set[str]:
+    """`module` and every package module it reaches through followed imports."""
+    return set(_closure_of(module, root))
+
+
+def script_closure(script: Path, root: Path = SOURCE_ROOT) -> set[str]:
+    """The package modules a stage script reaches."""
+    modules: set[str] = set()
+    for imported in imported_modules(script, root):
+        if imported not in NOT_RESULTS:
+            modules |= module_closure(imported, root)
+    return modules
+
+
+def family_modules(family: str, root: Path = SOURCE_ROOT) -> list[Path]:
+    """Every source file a model family's code runs, sorted, relative to `root`'s parent."""
+    modules = module_closure(f"{FAMILIES_PACKAGE}.{family}", root)
+    files = {module_file(m, root) for m in modules} - {None}
+    return sorted(path.relative_to(root.parent) for path in files)
+
+
+def project_source_root() -> Path:
+    """The project's src/ (what dvc.yaml's deps name), else the installed package's."""
+    from reprotune.paths import project_root
+
+    src = project_root() / "src"
+    return src if (src / PACKAGE / "__init__.py").is_file() else SOURCE_ROOT
+
+
+def family_code(family: str, root: Path | None = None) -> dict:
+    """What configs/<candidate>.json records of the family's code: its modules and one md5
+    of their contents (a change to any of them re-trains the family's candidates)."""
+    root = root or project_source_root()
+    digest = hashlib.md5()
+    files = family_modules(family, root)
+    for relative in files:
+        digest.update(relative.as_posix().encode() + b"\0")
+        digest.update((root.parent / relative).read_bytes() + b"\0")
+    return {"md5": digest.hexdigest(), "modules": [p.as_posix() for p in files]}
+
+
+def stage_script(stage: str, project: Path) -> Path:
+    return project / "stages" / f"{stage}.py"
+
+
+def stage_code_files(stage: str, project: Path) -> set[Path]:
+    """The stage script and the package files it runs, relative to the project."""
+    root = project / "src"
+    script = stage_script(stage, project)
+    files = {module_file(m, root) for m in script_closure(script, root)} - {None}
+    return {script.relative_to(project)} | {f.relative_to(project) for f in files}
+
+
+def compact(files: set[Path], project: Path) -> list[str]:
+    """`files` as dvc.yaml lists them: a folder when every .py file under it is in `files`
+    (so the listing stays short and still exact), else the files one by one."""
+    chosen: set[Path] = set(files)
+    folders = sorted({p.parent for p in files}, key=lambda p: len(p.parts))
+    for folder in folders:
+        inside = {p.relative_to(project) for p in (project / folder).rglob("*.py")}
+        if inside and inside <= files and not any(f in chosen for f in folder.parents):
+            chosen = {p for p in chosen if folder not in p.parents} | {folder}
+    return sorted(p.as_posix() for p in chosen)

@@ -1,0 +1,30 @@
+"""sources: hash what the data sources hold now into data/sources.json (fetch depends on it).
+
+DVC runs this stage on every `dvc repro` (always_changed); its output changes only when the
+data does, so an edited data file or image re-runs fetch and what depends on it, no more."""
+
+from reprotune import paths
+from reprotune.data.fingerprint import StatCache, fingerprint, read_data_section, summary
+from reprotune.io import read_json, write_json
+from reprotune.stage import run_stage, say
+
+
+def main() -> None:
+    root = paths.project_root()
+    try:
+        previous = read_json(paths.SOURCES)
+    except (OSError, ValueError):
+        previous = {}
+    cache = StatCache(root / paths.FINGERPRINT_CACHE)
+    notes: list[str] = []
+    found = fingerprint(read_data_section(paths.PARAMS_FILE), root, previous, cache, notes)
+    cache.save()
+    if found != previous:
+        write_json(paths.SOURCES, found)
+    say(summary(found, changed=found != previous))
+    for note in notes:
+        say(note)
+
+
+if __name__ == "__main__":
+    run_stage("sources", main)
