@@ -20,6 +20,8 @@ AG_NEWS_OVERRIDES = -S data.source=csv \
 # Other tasks: `make pipeline EXAMPLE=bank-marketing DATA=path/or/url/to/bank.csv` puts
 # examples/<name>/params.yaml in place of params.yaml (the stages and dvc.yaml are the same)
 # and runs it as a DVC experiment with the data file; `git checkout params.yaml` goes back.
+# DATA is written as given: a relative path stays relative to the project (it works in a
+# teammate's clone and in CI). Uncommitted edits to params.yaml stop it unless FORCE=1.
 EXAMPLE ?=
 DATA ?=
 
@@ -40,8 +42,9 @@ pipeline: install
 ifneq ($(EXAMPLE),)
 	@test -f examples/$(EXAMPLE)/params.yaml || { echo "no example '$(EXAMPLE)'; fix: use one of: $$(ls examples)"; exit 2; }
 	@test -n "$(DATA)" || { echo "EXAMPLE=$(EXAMPLE) needs DATA=path/or/url (see examples/$(EXAMPLE)/README.md)"; exit 2; }
+	@git diff --quiet -- params.yaml 2>/dev/null || [ -n "$(FORCE)" ] || { echo "params.yaml has uncommitted edits that EXAMPLE=$(EXAMPLE) would replace; fix: commit them (or \`git stash\`), or add FORCE=1 to discard them"; exit 2; }
 	cp examples/$(EXAMPLE)/params.yaml params.yaml
-	$(DVC) exp run -S 'data.files.train=$(if $(findstring ://,$(DATA)),$(DATA),$(abspath $(DATA)))'
+	$(DVC) exp run -S 'data.files.train=$(DATA)'
 else ifneq ($(AG_NEWS_DIR),)
 	$(DVC) exp run $(AG_NEWS_OVERRIDES)
 else ifneq ($(CHECKPOINT),)

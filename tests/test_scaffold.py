@@ -158,3 +158,21 @@ def test_generated_params_run_in_the_pipeline(tmp_path):
         == "set"
     )
     shutil.rmtree(project / ".dvc" / "cache", ignore_errors=True)
+
+
+def test_a_relative_data_path_stays_relative_to_the_project(tmp_path, capsys, monkeypatch):
+    project, shared = tmp_path / "project", tmp_path / "shared"
+    project.mkdir(), shared.mkdir()
+    mixed_table().to_csv(shared / "customers.csv", index=False)
+    monkeypatch.chdir(project)
+    code, _, err = init("--data", "../shared/customers.csv", "--target", "churn", capsys=capsys)
+    assert code == 0, err
+    params = read_yaml((project / "params.yaml").read_text())
+    assert params["data"]["files"]["train"] == "../shared/customers.csv"  # a teammate's too
+    monkeypatch.chdir(shared)  # from elsewhere, relative to params.yaml's folder
+    out = project / "other.yaml"
+    code, _, err = init(
+        "--data", "customers.csv", "--target", "churn", "--output", str(out), capsys=capsys
+    )
+    assert code == 0, err
+    assert read_yaml(out.read_text())["data"]["files"]["train"] == "../shared/customers.csv"

@@ -7,6 +7,7 @@ the task and its size, and writes the Bank Marketing example's commented params.
 those choices filled in. The result is validated like any params.yaml before it is written.
 """
 
+import os
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,6 +286,16 @@ def validate(text: str) -> None:
     parse_params(read_yaml(text), source="the generated params.yaml")
 
 
+def params_location(data: str, out: Path) -> str:
+    """The data file as params.yaml names it: a URL or an absolute path as given; a relative
+    path stays relative, to the folder of params.yaml (the project root DVC runs from), so a
+    committed params.yaml works in a teammate's clone and in CI."""
+    path = Path(data).expanduser()
+    if "://" in data or path.is_absolute():
+        return data if "://" in data else str(path)
+    return os.path.relpath(path.resolve(), Path(out).resolve().parent)
+
+
 def init(
     data: str,
     target: str,
@@ -307,6 +318,7 @@ def init(
         )
     images_under = images_under or data_folder
     found = profile(frame, location, sep, target, task, images_under)
+    found.location = params_location(data, out)
     text = render(found)
     validate(text)
     if not dry_run:
