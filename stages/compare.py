@@ -7,13 +7,17 @@ from reprotune.config import load_params
 from reprotune.explanation import read_summary, top_features_markdown
 from reprotune.io import read_json, staged_dir, write_json, write_text
 from reprotune.leaderboard import (
+    bootstrap_intervals,
     build_leaderboard,
+    choose_champion,
     console_lines,
     load_candidate_metrics,
+    load_predictions,
     phase_summary,
     phase_warnings,
     summary,
     to_markdown,
+    with_intervals,
 )
 from reprotune.registry import register_champion
 from reprotune.runtime import verbose
@@ -34,6 +38,22 @@ def candidate_curves(rows: list[dict]) -> dict[str, dict[str, list]]:
     return found
 
 
+def interval_metrics(intervals: dict, metric: str) -> dict[str, float]:
+    """Each candidate's 95 % interval and each phase's lift interval, as MLflow metrics."""
+    found = {}
+    for name, span in intervals["scores"].items():
+        if span:
+            found.update(
+                {f"{name}.{metric}.ci95_low": span[0], f"{name}.{metric}.ci95_high": span[1]}
+            )
+    for phase, span in intervals["lifts"].items():
+        if span:
+            found.update(
+                {f"phase.{phase}.lift.ci95_low": span[0], f"phase.{phase}.lift.ci95_high": span[1]}
+            )
+    return found
+
+
 def saved_model(params, name: str):
     return paths.ensemble_dir(name) if name in params.ensemble.candidates else paths.model_dir(name)
 
@@ -44,8 +64,18 @@ def main() -> None:
     rows = build_leaderboard(load_candidate_metrics(params.ranked_candidates), metric)
     with stage_run("compare", params.tracking) as run:
         phases = phase_summary(rows, params.compare.phases, metric)
-        result = {**summary(rows, metric), **({"phases": phases} if phases else {})}
-        for line in console_lines(rows, metric, phases):
+        costs = params.evaluate.costs.model_dump() if params.evaluate.costs else None
+        predictions = load_predictions(params.ranked_candidates)
+        intervals = bootstrap_intervals(rows, phases, metric, predictions, params.seed, costs)
+        phases = with_intervals(phases, intervals)
+        champion = choose_champion(rows, intervals)
+        result = {
+            **summary(rows, metric, champion[0]),
+            **({"champion_reason": champion[1]} if champion[1] else {}),
+            **({"phases": phases} if phases else {}),
+            "intervals": intervals,
+        }
+        for line in console_lines(rows, metric, phases, intervals, champion):
             say(line)
         plot_dir = paths.stage_plots("compare")
         with staged_dir(plot_dir) as folder:
@@ -58,7 +88,7 @@ def main() -> None:
             ]
         with staged_dir(plot_dir / CURVES_DIR) as folder:
             curve_files = plots.overlay_curve_plots(folder, candidate_curves(rows))
-        markdown = to_markdown(rows, metric, phases)
+        markdown = to_markdown(rows, metric, phases, intervals, champion)
         top = top_features_markdown(result["champion"], read_summary(result["champion"]))
         if top:
             markdown += f"\n{top}\n"
@@ -72,6 +102,7 @@ def main() -> None:
                 **{f"{r['candidate']}.{metric}": r[metric] for r in rows},
                 **{f"phase.{p}.{metric}": v[metric] for p, v in phases.items()},
                 **{f"phase.{p}.lift": v["lift"] for p, v in phases.items()},
+                **interval_metrics(intervals, metric),
             }
         )
         run.set_tags({f"reprotune.phase.{p}": v["best"] for p, v in phases.items()})

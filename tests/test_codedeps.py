@@ -61,8 +61,8 @@ def test_each_stage_lists_exactly_the_code_it_runs(stage):
         return
     files = codedeps.stage_code_files(SCRIPT.get(stage, stage), ROOT)
     assert code_deps(stage) == codedeps.compact(files, ROOT), (
-        f"dvc.yaml stage {stage!r}: set its src/ and stages/ deps to "
-        f"{codedeps.compact(files, ROOT)}"
+        f"dvc.yaml stage {stage!r} does not list the code it runs; fix: "
+        "python tools/dvc_code_deps.py --write"
     )
 
 

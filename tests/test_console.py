@@ -25,10 +25,11 @@ SUMMARIES = [
     rf"\[train\] mlp \(keras_mlp\): 96 rows, 2 epochs \(best [12]\), fit in [\d.]+s; "
     rf"val macro_f1 [01]\.\d{{4}} {TIMING}",
     rf"\[evaluate\] mlp: accuracy [01]\.\d{{4}}, macro_f1 [01]\.\d{{4}} {TIMING}",
-    rf"\[compare\] champion (baseline|mlp): macro_f1 [01]\.\d{{4}} on the test split, "
-    rf"best of 2 candidates {TIMING}",
+    rf"\[compare\] champion (baseline|mlp): macro_f1 [01]\.\d{{4}} "
+    rf"\(95% CI [01]\.\d{{4}}-[01]\.\d{{4}}\) on the test split, "
+    rf"(best of 2 candidates|not told apart from the best-scoring .* per example) {TIMING}",
     r"\[compare\]   phases: baseline baseline [01]\.\d{4} -> optimized mlp [01]\.\d{4} "
-    r"\([+-]\d+\.\d%\)",
+    r"\([+-]\d+\.\d%(, level)?\)",
     r"\[compare\]   leaderboard: metrics/compare.md",
 ]
 

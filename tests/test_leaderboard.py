@@ -1,15 +1,19 @@
 import pytest
 
 from reprotune.errors import DataError
+from reprotune.evaluation.bootstrap import predictions_frame
 from reprotune.io import write_json
 from reprotune.leaderboard import (
+    bootstrap_intervals,
     build_leaderboard,
+    choose_champion,
     console_lines,
     load_candidate_metrics,
     phase_summary,
     phase_warnings,
     summary,
     to_markdown,
+    with_intervals,
 )
 
 
@@ -158,3 +162,58 @@ def test_console_lines_of_one_phase_are_the_champion_alone():
     assert console_lines(rows, "macro_f1", phases) == [
         "champion base: macro_f1 0.8000 on the test split, best of 1 candidate"
     ]
+
+
+def decisions(y_true, wrong: int, seed: int = 0):
+    """Predictions of a two-class model that gets `wrong` of the rows wrong."""
+    import numpy as np
+
+    y_pred = y_true.copy()
+    flip = np.random.default_rng(seed).choice(len(y_true), wrong, replace=False)
+    y_pred[flip] = 1 - y_pred[flip]
+    proba = np.eye(2)[y_pred] * 0.8 + 0.1
+    return predictions_frame(y_true, proba, y_pred)
+
+
+def scored(rows_wrong: dict, latency: dict, n: int = 200):
+    import numpy as np
+
+    y_true = np.arange(n) % 2
+    frames = {
+        name: decisions(y_true, wrong, i) for i, (name, wrong) in enumerate(rows_wrong.items())
+    }
+    candidates = {name: metrics(1 - wrong / n, latency[name]) for name, wrong in rows_wrong.items()}
+    for name in candidates:
+        candidates[name]["accuracy"] = 1 - rows_wrong[name] / n
+    return build_leaderboard(candidates, "accuracy"), frames
+
+
+def test_a_lift_inside_the_noise_is_level_and_the_faster_candidate_is_champion():
+    rows, frames = scored({"stack": 40, "logreg": 42}, {"stack": 40.0, "logreg": 1.0})
+    phases = phase_summary(rows, {"baseline": ["logreg"], "ensembled": ["stack"]}, "accuracy")
+    intervals = bootstrap_intervals(rows, phases, "accuracy", frames, seed=0)
+    low, high = intervals["lifts"]["ensembled"]
+    assert low < 0 < high
+    phases = with_intervals(phases, intervals)
+    assert phases["ensembled"]["verdict"] == "level with the baseline"
+    assert "is level with the baseline" in phase_warnings(phases, "accuracy")[0]
+    champion, reason = choose_champion(rows, intervals)
+    assert rows[0]["candidate"] == "stack" and champion == "logreg"
+    assert "not told apart from the best-scoring stack" in reason and "faster" in reason
+    assert summary(rows, "accuracy", champion)["champion"] == "logreg"
+    table = to_markdown(rows, "accuracy", phases, intervals, (champion, reason))
+    assert "champion: **logreg**: not told apart" in table and "accuracy_ci95" in table
+    assert "| 2 | **logreg** | [0." in table
+    assert "| level with the baseline |" in table
+    line = console_lines(rows, "accuracy", phases, intervals, (champion, reason))[0]
+    assert line.startswith("champion logreg: accuracy 0.7900 (95% CI ")
+
+
+def test_a_clear_lift_beats_the_baseline_and_the_best_stays_champion():
+    rows, frames = scored({"stack": 10, "logreg": 60}, {"stack": 40.0, "logreg": 1.0})
+    phases = phase_summary(rows, {"baseline": ["logreg"], "ensembled": ["stack"]}, "accuracy")
+    intervals = bootstrap_intervals(rows, phases, "accuracy", frames, seed=0)
+    assert intervals["lifts"]["ensembled"][0] > 0
+    assert with_intervals(phases, intervals)["ensembled"]["verdict"] == "beats the baseline"
+    assert choose_champion(rows, intervals) == ("stack", None)
+    assert intervals == bootstrap_intervals(rows, phases, "accuracy", frames, seed=0)  # seeded

@@ -150,3 +150,22 @@ def test_a_base_without_metrics_is_said_in_one_line():
     text = render("main", [], metrics, (None, "baseline"), [], [])
     assert "`main` has no metrics yet: all 30 are new." in text
     assert "| file | metric |" not in text and "🆕" not in text
+
+
+def test_the_champion_line_carries_its_interval_and_why(tmp_path):
+    from reprotune.report import champion_interval
+
+    assert champion_interval(tmp_path) == ""
+    (tmp_path / "metrics").mkdir()
+    compare = {
+        "metric": "pr_auc",
+        "champion": "logreg",
+        "champion_score": 0.3152,
+        "champion_reason": "not told apart from the best-scoring stack",
+        "intervals": {"scores": {"logreg": [0.25, 0.38]}},
+    }
+    (tmp_path / "metrics/compare.json").write_text(json.dumps(compare))
+    assert champion_interval(tmp_path) == (
+        "pr_auc 0.3152, 95% CI [0.25, 0.38] (paired bootstrap of the test rows); "
+        "not told apart from the best-scoring stack"
+    )

@@ -19,6 +19,9 @@ ENSEMBLES_DIR = Path("ensembles")
 # Explanations: charts, LIME pages and their data, one folder per candidate or ensemble.
 EXPLANATIONS_DIR = Path("explanations")
 METRICS_DIR = Path("metrics")
+# Each candidate's test predictions (labels, decisions, probabilities): compare's paired
+# bootstrap resamples the same rows for every candidate.
+PREDICTIONS_DIR = Path("predictions")
 PLOTS_DIR = Path("plots")
 
 CONFIGS_DIR = Path("configs")
@@ -63,6 +66,10 @@ def ensemble_dir(name: str) -> Path:
 
 def explanation_dir(name: str) -> Path:
     return EXPLANATIONS_DIR / name
+
+
+def predictions_file(name: str) -> Path:
+    return PREDICTIONS_DIR / f"{name}.parquet"
 
 
 def stage_metrics(stage: str, candidate: str | None = None) -> Path:

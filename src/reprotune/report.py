@@ -161,6 +161,24 @@ def champion_at(rev: str | None, cwd: Path = Path(), path: str = "metrics/compar
     return json.loads(text).get("champion") if text else None
 
 
+def champion_interval(cwd: Path = Path(), path: str = "metrics/compare.json") -> str:
+    """`macro_f1 0.8857, 95% CI [0.86, 0.91]` from the workspace's compare.json (and why the
+    champion is not the best score, when it is not); empty without intervals."""
+    file = Path(cwd) / path
+    if not file.is_file():
+        return ""
+    compare = json.loads(file.read_text(encoding="utf-8"))
+    span = (compare.get("intervals") or {}).get("scores", {}).get(compare.get("champion"))
+    if not span:
+        return ""
+    said = (
+        f"{compare['metric']} {compare['champion_score']:.4g}, 95% CI "
+        f"[{span[0]:.4g}, {span[1]:.4g}] (paired bootstrap of the test rows)"
+    )
+    reason = compare.get("champion_reason")
+    return f"{said}; {reason}" if reason else said
+
+
 def changed_plots(base: str, cwd: Path = Path()) -> list[str]:
     done = subprocess.run(
         ["git", "diff", "--name-only", base, "--", "plots/*.png", "plots/**/*.png"],
@@ -218,6 +236,7 @@ def render(
     failures: list[tuple[Rule, MetricChange]],
     show_unchanged: bool = False,
     top_features: str = "",
+    champion_note: str = "",
 ) -> str:
     lines = [MARKER, f"## reprotune: changes against `{base}`", ""]
     if failures:
@@ -231,6 +250,8 @@ def render(
         lines.append(f"**Champion:** {old_champion or '-'} → **{new_champion or '-'}**")
     else:
         lines.append(f"**Champion:** {new_champion or '-'} (unchanged)")
+    if champion_note:
+        lines[-1] += f" — {champion_note}"
     if top_features:
         lines += ["", top_features]
     moves = importance_moves(metrics)
@@ -299,5 +320,6 @@ def build_report(
         failures,
         show_unchanged,
         top_features_markdown(champion, read_summary(champion, cwd)) if champion else "",
+        champion_interval(cwd),
     )
     return markdown, failures

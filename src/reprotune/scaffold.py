@@ -7,8 +7,8 @@ the task and its size, and writes the Bank Marketing example's commented params.
 those choices filled in. The result is validated like any params.yaml before it is written.
 """
 
-import os
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 

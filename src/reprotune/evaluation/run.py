@@ -72,6 +72,7 @@ def evaluate_model(candidate: str, model_folder: Path, params) -> dict:
             note_if_empty(folder / CURVES_DIR)  # multiclass: no binary curves
             names = [f.relative_to(folder) for f in files]
         write_json(paths.stage_metrics("evaluate", candidate), metrics)
+        write_predictions(paths.predictions_file(candidate), y_true, proba, y_pred)
         run.log_params(params.evaluate.model_dump())
         run.log_metrics(metrics)
         plot_dir = paths.stage_plots("evaluate", candidate)
@@ -82,6 +83,16 @@ def evaluate_model(candidate: str, model_folder: Path, params) -> dict:
         run.log_artifacts([paths.stage_metrics("evaluate", candidate)])
     say(f"{candidate}: {headline(metrics)}")
     return metrics
+
+
+def write_predictions(path: Path, y_true, proba, y_pred) -> None:
+    """The test predictions compare's paired bootstrap draws from, written atomically."""
+    from reprotune.evaluation.bootstrap import predictions_frame
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.tmp")
+    predictions_frame(y_true, proba, y_pred).to_parquet(partial, index=False)
+    partial.replace(path)
 
 
 def binary_charts(folder, y_true, proba, metrics: dict, costs: dict | None):
