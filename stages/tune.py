@@ -17,7 +17,7 @@ from reprotune.tracking import stage_run
 def main(candidate: str) -> None:
     params = load_params()
     params.candidate(candidate)
-    read_resolved_config(paths.candidate_config(candidate))  # configure ran
+    base, _ = read_resolved_config(paths.candidate_config(candidate))  # configure ran
     if candidate not in params.tune.candidates:
         write_untuned(candidate)
         say(f"{candidate}: no study (not in tune.candidates)")
@@ -34,8 +34,9 @@ def main(candidate: str) -> None:
         run.log_params(settings(params, candidate, tuning))
         study, ran = tuning.tune(params, candidate, run, storage, sampler_seed=params.seed)
         tuning.check_can_report(study, candidate)
+        cv_folds = params.tune.cv_folds_for(candidate, type(base).quick)
         result = tuning.summary(
-            study, params.tune.study(candidate).space, candidate, params.tune.metric
+            study, params.tune.study(candidate).space, candidate, params.tune.metric, cv_folds
         )
         importances = tuning.importances(study)
         write_json(folder / "best_params.json", result)

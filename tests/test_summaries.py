@@ -50,3 +50,12 @@ def test_trained_names_passes_and_the_best_epoch_validation_score():
     assert summaries.trained("xgb", model, one_fit, [{"epoch": 1}], "pr_auc") == (
         "xgb (xgboost): 900 rows, fit in 1.23s"
     )
+
+
+def test_tuned_says_when_the_score_is_a_cross_validated_mean():
+    result = {"metric": "cv_mean_pr_auc", "scored_on": "mean of 5-fold cross-validation",
+              "best_value": 0.41, "best_trial": 3, "params": {"C": 2.0}}  # fmt: skip
+    assert summaries.tuned("logreg", result, n_trials=8, ran=8) == (
+        "logreg: best cv_mean_pr_auc 0.4100 (mean of 5-fold cross-validation) at trial 3 of 8 "
+        "(8 run here): C=2"
+    )

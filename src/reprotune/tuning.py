@@ -528,12 +528,28 @@ def importances(study) -> dict[str, float]:
     return {key: round(float(value), 6) for key, value in found.items()}
 
 
-def summary(study, space: dict[str, SearchDimension], candidate: str, metric: str) -> dict:
+def score_name(metric: str, cv_folds: int | None) -> tuple[str, str]:
+    """What a trial's score is called, and what it was measured on: a cross-validated mean
+    is not a validation score, and says so."""
+    if cv_folds:
+        return f"cv_mean_{metric}", f"mean of {cv_folds}-fold cross-validation"
+    return f"val_{metric}", "validation split"
+
+
+def summary(
+    study,
+    space: dict[str, SearchDimension],
+    candidate: str,
+    metric: str,
+    cv_folds: int | None = None,
+) -> dict:
     best = best_trial(study)
+    name, scored_on = score_name(metric, cv_folds)
     return {
         "candidate": candidate,
         "study": study.study_name,
-        "metric": f"val_{metric}",
+        "metric": name,
+        "scored_on": scored_on,
         "direction": study.direction.name.lower(),
         "best_value": round(float(best.value), 6),
         "best_trial": best.number,
