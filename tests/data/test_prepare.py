@@ -136,6 +136,35 @@ def test_string_labels_become_sorted_names(tmp_path):
     splits = run_prepare(load_raw(tmp_path / "raw"), data)
     assert splits.label_names == ["ham", "spam"]
     assert set(splits.test["label_name"]) == {"ham", "spam"}
+    # A text task honours data.positive_label: it becomes class 1, what F1 and costs are about.
+    flipped = run_prepare(load_raw(tmp_path / "raw"), {**data, "positive_label": "ham"})
+    assert flipped.label_names == ["spam", "ham"]
+    for split in (flipped.train, flipped.test):
+        assert (split["label"] == (split["label_name"] == "ham")).all()
+    with pytest.raises(DataError, match=r"data.positive_label = 'hams'.*did you mean 'ham'"):
+        run_prepare(load_raw(tmp_path / "raw"), {**data, "positive_label": "hams"})
+
+
+def test_positive_label_on_integer_coded_classes_reorders_the_codes(tmp_path):
+    frame = pd.DataFrame(
+        {"text": [f"review {i} {'good' if i % 2 else 'bad'}" for i in range(40)],
+         "label": [i % 2 for i in range(40)]}
+    )  # fmt: skip
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    data = {
+        "source": "csv",
+        "files": {"train": str(tmp_path / "t.csv"), "test": str(tmp_path / "t.csv")},
+        "label_names": ["pos", "neg"],  # code 0 is "pos"
+        "positive_label": "pos",
+        "train_size": None,
+        "test_size": None,
+    }
+    fetch(DataParams(**data), 0, tmp_path / "raw")
+    splits = run_prepare(load_raw(tmp_path / "raw"), data)
+    assert splits.label_names == ["neg", "pos"]
+    test = splits.test
+    assert (test["label_name"] == "pos").equals(test["text"].str.endswith("bad"))
+    assert (test["label"] == 1).equals(test["label_name"] == "pos")
 
 
 def test_missing_raw_data_says_to_fetch(tmp_path):

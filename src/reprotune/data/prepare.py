@@ -10,7 +10,7 @@ import pandas as pd
 
 from reprotune import paths
 from reprotune.config import DataParams, PreprocessParams
-from reprotune.errors import DataError
+from reprotune.errors import DataError, did_you_mean
 from reprotune.io import read_json, staged_dir, write_json
 
 # AG News replaced the "&" of entities by a space: "There #39;s", "said,  quot;I".
@@ -100,6 +100,25 @@ def resolve_label_names(
     return sorted(values.astype(str).unique()), False
 
 
+def positive_last(names: list[str], data: DataParams) -> list[str]:
+    """The class names with data.positive_label last (index 1: the class that F1, recall,
+    PR-AUC and costs are about), checked to be a class of a binary target."""
+    if data.positive_label is None:
+        return list(names)
+    if data.positive_label not in names:
+        raise DataError(
+            f"data.positive_label = {data.positive_label!r} is not a value of the target "
+            f"{data.label_column!r} (values: {names[:10]}); "
+            f"{did_you_mean(data.positive_label, names)}fix: set it to one of them"
+        )
+    if len(names) != 2:
+        raise DataError(
+            f"data.positive_label is set but the target {data.label_column!r} has "
+            f"{len(names)} classes; fix: set it to null (it is for binary tasks)"
+        )
+    return [n for n in names if n != data.positive_label] + [data.positive_label]
+
+
 def encode_labels(
     labels: pd.Series, names: list[str], integer_codes: bool, label_base: int, split: str
 ) -> np.ndarray:
@@ -125,16 +144,16 @@ def prepare(
     seed: int,
 ) -> Splits:
     check_columns(frames, data)
-    names, integer_codes = resolve_label_names(frames, data, manifest)
+    raw_names, integer_codes = resolve_label_names(frames, data, manifest)
+    names = positive_last(raw_names, data)
+    reorder = np.array([names.index(name) for name in raw_names], dtype="int64")
     tables = {}
     for split, frame in frames.items():
+        codes = encode_labels(
+            frame[data.label_column], raw_names, integer_codes, data.label_base, split
+        )
         table = pd.DataFrame(
-            {
-                "text": build_text(frame, data.text_columns, prep),
-                "label": encode_labels(
-                    frame[data.label_column], names, integer_codes, data.label_base, split
-                ),
-            }
+            {"text": build_text(frame, data.text_columns, prep), "label": reorder[codes]}
         )
         table = table[table["text"] != ""].reset_index(drop=True)
         if table.empty:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from reprotune.config import DataParams
-from reprotune.data.prepare import Splits, subsample
+from reprotune.data.prepare import Splits, positive_last, subsample
 from reprotune.errors import DataError, did_you_mean
 from reprotune.features import FEATURE_TYPES, infer_type, is_missing
 
@@ -86,20 +86,7 @@ def resolve_labels(frames: dict[str, pd.DataFrame], data: DataParams) -> list[st
             f"data.label_names: labels {unknown[:5]} in column {data.label_column!r} are not "
             f"among {names}; fix: list every class"
         )
-    if data.positive_label is not None:
-        if data.positive_label not in names:
-            raise DataError(
-                f"data.positive_label = {data.positive_label!r} is not a value of the target "
-                f"{data.label_column!r} (values: {names[:10]}); "
-                f"{did_you_mean(data.positive_label, names)}fix: set it to one of them"
-            )
-        if len(names) != 2:
-            raise DataError(
-                f"data.positive_label is set but the target {data.label_column!r} has "
-                f"{len(names)} classes; fix: set it to null (it is for binary tasks)"
-            )
-        names = [n for n in names if n != data.positive_label] + [data.positive_label]
-    return names
+    return positive_last(names, data)
 
 
 def table(frame: pd.DataFrame, types: dict, data: DataParams, names: list[str], split: str):
