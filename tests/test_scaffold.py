@@ -176,3 +176,26 @@ def test_a_relative_data_path_stays_relative_to_the_project(tmp_path, capsys, mo
     )
     assert code == 0, err
     assert read_yaml(out.read_text())["data"]["files"]["train"] == "../shared/customers.csv"
+
+
+def test_init_writes_only_comments_that_apply_and_flags_integer_codes(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    n = 300
+    table = pd.DataFrame(
+        {
+            "tier": rng.integers(0, 5, n),  # codes 0-4
+            "age": rng.integers(18, 90, n),  # an amount: many values
+            "plan": rng.choice(["a", "b", "c"], n),
+            "segment": rng.choice(["x", "y", "z"], n),
+        }
+    )
+    table.to_csv(tmp_path / "t.csv", index=False)
+    code, out, err = init("--data", str(tmp_path / "t.csv"), "--target", "segment",
+                          "--dry-run", capsys=capsys)  # fmt: skip
+    assert code == 0, err
+    for bank_only in ("duration", "subscriber", "UCI", "give it enough", "scale_pos_weight"):
+        assert bank_only not in out, bank_only  # a multiclass table without those columns
+    tier = next(line for line in out.splitlines() if line.strip().startswith("tier:"))
+    assert "5 integer values (0-4)" in tier and "write category" in tier
+    age = next(line for line in out.splitlines() if line.strip().startswith("age:"))
+    assert "#" not in age

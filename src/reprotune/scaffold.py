@@ -41,6 +41,7 @@ class Profile:
     features: dict[str, str] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)  # column -> reason
     candidates: list[str] = field(default_factory=list)
+    hints: dict[str, str] = field(default_factory=dict)  # column -> what to check by hand
 
     @property
     def positive_label(self) -> str | None:
@@ -112,6 +113,9 @@ def profile(
             found.dropped[str(column)] = reason
         else:
             found.features[str(column)] = infer_type(frame[column])
+            hint = code_hint(frame[column], found.features[str(column)])
+            if hint:
+                found.hints[str(column)] = hint
     if not found.features:
         raise DataError(
             f"{location}: every column besides {target!r} was dropped ({found.dropped}); "
@@ -159,6 +163,22 @@ def drop_reason(series: pd.Series, target: pd.Series) -> str | None:
     if present.nunique() == len(series) and not is_text and not _is_float(present):
         return "identifier: a different value on every row"
     return None
+
+
+CODE_MAX_VALUES = 10
+
+
+def code_hint(series: pd.Series, kind: str) -> str | None:
+    """A number column of a few small integers (0-4, 1-7) may be codes, not amounts: say so
+    beside it, with what to write if they are."""
+    if kind != "number":
+        return None
+    present = pd.to_numeric(series.dropna(), errors="coerce").dropna()
+    values = sorted(present.unique())
+    if present.empty or len(values) > CODE_MAX_VALUES or (present != present.round()).any():
+        return None
+    shown = f"{int(values[0])}-{int(values[-1])}"
+    return f"{len(values)} integer values ({shown}): if they are codes, not amounts, write category"
 
 
 def _same_as_target(series: pd.Series, target: pd.Series) -> bool:
@@ -210,14 +230,17 @@ def render(found: Profile) -> str:
     if not TEMPLATE.is_file():
         raise ParamsError(f"{TEMPLATE} is missing; fix: run init from a reprotune checkout")
     doc = yaml.load(TEMPLATE.read_text())
-    doc.ca.comment = None
+    _strip_comments(doc)  # the template's are about the Bank data: ours are written below
     name = _slug(found.location)
     doc.yaml_set_start_comment(
         f"Written by `reprotune init` from {found.location} ({found.rows} rows sampled, "
         f"target {found.target!r}, {found.task}).\nReview the feature types and dropped "
-        "columns below, then run `dvc repro`."
+        "columns below, then run `dvc repro`. Every key is explained in\n"
+        "examples/bank-marketing/params.yaml and the README."
     )
+    _set(doc, "lr", None, "a transformer's knobs (lr, epochs, batch_size, checkpoint): none here")
     data = doc["data"]
+    _set(data, "text_columns", data["text_columns"], "text tasks only")
     _set(data["files"], "train", found.location, "the data file (a path or an http(s) URL)")
     _set(data["files"], "test", None, "one file: data.test_fraction of it is held out")
     _set(data["csv"], "sep", found.sep, "detected")
@@ -231,6 +254,8 @@ def render(found: Profile) -> str:
     features = CommentedMap(found.features)
     features.yaml_set_start_comment("inferred from the sample: number, category, binary, "
                                     "text, set or image", indent=4)  # fmt: skip
+    for column, hint in found.hints.items():
+        features.yaml_add_eol_comment(hint, column)
     _set(data, "features", features, None)
     _candidates(doc, found)
     binary = found.task == "binary"
@@ -247,8 +272,22 @@ def render(found: Profile) -> str:
     return out.getvalue()
 
 
+def _strip_comments(node) -> None:
+    """Remove every comment of a ruamel round-trip document, recursively."""
+    if hasattr(node, "ca"):
+        node.ca.comment = None
+        node.ca.items.clear()
+        node.ca.end = []
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for child in children:
+        _strip_comments(child)
+
+
 def _candidates(doc, found: Profile) -> None:
     candidates = doc["train"]["candidates"]
+    if found.task != "binary":
+        for settings in candidates.values():
+            settings.pop("scale_pos_weight", None)  # a binary-only knob
     if "fused" in found.candidates:
         candidates["fused"] = dict(FUSED)
     for name in list(candidates):
