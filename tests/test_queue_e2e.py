@@ -84,6 +84,12 @@ def test_grid_runs_through_the_queue_with_two_workers(project):
         assert trained_c == set(GRID)
         ranked = run(["dvc", "exp", "show", "--md", "--sort-by", "macro_f1"], project).stdout
         assert all(name in ranked for name in names)
+        curated = json.loads(run(["reprotune", "exp", "show", "--format", "json"], project).stdout)
+        assert {row["Experiment"] for row in curated} >= names
+        assert {key for row in curated for key in row} == {
+            *("Experiment", "rev", "Created", "train.candidates.baseline.C"),
+            *("champion", "champion_score"),
+        }  # the one param the grid changed, and the champion: not every metric
         keep_the_winner(project, runs)
     finally:
         run(["dvc", "queue", "stop"], project, check=False)

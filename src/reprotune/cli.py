@@ -196,6 +196,14 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exp_show(args: argparse.Namespace) -> int:
+    from reprotune import experiments, runs
+
+    rows = experiments.show(project_root(), args.num, args.all_commits)
+    print(runs.render(rows, args.format), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reprotune", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -239,6 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--tracking-uri", help="default: MLFLOW_TRACKING_URI, else mlflow.db at the project root"
     )
     runs_cmd.set_defaults(handler=cmd_runs)
+
+    exp_cmd = commands.add_parser("exp", help="experiments, in a table that fits a terminal")
+    exp_show = exp_cmd.add_subparsers(dest="exp_command", required=True).add_parser(
+        "show",
+        help="each experiment's changed params and champion (dvc exp show prints every column)",
+    )
+    exp_show.add_argument("--num", "-n", type=int, default=1, help="last N commits (default 1)")
+    exp_show.add_argument("--all-commits", "-A", action="store_true")
+    exp_show.add_argument("--format", default="markdown", choices=["markdown", "csv", "json"])
+    exp_show.set_defaults(handler=cmd_exp_show)
 
     serve_cmd = commands.add_parser(
         "serve",
