@@ -162,7 +162,12 @@ def _save_sklearn(candidate_dir: Path, dest: Path) -> None:
     # that cloudpickle executes code on load is about this extra flavor: silenced.
     logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
     mlflow.sklearn.save_model(
-        joblib.load(candidate_dir / WEIGHTS), str(dest), serialization_format="cloudpickle"
+        joblib.load(candidate_dir / WEIGHTS),
+        str(dest),
+        serialization_format="cloudpickle",
+        # Only the payload of this flavor is kept: without a list MLflow would infer one by
+        # importing the model in a subprocess (seconds per stage) for a file thrown away.
+        pip_requirements=pip_requirements([]),
     )
 
 
@@ -175,7 +180,11 @@ def _save_keras(candidate_dir: Path, dest: Path) -> None:
     # The folder's signature is the python_function's (text in, label out); the keras flavor
     # would only take tensor specs, and MLflow warns when it gets none.
     logging.getLogger("mlflow.keras.save").setLevel(logging.ERROR)
-    mlflow.keras.save_model(keras.models.load_model(candidate_dir / WEIGHTS), str(dest))
+    mlflow.keras.save_model(
+        keras.models.load_model(candidate_dir / WEIGHTS),
+        str(dest),
+        pip_requirements=pip_requirements([]),  # as in _save_sklearn: no inference subprocess
+    )
 
 
 # Native savers, and the flavor key naming the path of the native payload.
