@@ -60,9 +60,10 @@ def main(candidate: str) -> None:
         run.log_dataset(val, "val")
         start = time.perf_counter()
         history = model.fit(*fit_inputs(model, train, val))
-        seconds = time.perf_counter() - start
         passes = len(history) if model.iterative else 1  # epochs or boosting rounds
         model.decision = decision(model, val, read_decision_settings(candidate))
+        refitted = model.refit_with_validation(*fit_inputs(model, train, val))
+        seconds = time.perf_counter() - start
         summary = {
             "train_seconds": round(seconds, 3),
             "train_samples_per_s": round(len(train) * passes / seconds, 2),
@@ -70,6 +71,7 @@ def main(candidate: str) -> None:
             "best_epoch": getattr(model, "best_epoch", len(history)),
             "n_train": len(train),
             "n_val": len(val),
+            "refit_on_train_and_val": refitted,
             "n_parameters": model.n_parameters(),
             "processes": getattr(model, "processes", 1),
             **({"threshold": model.threshold} if model.decision else {}),

@@ -143,3 +143,25 @@ def test_inputs_are_cast_to_the_saved_types():
     typed = tabular_inputs(frame, {"age": "number", "job": "category"})
     assert typed["age"].dtype == "float64" and np.isnan(typed["age"][1])
     assert typed["job"][0] == "3" and pd.isna(typed["job"][1])
+
+
+@pytest.mark.parametrize("family", ["logreg", "random_forest", "xgboost"])
+def test_refit_learns_from_the_validation_rows_with_the_chosen_rounds(family, data):
+    (X, y), (X_val, y_val), _ = data
+    X_val = X_val.assign(job=["job-only-in-validation"] * len(X_val))
+    params = PARAMS_CLASSES[family](family=family, **FAMILY_SETTINGS[family])
+    model = models.create(params, LABELS, seed=0, features=FEATURES)
+    model.fit(X, y, X_val, y_val)
+    assert model.trains_on_validation
+    assert model.refit_with_validation(X, y, X_val, y_val)
+    encoder = model.pipeline.named_steps["features"].named_transformers_["job"]
+    seen = {str(value) for values in encoder[-1].categories_ for value in values}
+    assert "job-only-in-validation" in seen
+    if family == "xgboost":
+        booster = model.pipeline.named_steps["model"]
+        assert booster.n_estimators == model.best_epoch < FAMILY_SETTINGS[family]["n_estimators"]
+        assert booster.get_booster().num_boosted_rounds() == model.best_epoch
+    off = PARAMS_CLASSES[family](family=family, refit_on_val=False, **FAMILY_SETTINGS[family])
+    kept = models.create(off, LABELS, seed=0, features=FEATURES)
+    kept.fit(X, y, X_val, y_val)
+    assert not kept.trains_on_validation and not kept.refit_with_validation(X, y, X_val, y_val)

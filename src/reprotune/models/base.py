@@ -55,6 +55,11 @@ class Candidate(abc.ABC):
         params = self.params
         return bool(getattr(params, "fit_on_val", False) or getattr(params, "refit_on_val", False))
 
+    def refit_with_validation(self, train_inputs, train_labels, val_inputs, val_labels) -> bool:
+        """After the threshold is chosen on validation, a family may learn from those rows
+        too (the tabular ones: `refit_on_val`). Returns whether it refitted."""
+        return False
+
     @property
     def threshold(self) -> float | None:
         return self.decision.get("threshold")

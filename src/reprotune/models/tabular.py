@@ -31,6 +31,10 @@ warnings.filterwarnings(
 class TabularParams(FamilyParams):
     reads = TABULAR_TYPES
     quick = True
+    # After the validation split chose the decision threshold (and, for boosted trees, the
+    # number of rounds), fit once more on train + validation: the saved model has learned
+    # from every labelled row but the test split's.
+    refit_on_val: bool = True
 
 
 def preprocessor(features: dict[str, str], native_categories: bool = False):
@@ -127,6 +131,30 @@ class SklearnTabular(Candidate):
     def fit_classifier(self, classifier, X, y, X_val, y_val, on_epoch) -> list[dict]:
         classifier.fit(X, y)
         return []
+
+    def refit_classifier(self, classifier, X, y) -> None:
+        """The final fit on train + validation (the boosted trees: the rounds chosen)."""
+        classifier.fit(X, y)
+
+    def refit_with_validation(self, train_inputs, train_labels, val_inputs, val_labels) -> bool:
+        """Refit the whole pipeline on train + validation when `refit_on_val` is set; the
+        decision threshold chosen on validation stays. Returns whether it refitted."""
+        if not self.params.refit_on_val or not len(val_labels):
+            return False
+        from sklearn.pipeline import Pipeline
+
+        from reprotune.data.folds import concat_rows
+
+        rows = concat_rows(train_inputs, val_inputs)
+        labels = np.concatenate([np.asarray(train_labels), np.asarray(val_labels)])
+        pre = preprocessor(self.features, self.native_categories)
+        X = pre.fit_transform(rows)
+        categorical = categorical_output_columns(pre, self.features)
+        X, y = resample(self.params.resample, X, labels, self.seed, categorical)
+        classifier = self.build_classifier(y, pre)
+        self.refit_classifier(classifier, X, y)
+        self.pipeline = Pipeline([("features", pre), ("model", classifier)])
+        return True
 
     def fit(self, train_inputs, train_labels, val_inputs, val_labels, on_epoch=None) -> list[dict]:
         from sklearn.pipeline import Pipeline

@@ -80,6 +80,12 @@ class Xgboost(SklearnTabular):
         self.best_epoch = (best + 1) if best is not None else len(history)
         return history
 
+    def refit_classifier(self, classifier, X, y) -> None:
+        """As many rounds as early stopping chose on validation, now without it. A little
+        more data would bear a few more rounds; the chosen count is the safe side."""
+        classifier.set_params(n_estimators=self.best_epoch, early_stopping_rounds=None)
+        classifier.fit(X, y, verbose=False)
+
     def n_parameters(self) -> int:
         booster = self.pipeline.named_steps["model"].get_booster()
         return len(booster.trees_to_dataframe())  # tree nodes
