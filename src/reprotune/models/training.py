@@ -1,12 +1,14 @@
 """Pieces shared by the iterative (per-epoch) candidates: epoch metrics and early stopping."""
 
 import numpy as np
-from sklearn import metrics as skm
 
 
 def epoch_metrics(y_true: np.ndarray, proba: np.ndarray, prefix: str) -> dict[str, float]:
     """Loss, accuracy, macro F1, macro precision and recall of one split after one epoch;
     ROC-AUC and PR-AUC (average precision) too for binary tasks."""
+    # Imported here: config imports the families' params, and every stage imports config.
+    from sklearn import metrics as skm
+
     labels = list(range(proba.shape[1]))
     y_pred = proba.argmax(axis=1)
     precision, recall, f1, _ = skm.precision_recall_fscore_support(
