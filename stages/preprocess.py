@@ -20,6 +20,9 @@ def main() -> None:
     with stage_run("preprocess", params.tracking) as run:
         write_splits(splits)
         summary = {**class_counts(splits), "features": feature_counts(splits.schema)}
+        without_target = sum((splits.schema.get("dropped_without_target") or {}).values())
+        if splits.schema.get("dropped_without_target") is not None:
+            summary["dropped_without_target"] = without_target
         images = image_counts(manifest, splits.schema)
         if images:
             summary["images"] = images
@@ -36,6 +39,11 @@ def main() -> None:
         for split, frame in splits.items():
             run.log_dataset(frame, split, source=manifest)
     say(summaries.split(summary))
+    if summary.get("dropped_without_target"):
+        say(
+            f"dropped {summary['dropped_without_target']:,} rows without a target value "
+            f"({params.data.label_column!r} empty)"
+        )
     inferred = splits.schema.get("inferred") or {}
     if inferred:
         say(f"inferred feature types: {inferred}")

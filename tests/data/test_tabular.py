@@ -158,3 +158,17 @@ def test_a_semicolon_file_read_with_commas_says_which_separator(tmp_path, csv_fi
     with pytest.raises(DataError, match=r"data.csv.sep to ';'"):
         fetch(DataParams(**params), 0, tmp_path / "raw")
     assert not (tmp_path / "raw").exists()  # nothing half-written
+
+
+def test_rows_without_a_target_are_counted_and_too_many_stop(tmp_path):
+    frame = make_bank_like(400, seed=1)
+    frame.loc[:9, "y"] = ""  # 10 of 400: a few gaps
+    path = tmp_path / "gaps.csv"
+    frame.to_csv(path, sep=";", index=False)
+    splits = fetch_and_prepare(tmp_path, path)
+    assert sum(splits.schema["dropped_without_target"].values()) == 10
+    assert sum(len(f) for _, f in splits.items()) == 390
+    frame.loc[:119, "y"] = ""  # 120 of 400: not gaps
+    frame.to_csv(path, sep=";", index=False)
+    with pytest.raises(DataError, match=r"120 of 400 rows \(30%\) have no value in the target"):
+        fetch_and_prepare(tmp_path / "again", path)

@@ -106,6 +106,26 @@ def table(frame: pd.DataFrame, types: dict, data: DataParams, names: list[str], 
     return result
 
 
+# Rows with an empty target are dropped (nothing to learn or score); past this share the
+# file, or data.label_column, is more likely wrong than a few labels missing.
+MAX_SHARE_WITHOUT_TARGET = 0.2
+
+
+def rows_without_target(frames: dict[str, pd.DataFrame], data: DataParams) -> dict[str, int]:
+    """How many rows of each split have no target value (they are dropped); stops when they
+    are too large a share to be a few missing labels."""
+    counts = {split: int(is_missing(f[data.label_column]).sum()) for split, f in frames.items()}
+    total = sum(len(f) for f in frames.values())
+    dropped = sum(counts.values())
+    if total and dropped / total > MAX_SHARE_WITHOUT_TARGET:
+        raise DataError(
+            f"{dropped:,} of {total:,} rows ({dropped / total:.0%}) have no value in the target "
+            f"{data.label_column!r} (per split: {counts}); fix: check data.label_column and "
+            "the file (more than a fifth of the labels missing is not a few gaps)"
+        )
+    return counts
+
+
 def grouped_split(
     frame: pd.DataFrame, label: str, group: str, fraction: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -199,6 +219,7 @@ def prepare_tabular(
     types, inferred = resolve_types(frames["train"], declared)
     skipped = load_images(frames, types, data, raw_dir or paths.RAW_DIR)
     names = resolve_labels(frames, data)
+    without_target = rows_without_target(frames, data)
     tables = {split: table(f, types, data, names, split) for split, f in frames.items()}
     for split, frame in tables.items():
         if frame.empty:
@@ -219,6 +240,7 @@ def prepare_tabular(
         "positive_label": names[1] if len(names) == 2 else None,
         "drop_columns": list(data.drop_columns),
         "group_column": data.group_column,
+        "dropped_without_target": without_target,
         **({"derived_target": target} if target else {}),
         **(
             {"images": {"size": data.images.size, "skipped_unreadable": skipped}} if skipped else {}
