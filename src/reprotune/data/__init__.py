@@ -1,0 +1,1 @@
+"""Data: sources, their fingerprints, preprocessing, typed tables, images, targets, folds."""
