@@ -161,21 +161,21 @@ def test_generated_params_run_in_the_pipeline(tmp_path):
 
 
 def test_a_relative_data_path_stays_relative_to_the_project(tmp_path, capsys, monkeypatch):
-    project, shared = tmp_path / "project", tmp_path / "shared"
+    project, shared = tmp_path / "project", tmp_path / "team-data"
     project.mkdir(), shared.mkdir()
     mixed_table().to_csv(shared / "customers.csv", index=False)
     monkeypatch.chdir(project)
-    code, _, err = init("--data", "../shared/customers.csv", "--target", "churn", capsys=capsys)
+    code, _, err = init("--data", "../team-data/customers.csv", "--target", "churn", capsys=capsys)
     assert code == 0, err
     params = read_yaml((project / "params.yaml").read_text())
-    assert params["data"]["files"]["train"] == "../shared/customers.csv"  # a teammate's too
+    assert params["data"]["files"]["train"] == "../team-data/customers.csv"  # a teammate's too
     monkeypatch.chdir(shared)  # from elsewhere, relative to params.yaml's folder
     out = project / "other.yaml"
     code, _, err = init(
         "--data", "customers.csv", "--target", "churn", "--output", str(out), capsys=capsys
     )
     assert code == 0, err
-    assert read_yaml(out.read_text())["data"]["files"]["train"] == "../shared/customers.csv"
+    assert read_yaml(out.read_text())["data"]["files"]["train"] == "../team-data/customers.csv"
 
 
 def test_init_writes_only_comments_that_apply_and_flags_integer_codes(tmp_path, capsys):
