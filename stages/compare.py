@@ -1,5 +1,9 @@
 """compare: leaderboard of all candidates, the champion, comparison charts."""
 
+from reprotune.launcher import handoff
+
+handoff(__name__, __file__)  # a warm process runs the stage when one is up
+
 import sys
 
 from reprotune import paths, plots

@@ -4,6 +4,10 @@ train@<candidate> depends on configs/<candidate>.json rather than on params.yaml
 change to a top-level knob (`dvc exp run -S lr=...`) re-trains only the candidates that read it.
 """
 
+from reprotune.launcher import handoff
+
+handoff(__name__, __file__)  # a warm process runs the stage when one is up
+
 from reprotune import paths, summaries
 from reprotune.config import TransformerParams, load_params, resolved_config
 from reprotune.io import staged_dir, write_json

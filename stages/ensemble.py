@@ -2,6 +2,10 @@
 voting or stacking, save the bundle under ensembles/<name>, and evaluate it on the test split
 like any candidate (metrics/evaluate/<name>.json), so compare ranks it beside its members."""
 
+from reprotune.launcher import handoff
+
+handoff(__name__, __file__)  # a warm process runs the stage when one is up
+
 import sys
 
 from reprotune import paths

@@ -2,6 +2,10 @@
 for binary tasks also ROC-AUC, PR-AUC, calibration, and every threshold metric at 0.5 and
 at the candidate's tuned threshold, with its expected cost when evaluate.costs is set."""
 
+from reprotune.launcher import handoff
+
+handoff(__name__, __file__)  # a warm process runs the stage when one is up
+
 import sys
 
 from reprotune import paths

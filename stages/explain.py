@@ -2,6 +2,10 @@
 and LIME (tabular tasks), or the heaviest n-grams and LIME word weights (text tasks), for one
 saved model; bounded by explain.time_budget_s and the sample sizes in params.yaml."""
 
+from reprotune.launcher import handoff
+
+handoff(__name__, __file__)  # a warm process runs the stage when one is up
+
 import sys
 
 from reprotune import paths

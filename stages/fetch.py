@@ -1,5 +1,9 @@
 """fetch: bring the raw splits into data/raw/ with a manifest."""
 
+from reprotune.launcher import handoff
+
+handoff(__name__, __file__)  # a warm process runs the stage when one is up
+
 from reprotune import paths, summaries
 from reprotune.config import load_params
 from reprotune.data.sources import fetch

@@ -1,6 +1,10 @@
 """preprocess: typed features (declared or inferred) or the text task's joined text, labels,
 seeded stratified (and grouped) splits, recorded as MLflow datasets."""
 
+from reprotune.launcher import handoff
+
+handoff(__name__, __file__)  # a warm process runs the stage when one is up
+
 from reprotune import paths, summaries
 from reprotune.config import load_params
 from reprotune.data.prepare import class_counts, load_raw, prepare, write_splits

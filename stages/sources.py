@@ -3,6 +3,10 @@
 DVC runs this stage on every `dvc repro` (always_changed); its output changes only when the
 data does, so an edited data file or image re-runs fetch and what depends on it, no more."""
 
+from reprotune.launcher import handoff
+
+handoff(__name__, __file__)  # a warm process runs the stage when one is up
+
 from reprotune import paths
 from reprotune.data.fingerprint import StatCache, fingerprint, read_data_section, summary
 from reprotune.io import read_json, write_json

@@ -1,5 +1,9 @@
 """train <candidate>: fit one candidate on the train split and save it under models/."""
 
+from reprotune.launcher import handoff
+
+handoff(__name__, __file__)  # a warm process runs the stage when one is up
+
 import subprocess
 import sys
 import time
@@ -88,8 +92,7 @@ def main(candidate: str) -> None:
             charts = plots.history_plots(folder, history) if model.iterative else []
             names = [f.name for f in charts]
         write_json(paths.stage_metrics("train", candidate), summary)
-        for row in history:
-            run.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
+        run.log_history(history)
         run.log_metrics(summary)
         plot_dir = paths.stage_plots("train", candidate)
         run.log_artifacts([plot_dir / n for n in names if n.endswith(".png")], "plots")

@@ -4,6 +4,10 @@ Writes the best params to tune/<candidate>/best_params.json, which train@<candid
 A candidate without a search space gets an empty file and nothing else, at once.
 """
 
+from reprotune.launcher import handoff
+
+handoff(__name__, __file__)  # a warm process runs the stage when one is up
+
 import os
 import sys
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+COLD = {"REPROTUNE_WARM": "0"}  # a stage in its own process, not forked by the warm launcher
+
 
 def run(
     cmd: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None

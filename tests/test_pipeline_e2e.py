@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from commands import ALWAYS_RUNS, git_commit_all, run, stages_run, stale_stages
+from commands import ALWAYS_RUNS, COLD, git_commit_all, run, stages_run, stale_stages
 from corpus import ag_news_data_params, make_rows, write_ag_news_csv
 from mlflow.tracking import MlflowClient
 from servers import free_port, mlflow_cli, popen_server, stop, wait_for_http
@@ -513,7 +513,8 @@ def test_plots_page_renders_offline_in_headless_chromium(project, tmp_path):
 )
 def test_stages_without_neural_candidates_import_neither_framework(project, stage):
     script, *args = stage.split()
-    done = run(["python", "-X", "importtime", f"stages/{script}.py", *args], project)
+    # In its own process (not the warm launcher's fork): what the stage itself imports.
+    done = run(["python", "-X", "importtime", f"stages/{script}.py", *args], project, env=COLD)
     imported = {
         line.split("|")[-1].strip()
         for line in done.stderr.splitlines()

@@ -29,6 +29,7 @@ NOT_RESULTS = frozenset(
     {
         "reprotune.codedeps",
         "reprotune.errors",
+        "reprotune.launcher",
         "reprotune.lineage",
         "reprotune.stage",
         "reprotune.summaries",

@@ -1,6 +1,8 @@
 """Process-wide settings for the training frameworks: threads, quiet logs."""
 
+import logging
 import os
+import sys
 
 THREADS_ENV = "REPROTUNE_NUM_THREADS"
 VERBOSE_ENV = "REPROTUNE_VERBOSE"  # `REPROTUNE_VERBOSE=1 dvc repro`: the frameworks' own logs
@@ -27,6 +29,9 @@ def quiet_frameworks() -> None:
     (quiet_tensorflow, tuning.tune). Before MLflow is imported."""
     if not verbose():
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        if "mlflow" in sys.modules:  # imported already, by the warm launcher's server
+            level = os.environ["MLFLOW_LOGGING_LEVEL"].upper()
+            logging.getLogger("mlflow").setLevel(level)
 
 
 def quiet_tensorflow() -> None:
