@@ -200,6 +200,9 @@ def test_a_lift_inside_the_noise_is_level_and_the_faster_candidate_is_champion()
     champion, reason = choose_champion(rows, intervals)
     assert rows[0]["candidate"] == "stack" and champion == "logreg"
     assert "not told apart from the best-scoring stack" in reason and "faster" in reason
+    phased = {"baseline": ["logreg"], "ensembled": ["stack"]}
+    champion, reason = choose_champion(rows, intervals, phased)
+    assert champion == "logreg" and "in an earlier phase (baseline)" in reason
     assert summary(rows, "accuracy", champion)["champion"] == "logreg"
     table = to_markdown(rows, "accuracy", phases, intervals, (champion, reason))
     assert "champion: **logreg**: not told apart" in table and "accuracy_ci95" in table
@@ -216,4 +219,17 @@ def test_a_clear_lift_beats_the_baseline_and_the_best_stays_champion():
     assert intervals["lifts"]["ensembled"][0] > 0
     assert with_intervals(phases, intervals)["ensembled"]["verdict"] == "beats the baseline"
     assert choose_champion(rows, intervals) == ("stack", None)
+    assert choose_champion(rows, intervals, {"baseline": ["logreg"]}) == ("stack", None)
     assert intervals == bootstrap_intervals(rows, phases, "accuracy", frames, seed=0)  # seeded
+
+
+def test_among_candidates_not_told_apart_timing_noise_never_decides():
+    """Latencies within 2x of each other are one speed: the earlier phase, then the better
+    score wins, whichever of the two timed faster on this run."""
+    for latency in ({"xgb": 30.0, "logreg": 44.0}, {"xgb": 44.0, "logreg": 30.0}):
+        rows, frames = scored({"xgb": 41, "logreg": 40}, latency)
+        intervals = bootstrap_intervals(rows, {}, "accuracy", frames, seed=0)
+        assert rows[0]["candidate"] == "logreg"
+        phases = {"baseline": ["logreg"], "tuned": ["xgb"]}
+        assert choose_champion(rows, intervals, phases) == ("logreg", None)
+        assert choose_champion(rows, intervals) == ("logreg", None)

@@ -1,5 +1,6 @@
 """The compare stage's logic: rank candidates on one metric and pick the champion."""
 
+import math
 from pathlib import Path
 
 from reprotune import paths
@@ -63,23 +64,48 @@ def summary(rows: list[dict], metric: str, champion: str | None = None) -> dict:
     }
 
 
-def choose_champion(rows: list[dict], intervals: dict | None) -> tuple[str, str | None]:
+def choose_champion(
+    rows: list[dict], intervals: dict | None, phases: dict[str, list[str]] | None = None
+) -> tuple[str, str | None]:
     """The best-scoring candidate, unless candidates are not told apart from it (the paired
-    interval of their gap reaches zero): then the fastest of those to serve (latency per
-    example, then training time) is champion. Returns it and why, when it is not the top row."""
+    interval of their gap reaches zero): then the simplest of those is champion, deterministic
+    for the same predictions: the earliest phase (baseline before optimized, tuned and
+    ensembled), then the fastest to serve in steps of 2x (a closer latency is timing noise),
+    then the score. Returns it and why, when it is not the top row."""
     best = rows[0]
     tied = set(not_told_apart(intervals)) if intervals else set()
     pool = [best, *(r for r in rows if r["candidate"] in tied)]
-    chosen = min(pool, key=lambda r: (r["latency_ms"], r.get("train_seconds", 0), r["rank"]))
+    fastest = max(min(r["latency_ms"] for r in pool), 1e-9)
+    phase_of = _phase_index(phases or {})
+
+    def simplicity(row: dict) -> tuple:
+        speed_step = math.floor(math.log2(max(row["latency_ms"], fastest) / fastest))
+        return (phase_of.get(row["candidate"], len(PHASES)), speed_step, row["rank"])
+
+    chosen = min(pool, key=simplicity)
     if chosen is best:
         return best["candidate"], None
     gap = intervals["gap_to_champion"][chosen["candidate"]]
+    simpler = (
+        f"in an earlier phase ({PHASES[phase_of[chosen['candidate']]]})"
+        if simplicity(chosen)[0] < simplicity(best)[0]
+        else "faster"
+    )
     reason = (
         f"not told apart from the best-scoring {best['candidate']} (paired 95% interval of "
-        f"the gap [{gap[0]:.4g}, {gap[1]:.4g}] includes 0) and faster: "
+        f"the gap [{gap[0]:.4g}, {gap[1]:.4g}] includes 0) and simpler: {simpler}, "
         f"{chosen['latency_ms']:.3g} ms vs {best['latency_ms']:.3g} ms per example"
     )
     return chosen["candidate"], reason
+
+
+def _phase_index(phases: dict[str, list[str]]) -> dict[str, int]:
+    """Each candidate's earliest phase, as its index in PHASES."""
+    index = {}
+    for position, phase in reversed(list(enumerate(PHASES))):
+        for candidate in phases.get(phase, []):
+            index[candidate] = position
+    return index
 
 
 def phase_summary(rows: list[dict], phases: dict[str, list[str]], metric: str) -> dict:
