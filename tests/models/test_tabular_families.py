@@ -161,6 +161,8 @@ def test_refit_learns_from_the_validation_rows_with_the_chosen_rounds(family, da
         booster = model.pipeline.named_steps["model"]
         assert booster.n_estimators == model.best_epoch < FAMILY_SETTINGS[family]["n_estimators"]
         assert booster.get_booster().num_boosted_rounds() == model.best_epoch
+    if family == "random_forest":  # votes summed on one thread: the same digits every run
+        assert model.pipeline.named_steps["model"].n_jobs == 1
     off = PARAMS_CLASSES[family](family=family, refit_on_val=False, **FAMILY_SETTINGS[family])
     kept = models.create(off, LABELS, seed=0, features=FEATURES)
     kept.fit(X, y, X_val, y_val)

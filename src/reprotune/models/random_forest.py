@@ -37,11 +37,15 @@ class RandomForest(SklearnTabular):
         )
 
     def fit_classifier(self, classifier, X, y, X_val, y_val, on_epoch) -> list[dict]:
+        self.refit_classifier(classifier, X, y)
+        return []
+
+    def refit_classifier(self, classifier, X, y) -> None:
         classifier.fit(X, y)
         # Trees are fitted in parallel (seeded: the same trees); predictions are summed on one
-        # thread, since threads add the trees' votes in any order (last-digit differences).
+        # thread, since threads add the trees' votes in any order (last-digit differences), and
+        # joblib's thread pool costs ~60 ms a call in waits, more than a small batch's trees.
         classifier.set_params(n_jobs=1)
-        return []
 
     def n_parameters(self) -> int:
         forest = self.pipeline.named_steps["model"]
