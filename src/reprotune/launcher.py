@@ -31,11 +31,13 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 WARM_ENV = "REPROTUNE_WARM"  # 0 / false: every stage starts cold
 DIR_ENV = "REPROTUNE_WARM_DIR"  # where the sockets live (default: a per-user temp folder)
 IDLE_EXIT_S = 600
+STARTING_WAIT_S = 60  # a stage waits this long at most for a server that is importing
 # What the stages import from third parties (checked against a stage's sys.modules in the
 # tests). Not TensorFlow or torch: those stay out of stages that do not use them.
 PRELOAD = (
@@ -93,14 +95,40 @@ def handoff(module_name: str, script: str) -> None:
     if module_name != "__main__" or _in_child or not enabled():
         return
     path = socket_path()
+    connection = _connect(path)
+    if connection is None and _server_starting(path):
+        # Importing beside a starting server takes longer than waiting for it (2 cores).
+        deadline = time.monotonic() + STARTING_WAIT_S
+        while connection is None and time.monotonic() < deadline and _server_starting(path):
+            time.sleep(0.1)
+            connection = _connect(path)
+    if connection is None:
+        if not _server_starting(path):
+            start_server(path)
+        return
+    raise SystemExit(_run_in_child(connection, script))
+
+
+def _connect(path: Path) -> socket.socket | None:
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         connection.connect(str(path))
     except OSError:
         connection.close()
-        start_server(path)
-        return
-    raise SystemExit(_run_in_child(connection, script))
+        return None
+    return connection
+
+
+def _server_starting(path: Path) -> bool:
+    """A server holds the lock (it is importing, or up); False when none does."""
+    import fcntl
+
+    try:
+        with open(f"{path}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    return False
 
 
 def start_server(path: Path) -> None:
