@@ -291,7 +291,8 @@ def main() -> None:
                 f"init + dvc repro: {wall:.1f} s wall ({stage_seconds:.1f} s in stages; {stages})"
             )
             compare = json.loads((project / "metrics/compare.json").read_text())
-            print(f"champion: {compare['champion']} ({compare.get('champion_reason', '')})")
+            reason = compare.get("champion_reason", "the best score")
+            print(f"champion: {compare['champion']} ({reason})")
             print(
                 markdown(
                     interval_rows(
