@@ -277,7 +277,7 @@ def main() -> None:
         print("FLAML is not installed (pip install flaml): no AutoML reference this run")
         args.flaml_seconds = 0
     with tempfile.TemporaryDirectory() as tmp:
-        tables = [(args.data, args.target)] if args.data else []
+        tables = [(args.data.resolve(), args.target)] if args.data else []
         for rows in [] if args.data else args.rows:
             classes = 3 if rows <= 1000 else 2
             path = Path(tmp) / f"table_{rows}.csv"

@@ -72,7 +72,7 @@ def main() -> None:
         predictions = load_predictions(params.ranked_candidates)
         intervals = bootstrap_intervals(rows, phases, metric, predictions, params.seed, costs)
         phases = with_intervals(phases, intervals)
-        champion = choose_champion(rows, intervals, params.compare.phases)
+        champion = choose_champion(rows, intervals, params.compare.phases, metric)
         result = {
             **summary(rows, metric, champion[0]),
             **({"champion_reason": champion[1]} if champion[1] else {}),

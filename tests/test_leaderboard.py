@@ -9,6 +9,7 @@ from reprotune.leaderboard import (
     choose_champion,
     console_lines,
     load_candidate_metrics,
+    not_told_apart,
     phase_summary,
     phase_warnings,
     summary,
@@ -233,3 +234,13 @@ def test_among_candidates_not_told_apart_timing_noise_never_decides():
         phases = {"baseline": ["logreg"], "tuned": ["xgb"]}
         assert choose_champion(rows, intervals, phases) == ("logreg", None)
         assert choose_champion(rows, intervals) == ("logreg", None)
+
+
+def test_a_simpler_candidate_far_behind_is_not_champion_even_when_not_told_apart():
+    """40 test rows tell 0.80 from 0.70 apart from nothing, but 12 % behind is no tie."""
+    rows, frames = scored({"stack": 8, "logreg": 12}, {"stack": 40.0, "logreg": 1.0}, n=40)
+    intervals = bootstrap_intervals(rows, {}, "accuracy", frames, seed=0)
+    assert "logreg" in not_told_apart(intervals)
+    phases = {"baseline": ["logreg"], "ensembled": ["stack"]}
+    assert choose_champion(rows, intervals, phases, "accuracy") == ("stack", None)
+    assert choose_champion(rows, intervals, phases)[0] == "logreg"  # no metric: no margin
