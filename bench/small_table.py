@@ -19,7 +19,6 @@ with a rare (about 12 %) positive class.
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from reprotune.workspace import copy_pipeline
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from pipeline_benchmark import record_stage_resources  # noqa: E402
+from tabular_benchmark import commit_project, plain_encoder  # noqa: E402
 
 
 def generated_table(rows: int, classes: int, seed: int) -> pd.DataFrame:
@@ -80,15 +80,8 @@ def generated_table(rows: int, classes: int, seed: int) -> pd.DataFrame:
 def run_pipeline(table: Path, target: str, workdir: Path) -> tuple[Path, float]:
     """init + `dvc repro` in a fresh copy of the project; (the project, wall seconds of both)."""
     project = copy_pipeline(ROOT, workdir)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    for command in (["git", "init", "-q"], ["git", "add", "-A"]):
-        subprocess.run(command, cwd=project, check=True)
-    subprocess.run(
-        ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench"],
-        cwd=project,
-        check=True,
-    )
     record_stage_resources(project)
+    env = commit_project(project)
     start = time.perf_counter()
     for command in (
         ["reprotune", "init", "--data", str(table), "--target", target, "--force"],
@@ -124,31 +117,17 @@ def split(project: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict, str]:
 
 def plain_scripts(features: dict, flaml_seconds: float, seed: int) -> dict:
     """What a user would write instead: name -> an unfitted estimator on the feature frame."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
     from xgboost import XGBClassifier
 
-    numbers = [c for c, kind in features.items() if kind == "number"]
-    others = [c for c, kind in features.items() if kind != "number"]
-
-    def one_hot(scale: bool):
-        impute = SimpleImputer(strategy="median")
-        return ColumnTransformer(
-            [
-                ("num", make_pipeline(impute, StandardScaler()) if scale else impute, numbers),
-                ("cat", OneHotEncoder(handle_unknown="ignore"), others),
-            ]
-        )
-
+    scaled, unscaled = plain_encoder(features, True), plain_encoder(features, False)
     scripts = {
         "plain: one-hot + logistic regression": make_pipeline(
-            one_hot(True), LogisticRegression(max_iter=2000)
+            scaled, LogisticRegression(max_iter=2000)
         ),
         "plain: one-hot + XGBoost defaults": make_pipeline(
-            one_hot(False), XGBClassifier(random_state=seed, n_jobs=2)
+            unscaled, XGBClassifier(random_state=seed, n_jobs=2)
         ),
     }
     if flaml_seconds > 0:

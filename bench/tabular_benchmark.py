@@ -32,6 +32,18 @@ sys.path.insert(0, str(Path(__file__).parent))
 from pipeline_benchmark import explain_share, record_stage_resources, stage_resources  # noqa: E402
 
 
+def commit_project(project: Path) -> dict[str, str]:
+    """The copy as a committed git repository; the environment to run its commands in."""
+    for command in (["git", "init", "-q"], ["git", "add", "-A"]):
+        subprocess.run(command, cwd=project, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench"],
+        cwd=project,
+        check=True,
+    )
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
 def run_pipeline(
     data: Path,
     workdir: Path,
@@ -56,14 +68,7 @@ def run_pipeline(
         set_dotted(params, override)
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     record_stage_resources(project)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    for command in (["git", "init", "-q"], ["git", "add", "-A"]):
-        subprocess.run(command, cwd=project, check=True)
-    subprocess.run(
-        ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench"],
-        cwd=project,
-        check=True,
-    )
+    env = commit_project(project)
     start = time.perf_counter()
     done = subprocess.run(
         ["dvc", "exp", "run", "-S", f"data.files.train={data.resolve()}"],
@@ -117,15 +122,31 @@ def pipeline_rows(project: Path) -> list[dict]:
     return rows
 
 
+def plain_encoder(features: dict[str, str], scale: bool):
+    """What users write by hand: median-imputed (with `scale`, standardized) numbers and
+    one-hot everything else."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numbers = [c for c, kind in features.items() if kind == "number"]
+    others = [c for c, kind in features.items() if kind != "number"]
+    impute = SimpleImputer(strategy="median")
+    return ColumnTransformer(
+        [
+            ("num", make_pipeline(impute, StandardScaler()) if scale else impute, numbers),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), others),
+        ]
+    )
+
+
 def plain_rows(project: Path, costs: dict) -> list[dict]:
     """What users write by hand, on the pipeline's own split (train + validation to fit)."""
-    from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import RandomForestClassifier
-    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
     from xgboost import XGBClassifier
 
     from reprotune.evaluation.thresholds import cost_per_1000
@@ -134,17 +155,9 @@ def plain_rows(project: Path, costs: dict) -> list[dict]:
     features = json.loads((processed / "features.json").read_text())["features"]
     train = pd.concat([pd.read_parquet(processed / f"{s}.parquet") for s in ("train", "val")])
     test = pd.read_parquet(processed / "test.parquet")
-    numbers = [c for c, kind in features.items() if kind == "number"]
-    others = [c for c, kind in features.items() if kind != "number"]
 
     def encoder(scale: bool):
-        impute = SimpleImputer(strategy="median")
-        return ColumnTransformer(
-            [
-                ("num", make_pipeline(impute, StandardScaler()) if scale else impute, numbers),
-                ("cat", OneHotEncoder(handle_unknown="ignore"), others),
-            ]
-        )
+        return plain_encoder(features, scale)
 
     scripts = {
         "plain: logistic regression": make_pipeline(
