@@ -38,8 +38,9 @@ WARM_ENV = "REPROTUNE_WARM"  # 0 / false: every stage starts cold
 DIR_ENV = "REPROTUNE_WARM_DIR"  # where the sockets live (default: a per-user temp folder)
 IDLE_EXIT_S = 600
 STARTING_WAIT_S = 60  # a stage waits this long at most for a server that is importing
-# What the stages import from third parties (checked against a stage's sys.modules in the
-# tests). Not TensorFlow or torch: those stay out of stages that do not use them.
+# What the stages import from third parties (listed from the sys.modules of each stage on a
+# tabular project; a module missing here is imported by the stage itself, only slower). Not
+# TensorFlow or torch: those stay out of stages that do not use them.
 PRELOAD = (
     "numpy", "pandas", "pyarrow.parquet", "pydantic", "yaml", "ruamel.yaml", "requests",
     "filelock", "joblib", "tqdm", "PIL.Image", "scipy.optimize", "scipy.special", "scipy.stats",
@@ -103,7 +104,7 @@ def handoff(module_name: str, script: str) -> None:
             time.sleep(0.1)
             connection = _connect(path)
     if connection is None:
-        if not _server_starting(path):
+        if not _server_starting(path):  # none, or one that never came up: start one
             start_server(path)
         return
     raise SystemExit(_run_in_child(connection, script))
