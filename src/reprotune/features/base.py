@@ -43,6 +43,8 @@ def _as_string(value):
 
 class FeatureType(abc.ABC):
     name: ClassVar[str]
+    # The encoder reads one column as a 1-D array (text, set); else all the type's columns.
+    one_column_encoder: ClassVar[bool] = False
 
     @abc.abstractmethod
     def looks_like(self, series: pd.Series) -> bool:
@@ -56,6 +58,11 @@ class FeatureType(abc.ABC):
         """A model's input column from raw values (a split's, or a request's): what `cast`
         stores, without the checks; strings with NaN for missing unless a type says else."""
         return as_strings(series)
+
+    def invalid(self, series: pd.Series) -> pd.Series:
+        """Per row: a value a model cannot take (a request's or a scored file's), which
+        `inputs` would otherwise turn into a missing value. Missing values are valid."""
+        return pd.Series(False, index=series.index)
 
     @abc.abstractmethod
     def sklearn_encoder(self):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reprotune.features.base import FeatureType
+from reprotune.features.base import FeatureType, is_missing
 
 
 class ImageFeature(FeatureType):
@@ -29,6 +29,11 @@ class ImageFeature(FeatureType):
 
     def inputs(self, series: pd.Series) -> pd.Series:
         return series.astype(object).map(image_bytes)
+
+    def invalid(self, series: pd.Series) -> pd.Series:
+        """A value that is neither image bytes, base64 nor an existing file."""
+        present = ~is_missing(series.astype(object))
+        return present & series.astype(object).map(image_bytes).isna()
 
     def sklearn_encoder(self):
         """None: no scikit-learn family reads images (their `reads` leave `image` out, so

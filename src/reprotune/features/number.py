@@ -1,10 +1,13 @@
 """`number`: a numeric column. Missing values are imputed with the training median, then
 scaled; text that is not a number stops preprocess with the column, values and rows."""
 
+import numpy as np
 import pandas as pd
 
 from reprotune.errors import DataError
 from reprotune.features.base import FeatureType, is_missing
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class NumberFeature(FeatureType):
@@ -33,6 +36,13 @@ class NumberFeature(FeatureType):
 
     def inputs(self, series: pd.Series) -> pd.Series:
         return pd.to_numeric(series, errors="coerce").astype("float64")
+
+    def invalid(self, series: pd.Series) -> pd.Series:
+        """Text that is not a number, infinities, and magnitudes beyond float32 (the tree
+        families compute in float32: 1e300 would become infinity there)."""
+        numbers = pd.to_numeric(series.where(~is_missing(series)), errors="coerce")
+        not_numbers = numbers.isna() & ~is_missing(series)
+        return not_numbers | (numbers.abs() > FLOAT32_MAX)
 
     def sklearn_encoder(self):
         from sklearn.impute import SimpleImputer

@@ -59,6 +59,7 @@ def split_levels(stored: str) -> list[str]:
 
 class SetFeature(FeatureType):
     name = "set"
+    one_column_encoder = True
 
     def looks_like(self, series: pd.Series) -> bool:
         present = series[~is_missing(series)]

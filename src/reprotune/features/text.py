@@ -10,6 +10,7 @@ MIN_MEAN_WORDS = 4  # inference: a string column averaging more words than this 
 
 class TextFeature(FeatureType):
     name = "text"
+    one_column_encoder = True
 
     def looks_like(self, series: pd.Series) -> bool:
         present = series[~is_missing(series)].astype(str)

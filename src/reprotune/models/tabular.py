@@ -38,38 +38,15 @@ class TabularParams(FamilyParams):
 
 
 def preprocessor(features: dict[str, str], native_categories: bool = False):
-    """One encoder per column, by its type; `<column>__...` output names map back to it.
+    """The typed columns' encoder (one per feature type); `<column>__...` output names and
+    `output_indices_` map each output back to its column.
 
     `native_categories`: category and binary columns become integer codes (unseen and missing
     values NaN) for a model that splits on categories itself, instead of one-hot columns."""
-    from sklearn.compose import ColumnTransformer
+    from reprotune.features.encoder import ColumnEncoder
 
-    def encoder(kind: str):
-        if native_categories and kind in ("category", "binary"):
-            return category_codes()
-        encoder = FEATURE_TYPES[kind].sklearn_encoder()
-        if encoder is None:
-            raise DataError(
-                f"{kind} features have no scikit-learn encoding; fix: read them with a family "
-                "that declares them (keras_multimodal), or leave them out with `columns`"
-            )
-        return encoder
-
-    return ColumnTransformer(
-        [
-            # Text and set encoders read one column as a 1-D array; the others a 2-D one.
-            (column, encoder(kind), column if kind in ("text", "set") else [column])
-            for column, kind in features.items()
-        ],
-        sparse_threshold=0 if native_categories else 0.3,
-    )
-
-
-def category_codes():
-    from sklearn.preprocessing import OrdinalEncoder
-
-    return OrdinalEncoder(
-        handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
+    return ColumnEncoder(
+        features, native_categories, sparse_threshold=0 if native_categories else 0.3
     )
 
 
