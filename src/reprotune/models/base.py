@@ -25,6 +25,9 @@ class Candidate(abc.ABC):
     # The SHAP explainer the explain stage and /explain use: "tree", "linear" (exact, on the
     # encoded columns) or "permutation" (model-agnostic, on the raw columns).
     shap_explainer: str = "permutation"
+    # One forward pass over many rows costs little more than over one (a transformer): a
+    # service waits a few ms under load to batch more requests together.
+    gains_from_batches: bool = False
 
     def __init__(self, params, label_names: list[str], seed: int, features=None):
         self.params = params

@@ -60,6 +60,10 @@ class Ensemble(Candidate):
     def typed_inputs(self) -> bool:
         return any(member.typed_inputs for member in self.members.values())
 
+    @property
+    def gains_from_batches(self) -> bool:
+        return any(member.gains_from_batches for member in self.members.values())
+
     def select_inputs(self, frame):
         return frame.reset_index(drop=True) if self.typed_inputs else super().select_inputs(frame)
 

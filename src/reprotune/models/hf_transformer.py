@@ -50,6 +50,7 @@ def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Rand
 
 class HfTransformer(Candidate):
     family = "hf_transformer"
+    gains_from_batches = True
     iterative = True
 
     def __init__(self, params: TransformerParams, label_names: list[str], seed: int, features=None):

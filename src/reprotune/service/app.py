@@ -104,31 +104,17 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     metrics.serving(served.info.get("name") or settings.model, served.version)
     wait_ms = settings.batch_wait_ms
     if wait_ms is None:
-        wait_ms = DEFAULT_BATCH_WAIT_MS if served.candidate.family == "hf_transformer" else 0
-    batcher = (
-        MicroBatcher(holder, wait_ms / 1000, settings.max_batch, metrics.forward_rows.observe)
-        if wait_ms > 0
-        else None
-    )
+        wait_ms = DEFAULT_BATCH_WAIT_MS if served.candidate.gains_from_batches else 0
+    batcher = MicroBatcher(holder, wait_ms / 1000, settings.max_batch, metrics.forward_rows.observe)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         tasks = [asyncio.create_task(poll_registry())] if settings.poll_s > 0 else []
         tasks.append(asyncio.create_task(warm_explain()))
-        if batcher is not None:
-            tasks.append(asyncio.create_task(batcher.run()))
+        tasks.append(asyncio.create_task(batcher.run()))
         yield
         for task in tasks:
             task.cancel()
-
-    async def score(records: list[dict]):
-        """(the model version that scored, class probabilities) for the records."""
-        if batcher is not None:
-            return await batcher.score(records)
-        model = holder.current  # one version for the whole request
-        proba = await asyncio.to_thread(forward, model, records)
-        metrics.forward_rows.observe(len(records))
-        return model, proba
 
     async def warm_explain():
         """SHAP's numba kernels compile on their first use (about 10 s on 2 cores): that is
@@ -200,7 +186,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 "(--max-batch)",
             )
         metrics.batch_size.observe(len(records))
-        model, proba = await score([r.model_dump() for r in records])
+        model, proba = await batcher.score([r.model_dump() for r in records])
         candidate = model.candidate
         labels = decide(proba, candidate.threshold)
         response.headers["X-Model-Version"] = model.version

@@ -1,6 +1,10 @@
-"""Micro-batching: concurrent /predict requests that arrive within `max_wait_s` of each other
-are scored in one forward pass (what a transformer gains from), and each request gets back
-exactly its own rows, from the one model version that scored the whole pass."""
+"""Micro-batching: concurrent /predict requests are scored in one forward pass, and each request
+gets back exactly its own rows, from the one model version that scored the whole pass.
+
+The window adapts to the load: a pass takes every request that queued while the previous one
+ran, so a lone client waits for nothing and under load the batches grow by themselves. When
+the previous pass was shared (concurrent clients), a pass also waits up to `max_wait_s` for
+more (what a transformer gains from: one batched forward costs little more than one row)."""
 
 import asyncio
 from dataclasses import dataclass
@@ -27,12 +31,15 @@ class MicroBatcher:
         await self.queue.put(Pending(records, answer))
         return await answer
 
-    async def _gather(self) -> list[Pending]:
-        """The first waiting request, then whatever joins within max_wait_s (up to
-        max_records rows)."""
+    async def _gather(self, wait_s: float) -> list[Pending]:
+        """The first waiting request, every request already queued, then whatever joins
+        within `wait_s` (up to max_records rows)."""
         batch = [await self.queue.get()]
         rows = len(batch[0].records)
-        deadline = asyncio.get_running_loop().time() + self.max_wait_s
+        while rows < self.max_records and not self.queue.empty():
+            batch.append(self.queue.get_nowait())
+            rows += len(batch[-1].records)
+        deadline = asyncio.get_running_loop().time() + wait_s
         while rows < self.max_records:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
@@ -46,8 +53,10 @@ class MicroBatcher:
         return batch
 
     async def run(self) -> None:
+        shared = False  # whether the last pass scored more than one request
         while True:
-            batch = await self._gather()
+            batch = await self._gather(self.max_wait_s if shared else 0.0)
+            shared = len(batch) > 1
             model = self.holder.current
             rows = [record for pending in batch for record in pending.records]
             try:
