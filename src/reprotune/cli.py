@@ -22,6 +22,41 @@ def _default_model() -> str:
     return f"models:/{name}@champion"
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from reprotune.scoring import score_table
+    from reprotune.service.model import ModelRef, load
+    from reprotune.tracking import tracking_uri
+
+    model = args.model or _default_model()
+    ref = ModelRef.parse(model if model.startswith("models:/") else str(Path(model).resolve()))
+    with tempfile.TemporaryDirectory(prefix="reprotune-predict-") as downloads:
+        served = load(ref, args.tracking_uri or tracking_uri(project_root()), Path(downloads))
+        report = score_table(
+            served,
+            args.data,
+            Path(args.out),
+            keep=args.keep,
+            on_error=args.on_error,
+            rejects=Path(args.rejects) if args.rejects else None,
+            chunk_rows=args.chunk_rows,
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
+    rate = report.rows / report.seconds if report.seconds else 0.0
+    print(
+        f"scored {report.scored:,} of {report.rows:,} rows with {model} (version "
+        f"{served.version}) in {report.seconds:.1f} s ({rate:,.0f} rows/s) -> {report.out}",
+        file=sys.stderr,
+    )
+    if report.rejected:
+        print(
+            f"{report.rejected:,} row(s) with values the model cannot take -> {report.rejects}",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -258,6 +293,37 @@ def build_parser() -> argparse.ArgumentParser:
     exp_show.add_argument("--format", default="markdown", choices=["markdown", "csv", "json"])
     exp_show.set_defaults(handler=cmd_exp_show)
 
+    predict_cmd = commands.add_parser(
+        "predict",
+        help="score a table (CSV, Parquet, JSON lines; file or URL) with the champion, to Parquet",
+    )
+    predict_cmd.add_argument("--data", required=True, help="the table: a path or http(s) URL")
+    predict_cmd.add_argument("--out", required=True, help="the predictions (Parquet)")
+    predict_cmd.add_argument(
+        "--model",
+        help="models:/<name>@<alias>, models:/<name>/<version> or a candidate folder "
+        "(default: models:/<compare.registered_model>@champion)",
+    )
+    predict_cmd.add_argument(
+        "--keep",
+        nargs="*",
+        help="input columns copied to the output (default: every column that is not a feature)",
+    )
+    predict_cmd.add_argument(
+        "--on-error",
+        choices=["fail", "skip"],
+        default="fail",
+        help="rows with values the model cannot take: stop naming them (default), or write them "
+        "to --rejects and score the others",
+    )
+    predict_cmd.add_argument("--rejects", help="default: <out>.rejects.parquet")
+    predict_cmd.add_argument("--chunk-rows", type=int, default=50_000, help="rows per chunk")
+    predict_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict_cmd.add_argument(
+        "--tracking-uri", help="default: MLFLOW_TRACKING_URI, else mlflow.db at the project root"
+    )
+    predict_cmd.set_defaults(handler=cmd_predict)
+
     serve_cmd = commands.add_parser(
         "serve",
         help="the champion (or any model) behind an HTTP API: /predict, /explain, /docs, /metrics",
@@ -290,8 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument(
         "--batch-wait-ms",
         type=float,
-        help="micro-batching: join requests arriving within this many ms into one forward "
-        "pass (default: 5 for the transformer, off for the others; 0: off)",
+        help="micro-batching: concurrent requests are always joined into one forward pass; "
+        "under concurrent load a pass also waits this many ms for more (default: 5 for the "
+        "transformer, 0 for the others)",
     )
     serve_cmd.add_argument(
         "--explain-samples",

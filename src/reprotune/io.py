@@ -17,7 +17,7 @@ def _umask() -> int:
     return mask
 
 
-def _publish_mode(path: Path, mode: int) -> None:
+def publish_mode(path: Path, mode: int) -> None:
     """mkstemp/mkdtemp make owner-only entries; outputs get the usual permissions."""
     os.chmod(path, mode & ~_umask())
 
@@ -38,7 +38,7 @@ def write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        _publish_mode(Path(tmp), 0o666)
+        publish_mode(Path(tmp), 0o666)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -63,7 +63,7 @@ def staged_dir(final: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     note_if_empty(staging)
-    _publish_mode(staging, 0o777)
+    publish_mode(staging, 0o777)
     if final.exists():
         shutil.rmtree(final)
     os.replace(staging, final)

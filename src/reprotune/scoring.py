@@ -1,0 +1,361 @@
+"""Batch scoring (`reprotune predict`): a table — CSV, Parquet or JSON lines, a file or an http(s)
+URL, any size — scored by a model in chunks streamed with pyarrow, so memory stays flat however
+many rows there are; the predictions go to a Parquet file that appears only when every row is
+scored (written beside it under a temporary name, then renamed).
+
+Each output row holds the input's row number (`row`, from 0), the kept input columns (by
+default every column that is not a feature: ids, a label column), the decision
+(`prediction`), every class's probability (`probability_<class>`), the tuned threshold of a
+binary model and the model version that scored it."""
+
+import contextlib
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from reprotune.errors import DataError
+from reprotune.features import FEATURE_TYPES
+from reprotune.io import publish_mode
+
+CHUNK_ROWS = 50_000
+TEXT_COLUMN = "text"  # what a text model reads from a scored table
+SEPARATORS = (",", ";", "\t", "|")
+SHOWN_BAD_ROWS = 5
+
+
+@dataclass
+class ScoreReport:
+    rows: int  # input rows read
+    scored: int
+    rejected: int
+    seconds: float
+    out: Path
+    rejects: Path | None
+
+
+def score_table(
+    model,
+    source: str,
+    out: Path,
+    *,
+    keep: list[str] | None = None,
+    on_error: str = "fail",
+    rejects: Path | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: bool = False,
+) -> ScoreReport:
+    """Score every row of `source` with `model` (a service.model.ServedModel) into `out`.
+
+    on_error "fail": the first chunk holding a value the model cannot take stops the run
+    (DataError naming rows, columns and values; nothing is written). "skip": such rows go
+    to `rejects` (Parquet, with an `error` column) and the others are scored."""
+    start = time.perf_counter()
+    out = Path(out)
+    rejects = Path(rejects) if rejects else out.with_name(f"{out.stem}.rejects.parquet")
+    with contextlib.ExitStack() as stack:
+        path = stack.enter_context(_local_copy(source))
+        batches, total = _batches(path, chunk_rows)
+        bar = stack.enter_context(_progress(total, progress))
+        writer = stack.enter_context(_AtomicParquet(out))
+        rejected_writer = (
+            stack.enter_context(_AtomicParquet(rejects)) if on_error == "skip" else None
+        )
+        stack.enter_context(_terminate_as_interrupt())
+        offset = scored = rejected = 0
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            good, errors = find_bad_rows(model, table, offset, path.parent)
+            if errors is not None and on_error == "fail":
+                raise DataError(errors.describe())
+            if errors is not None:
+                rejected_writer.write(errors.table)
+                rejected += errors.count
+            kept = table.filter(pa.array(good)) if errors is not None else table
+            rows = np.flatnonzero(good) + offset
+            writer.write(score_chunk(model, kept, rows, keep, path.parent))
+            scored += len(rows)
+            offset += batch.num_rows
+            bar.update(batch.num_rows)
+        if rejected_writer is not None and not rejected:
+            rejected_writer.discard()
+    return ScoreReport(
+        offset, scored, rejected, time.perf_counter() - start, out, rejects if rejected else None
+    )
+
+
+def score_chunk(model, table: pa.Table, rows: np.ndarray, keep, folder: Path) -> pa.Table:
+    """The output rows of one chunk (already free of bad rows)."""
+    candidate = model.candidate
+    frame = model_inputs(model, table, folder)
+    proba = np.asarray(candidate.predict_proba(frame)) if len(rows) else np.zeros((0, 0))
+    from reprotune.models import decide
+
+    decisions = decide(proba, candidate.threshold) if len(rows) else np.zeros(0, int)
+    names = np.asarray(candidate.label_names, dtype=object)
+    columns = {"row": pa.array(rows, pa.int64())}
+    for column in kept_columns(model, table.column_names, keep):
+        columns[column] = table.column(column)
+    columns["prediction"] = pa.array(names[decisions].tolist(), pa.string())
+    for i, name in enumerate(candidate.label_names):
+        columns[f"probability_{name}"] = pa.array(proba[:, i] if len(rows) else [], pa.float64())
+    if candidate.threshold is not None:
+        columns["threshold"] = pa.array(np.full(len(rows), candidate.threshold), pa.float64())
+    columns["model_version"] = pa.array([model.version] * len(rows), pa.string())
+    return pa.table(columns)
+
+
+def model_inputs(model, table: pa.Table, folder: Path):
+    """What the model's predict_proba takes, from a chunk: the typed feature columns (image
+    paths relative to the scored file's folder), or the text column."""
+    candidate = model.candidate
+    if not candidate.typed_inputs:
+        return table.column(TEXT_COLUMN).to_pandas().fillna("").astype(str).tolist()
+    frame = table.select(list(candidate.features)).to_pandas()
+    for column, kind in candidate.features.items():
+        if kind == "image":
+            frame[column] = frame[column].map(lambda v: _beside(v, folder))
+    return candidate.select_inputs(frame)
+
+
+def kept_columns(model, names: list[str], keep: list[str] | None) -> list[str]:
+    if keep is not None:
+        return list(keep)
+    used = set(model.candidate.features or {TEXT_COLUMN: "text"})
+    return [n for n in names if n not in used and n not in OUTPUT_NAMES]
+
+
+OUTPUT_NAMES = ("row", "prediction", "threshold", "model_version")
+
+
+@dataclass
+class BadRows:
+    rows: list[int]  # input row numbers, from 0
+    messages: list[str]  # per bad row: its columns and values
+    table: pa.Table  # the bad input rows with `row` and `error`
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    def describe(self) -> str:
+        shown = "; ".join(
+            f"row {r}: {m}" for r, m in zip(self.rows[:SHOWN_BAD_ROWS], self.messages, strict=False)
+        )
+        more = f" (and {self.count - SHOWN_BAD_ROWS} more)" if self.count > SHOWN_BAD_ROWS else ""
+        return (
+            f"{self.count} row(s) hold values the model cannot take: {shown}{more}; fix: "
+            "correct those values, or pass --on-error skip to score the other rows and write "
+            "these to a rejects file"
+        )
+
+
+def find_bad_rows(model, table: pa.Table, offset: int, folder: Path):
+    """(mask of good rows, BadRows or None) of one chunk; DataError if a feature column is
+    missing from the table."""
+    features = model.candidate.features or {TEXT_COLUMN: "text"}
+    missing = [c for c in features if c not in table.column_names]
+    if missing:
+        raise DataError(
+            f"the table lacks the model's input column(s) {missing} (it has "
+            f"{table.column_names[:20]}); fix: add them, or score with the model that reads "
+            "these columns"
+        )
+    bad = np.zeros(table.num_rows, dtype=bool)
+    reasons: dict[int, list[str]] = {}
+    for column, kind in features.items():
+        values = table.column(column).to_pandas()
+        if kind == "image":
+            values = values.map(lambda v: _beside(v, folder))
+        invalid = FEATURE_TYPES[kind].invalid(values).to_numpy()
+        for i in np.flatnonzero(invalid):
+            reasons.setdefault(int(i), []).append(f"{column}={_short(values.iloc[i])} ({kind})")
+        bad |= invalid
+    if not bad.any():
+        return ~bad, None
+    where = np.flatnonzero(bad)
+    messages = [", ".join(reasons[int(i)]) for i in where]
+    rejected = table.filter(pa.array(bad))
+    rejected = rejected.append_column("row", pa.array(where + offset, pa.int64()))
+    rejected = rejected.append_column("error", pa.array(messages, pa.string()))
+    return ~bad, BadRows([int(i) + offset for i in where], messages, rejected)
+
+
+def _short(value) -> str:
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _beside(value, folder: Path):
+    """An image path relative to the scored file's folder, as init reads them."""
+    if isinstance(value, str) and value.strip() and len(value) < 1024:
+        path = Path(value.strip())
+        if not path.is_absolute() and (folder / path).is_file():
+            return str(folder / path)
+    return value
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _local_copy(source: str) -> Iterator[Path]:
+    """A URL is downloaded to a temporary file first (streamed; removed afterwards)."""
+    if urlparse(source).scheme not in ("http", "https"):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise DataError(f"--data {source!r}: no such file; fix: check the path")
+        yield path
+        return
+    from reprotune.data.sources import download_to
+
+    with tempfile.TemporaryDirectory(prefix="reprotune-predict-") as folder:
+        target = Path(folder) / (Path(urlparse(source).path).name or "download")
+        download_to(source, target, "--data", progress=True)
+        yield target
+
+
+def _batches(path: Path, chunk_rows: int) -> tuple[Iterator[pa.RecordBatch], int | None]:
+    """The file's record batches (of about chunk_rows rows) and its row count when known."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            handle = pq.ParquetFile(path)
+            return handle.iter_batches(batch_size=chunk_rows), handle.metadata.num_rows
+        if suffix in (".json", ".jsonl", ".ndjson"):
+            return _json_batches(path, chunk_rows), None
+        return _csv_batches(path, chunk_rows), None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(
+            f"--data {str(path)!r} could not be read: {exc}; fix: check the file"
+        ) from exc
+
+
+def _csv_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """Every column as text (types come from the model's features, as in training);
+    the separator detected from the header line."""
+    import pyarrow.csv as pcsv
+
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+    sep = max(SEPARATORS, key=header.count)
+    columns = pcsv.read_csv(
+        pa.py_buffer(header.encode()), parse_options=pcsv.ParseOptions(delimiter=sep)
+    ).column_names
+    reader = pcsv.open_csv(
+        path,
+        read_options=pcsv.ReadOptions(block_size=max(1 << 16, chunk_rows * 200)),
+        parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+        convert_options=pcsv.ConvertOptions(
+            column_types={c: pa.string() for c in columns}, strings_can_be_null=False
+        ),
+    )
+    yield from _rebatch(reader, chunk_rows)
+
+
+def _json_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """JSON lines streamed; a JSON array (one document) read whole."""
+    import pyarrow.json as pjson
+
+    with open(path, "rb") as handle:
+        first = handle.read(64).lstrip()
+    if first.startswith(b"["):
+        frame = pd.read_json(path)
+        yield from pa.Table.from_pandas(frame, preserve_index=False).to_batches(chunk_rows)
+        return
+    reader = pjson.open_json(path, read_options=pjson.ReadOptions(block_size=1 << 22))
+    yield from _rebatch(reader, chunk_rows)
+
+
+def _rebatch(reader, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """Batches of at most chunk_rows rows, whatever block size the reader used."""
+    for batch in reader:
+        for start in range(0, batch.num_rows, chunk_rows):
+            yield batch.slice(start, chunk_rows)
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+class _AtomicParquet:
+    """A Parquet file written under a temporary name beside `path` and renamed over it when
+    the block succeeds; on any failure (or Ctrl-C, SIGTERM) the temporary file is removed."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.writer = None
+        self.tmp: Path | None = None
+        self.discarded = False
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
+        os.close(fd)
+        self.tmp = Path(tmp)
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.tmp, table.schema)
+        elif table.schema != self.writer.schema:
+            table = table.cast(self.writer.schema)
+        self.writer.write_table(table)
+
+    def discard(self) -> None:
+        self.discarded = True
+
+    def __exit__(self, kind, value, traceback):
+        if self.writer is not None:
+            self.writer.close()
+        if kind is None and not self.discarded:
+            if self.writer is None:  # no chunk at all: an empty file with no columns
+                import pyarrow.parquet as pq
+
+                pq.write_table(pa.table({}), self.tmp)
+            publish_mode(self.tmp, 0o666)
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+        return False
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so the temporary files are removed."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _progress(total: int | None, enabled: bool):
+    from tqdm import tqdm
+
+    with tqdm(
+        total=total, unit="rows", unit_scale=True, desc="predict", disable=not enabled
+    ) as bar:
+        yield bar
