@@ -112,3 +112,32 @@ def test_one_row_costs_one_encoder_per_type_not_one_per_column():
     assert [columns for key, columns, _ in grouped.groups_ if key == "number"] == [
         ["age", "balance"]
     ]
+
+
+def test_records_a_frame_and_a_model_saved_before_grouping_predict_the_same():
+    """The service's path (records, no DataFrame) and the frame's path give the same
+    probabilities, and so does a model whose pipeline still holds the per-column layout."""
+    from sklearn.pipeline import Pipeline
+
+    from reprotune import models
+    from reprotune.config import PARAMS_CLASSES
+
+    features = {c: k for c, k in FEATURES.items() if k not in ("text", "set")}
+    train, new = table(500, 6), table(40, 7)
+    new.loc[3, "job_title"] = "never seen"
+    new.loc[4, "age"] = np.nan
+    labels = np.random.default_rng(8).integers(0, 2, len(train))
+    params = PARAMS_CLASSES["logreg"](family="logreg")
+    model = models.create(params, ["no", "yes"], seed=0, features=features)
+    model.fit(train, labels, train.head(0), labels[:0])
+    raw = new.astype(object).where(new.notna(), None).to_dict("records")
+    from_frame = model.predict_proba(new)
+    from_records = model.predict_proba(model.select_inputs_from_records(raw))
+    np.testing.assert_array_equal(from_records, from_frame)
+
+    before = models.create(params, ["no", "yes"], seed=0, features=features)
+    classifier = LogisticRegression(**model.pipeline.named_steps["model"].get_params())
+    before.pipeline = Pipeline(
+        [("features", per_column_encoder(features)), ("model", classifier)]
+    ).fit(train, labels)
+    np.testing.assert_allclose(before.predict_proba(new), from_frame, rtol=0, atol=1e-9)

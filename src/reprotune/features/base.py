@@ -32,6 +32,20 @@ def as_strings(series: pd.Series) -> pd.Series:
     return text.map(_as_string).astype(object)
 
 
+def string_array(values: np.ndarray) -> np.ndarray:
+    """`as_strings` on a bare array of str/None/NaN, without pandas (a request's column:
+    pandas costs ~0.1 ms per column whatever the rows); anything else takes as_strings."""
+    stored = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        if isinstance(value, str):
+            stored[i] = value.strip() or np.nan
+        elif value is None or (isinstance(value, float) and np.isnan(value)):
+            stored[i] = np.nan
+        else:
+            return as_strings(pd.Series(values, dtype=object)).to_numpy()
+    return stored
+
+
 def _as_string(value):
     if isinstance(value, float):
         if np.isnan(value):
@@ -58,6 +72,10 @@ class FeatureType(abc.ABC):
         """A model's input column from raw values (a split's, or a request's): what `cast`
         stores, without the checks; strings with NaN for missing unless a type says else."""
         return as_strings(series)
+
+    def input_array(self, values: np.ndarray) -> np.ndarray:
+        """`inputs` on a bare object array (the predict path: no pandas per column)."""
+        return self.inputs(pd.Series(values, dtype=object)).to_numpy()
 
     def invalid(self, series: pd.Series) -> pd.Series:
         """Per row: a value a model cannot take (a request's or a scored file's), which

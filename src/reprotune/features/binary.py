@@ -1,8 +1,15 @@
 """`binary`: a column with two values (yes/no, 0/1, true/false): one 0/1 column."""
 
+import numpy as np
 import pandas as pd
 
-from reprotune.features.base import MISSING_CATEGORY, FeatureType, as_strings, is_missing
+from reprotune.features.base import (
+    MISSING_CATEGORY,
+    FeatureType,
+    as_strings,
+    is_missing,
+    string_array,
+)
 
 
 class BinaryFeature(FeatureType):
@@ -13,6 +20,9 @@ class BinaryFeature(FeatureType):
 
     def cast(self, series: pd.Series, column: str, split: str) -> pd.Series:
         return as_strings(series)
+
+    def input_array(self, values: np.ndarray) -> np.ndarray:
+        return string_array(values)
 
     def sklearn_encoder(self):
         from sklearn.impute import SimpleImputer

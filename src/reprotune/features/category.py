@@ -2,9 +2,16 @@
 levels rarer than `MIN_FREQUENCY` rows and levels never seen in training share one
 "infrequent" bucket, so an unseen value at predict time never fails."""
 
+import numpy as np
 import pandas as pd
 
-from reprotune.features.base import MISSING_CATEGORY, FeatureType, as_strings, is_missing
+from reprotune.features.base import (
+    MISSING_CATEGORY,
+    FeatureType,
+    as_strings,
+    is_missing,
+    string_array,
+)
 
 MIN_FREQUENCY = 5  # rows a level needs in the training split to get a column of its own
 
@@ -17,6 +24,9 @@ class CategoryFeature(FeatureType):
 
     def cast(self, series: pd.Series, column: str, split: str) -> pd.Series:
         return as_strings(series)
+
+    def input_array(self, values: np.ndarray) -> np.ndarray:
+        return string_array(values)
 
     def sklearn_encoder(self):
         from sklearn.impute import SimpleImputer

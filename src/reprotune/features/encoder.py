@@ -7,6 +7,8 @@ milliseconds of validation and pandas indexing per call, whatever the rows, so a
 prediction of a 16-column table took 25 ms. Grouped, a call costs what its rows cost, and the
 encoded matrix is the one the per-column layout gave (tested), so models fit the same."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -37,13 +39,15 @@ class ColumnEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         return self
 
     def fit_transform(self, X, y=None):
-        self.groups_ = []
+        self.groups_, self.shortcuts_ = [], []
         blocks, sources = [], []
         for key, columns in self._groups():
             encoder = self._encoder(key)
             blocks.append(encoder.fit_transform(_block(X, columns, key)))
             self.groups_.append((key, columns, encoder))
-            sources += _output_sources(encoder, columns, blocks[-1].shape[1])
+            group_sources = _output_sources(encoder, columns, blocks[-1].shape[1])
+            sources += group_sources
+            self.shortcuts_.append(_checked_shortcut(encoder, group_sources, X, blocks[-1]))
         self._order_outputs(sources)
         self.sparse_output_ = any(sparse.issparse(b) for b in blocks) and (
             _density(blocks) < self.sparse_threshold
@@ -52,7 +56,8 @@ class ColumnEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
 
     def transform(self, X):
         blocks = [
-            encoder.transform(_block(X, columns, key)) for key, columns, encoder in self.groups_
+            shortcut(X) if shortcut is not None else encoder.transform(_block(X, columns, key))
+            for (key, columns, encoder), shortcut in zip(self.groups_, self.shortcuts_, strict=True)
         ]
         return self._stack(blocks)
 
@@ -112,13 +117,111 @@ def category_codes():
     )
 
 
-def _block(frame: pd.DataFrame, columns: list[str], key: str):
+def _block(frame, columns: list[str], key: str):
     """What a group's encoder reads: a 1-D column for text and set, else a 2-D array (numbers
-    column-major, so per-column statistics sum each column as a one-column array would)."""
+    column-major, so per-column statistics sum each column as a one-column array would).
+    `frame`: a DataFrame or a mapping of column arrays."""
     if len(columns) == 1 and ":" in key:
-        return frame[columns[0]]
-    values = frame[columns].to_numpy()
+        return np.asarray(frame[columns[0]], dtype=object)
+    values = np.column_stack([np.asarray(frame[column]) for column in columns])
     return np.asfortranarray(values) if values.dtype.kind == "f" else values
+
+
+# -- shortcuts: what a fitted encoder computes, without its per-call validation -------------
+#
+# scikit-learn validates its input on every transform call (a few ms per encoder, whatever the
+# rows). For the number and category/binary encoders the same output is a lookup or two array
+# operations on their fitted attributes; each shortcut is checked at fit time to give exactly
+# the encoder's output on the training rows, and a group whose shortcut does not keeps the
+# encoder's own transform.
+
+UNSEEN = "\x00unseen level\x00"  # a value no training split holds
+
+
+def _checked_shortcut(encoder, sources, frame: pd.DataFrame, expected):
+    columns = list(dict.fromkeys(column for column, _ in sources))
+    try:
+        shortcut = _shortcut(encoder, columns, sources)
+        if shortcut is None or sparse.issparse(expected):
+            return None
+        same = np.array_equal(shortcut(frame), np.asarray(expected), equal_nan=True)
+    except (TypeError, ValueError, AttributeError, IndexError):
+        return None
+    return shortcut if same else None
+
+
+def _shortcut(encoder, columns, sources):
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    steps = [step for _, step in encoder.steps] if isinstance(encoder, Pipeline) else [encoder]
+    kinds = [type(step) for step in steps]
+    if kinds == [SimpleImputer, StandardScaler] and steps[0].strategy != "constant":
+        return Scaled.of(steps[0], steps[1], encoder.n_features_in_, columns)
+    if kinds[-1] in (OneHotEncoder, OrdinalEncoder):
+        return Lookup.of(encoder, steps[-1], columns, sources)
+    return None
+
+
+class Scaled:
+    """Missing numbers filled with the fitted statistic, then standardized; columns the
+    imputer dropped (nothing to fit) stay dropped."""
+
+    def __init__(self, columns, fill, mean, scale):
+        self.columns, self.fill, self.mean, self.scale = columns, fill, mean, scale
+
+    @classmethod
+    def of(cls, imputer, scaler, width: int, kept: list[str]):
+        statistics = np.asarray(imputer.statistics_, dtype=float)
+        if width != len(statistics) or np.isnan(statistics).sum() != width - len(kept):
+            return None
+        return cls(kept, statistics[~np.isnan(statistics)], scaler.mean_, scaler.scale_)
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        values = np.column_stack(
+            [np.asarray(frame[column], dtype="float64") for column in self.columns]
+        )
+        values = np.where(np.isnan(values), self.fill, values)
+        values -= self.mean
+        values /= self.scale
+        return values
+
+
+class Lookup:
+    """Each column's value -> its output row, the rows taken from the encoder's own output for
+    every level it knows, one value it never saw and a missing value."""
+
+    def __init__(self, columns, levels, tables):
+        self.columns, self.levels, self.tables = columns, levels, tables
+
+    @classmethod
+    def of(cls, encoder, final, columns, sources):
+        levels = [[v for v in values if isinstance(v, str)] for values in final.categories_]
+        tables = []
+        for j, column in enumerate(columns):
+            probe = np.empty((len(levels[j]) + 2, len(columns)), dtype=object)
+            for i, known in enumerate(levels):
+                probe[:, i] = known[0] if known else UNSEEN
+            probe[:, j] = [*levels[j], UNSEEN, np.nan]
+            outputs = [i for i, (source, _) in enumerate(sources) if source == column]
+            with warnings.catch_warnings():  # the probe's unseen value is deliberate
+                warnings.simplefilter("ignore", UserWarning)
+                encoded = encoder.transform(probe)
+            tables.append(np.asarray(encoded, dtype="float64")[:, outputs])
+        indexes = [{level: i for i, level in enumerate(known)} for known in levels]
+        return cls(columns, indexes, tables)
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        parts = []
+        for column, index, table in zip(self.columns, self.levels, self.tables, strict=True):
+            unseen, missing = len(table) - 2, len(table) - 1
+            rows = [
+                index.get(value, unseen) if isinstance(value, str) else missing
+                for value in np.asarray(frame[column], dtype=object)
+            ]
+            parts.append(table[np.asarray(rows, dtype=np.intp)])
+        return np.hstack(parts)
 
 
 def _output_sources(encoder, columns: list[str], width: int) -> list[tuple[str, str]]:

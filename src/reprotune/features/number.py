@@ -37,6 +37,12 @@ class NumberFeature(FeatureType):
     def inputs(self, series: pd.Series) -> pd.Series:
         return pd.to_numeric(series, errors="coerce").astype("float64")
 
+    def input_array(self, values: np.ndarray) -> np.ndarray:
+        try:  # numbers, numeric strings and None (NaN) in one conversion
+            return np.asarray(values, dtype="float64")
+        except (TypeError, ValueError):
+            return self.inputs(pd.Series(values, dtype=object)).to_numpy(dtype="float64")
+
     def invalid(self, series: pd.Series) -> pd.Series:
         """Text that is not a number, infinities, and magnitudes beyond float32 (the tree
         families compute in float32: 1e300 would become infinity there)."""
