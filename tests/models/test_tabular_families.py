@@ -168,3 +168,14 @@ def test_refit_learns_from_the_validation_rows_with_the_chosen_rounds(family, da
     kept = models.create(off, LABELS, seed=0, features=FEATURES)
     kept.fit(X, y, X_val, y_val)
     assert not kept.trains_on_validation and not kept.refit_with_validation(X, y, X_val, y_val)
+
+
+def test_random_forest_sums_its_trees_to_exactly_scikit_learns_probabilities(data):
+    (X, y), (X_val, y_val), (X_test, _) = data
+    params = PARAMS_CLASSES["random_forest"](family="random_forest", n_estimators=40)
+    model = models.create(params, LABELS, seed=0, features=FEATURES)
+    model.fit(X, y, X_val, y_val)
+    fast = model.predict_proba(X_test)
+    assert model._summed_alike is True  # the summed road was checked and taken
+    pre, forest = model.pipeline.named_steps["features"], model.pipeline.named_steps["model"]
+    np.testing.assert_array_equal(fast, forest.predict_proba(pre.transform(X_test)))

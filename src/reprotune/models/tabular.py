@@ -156,10 +156,15 @@ class SklearnTabular(Candidate):
 
         pre, classifier = self.pipeline.named_steps["features"], self.pipeline.named_steps["model"]
         if isinstance(pre, ColumnEncoder):
-            proba = classifier.predict_proba(pre.transform(typed_arrays(inputs, self.features)))
+            proba = self.classify(classifier, pre.transform(typed_arrays(inputs, self.features)))
         else:  # saved before the grouped encoder: its ColumnTransformer reads a DataFrame
             proba = self.pipeline.predict_proba(tabular_inputs(inputs, self.features))
         return expand_to_all_classes(proba, classifier.classes_, len(self.label_names))
+
+    def classify(self, classifier, X) -> np.ndarray:
+        """The classifier's probabilities of encoded rows (a family may take a faster road
+        to the same numbers)."""
+        return classifier.predict_proba(X)
 
     def select_inputs_from_records(self, records: list[dict]):
         return typed_arrays(records, self.features)
