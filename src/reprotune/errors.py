@@ -24,3 +24,11 @@ class DataError(ReprotuneError):
 
 class TrackingError(ReprotuneError):
     """The MLflow tracking store cannot be reached or used."""
+
+
+class FieldError(DataError):
+    """A request field holds a value the model cannot take (a service answers 422)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field

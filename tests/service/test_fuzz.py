@@ -6,12 +6,19 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from servers import stop
-from test_app import TABULAR_MODEL, serve, store  # noqa: F401 - the store fixture
+from test_app import TABULAR_MODEL, TEXT_MODEL, serve, store  # noqa: F401 - the store fixture
 
 
-@pytest.fixture(scope="module")
-def fuzzed(store):  # noqa: F811
-    process, url = serve(store, f"models:/{TABULAR_MODEL}@champion", "--poll-seconds", "0")
+@pytest.fixture(scope="module", params=[TABULAR_MODEL, TEXT_MODEL])
+def fuzzed(request, store):  # noqa: F811
+    process, url = serve(
+        store,
+        f"models:/{request.param}@champion",
+        "--poll-seconds",
+        "0",
+        "--explain-samples",
+        "50",
+    )
     yield schemathesis.openapi.from_url(f"{url}/openapi.json"), process
     stop(process)
 
@@ -20,7 +27,7 @@ def fuzzed(store):  # noqa: F811
 def test_no_request_makes_a_server_error(fuzzed, mode):
     schema, process = fuzzed
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {op.path for op in operations} >= {"/predict", "/version", "/ready"}
+    assert {op.path for op in operations} >= {"/predict", "/explain", "/version", "/ready"}
     for operation in operations:
         if mode is GenerationMode.NEGATIVE and not len(operation.body):
             continue  # a GET without parameters has no invalid form

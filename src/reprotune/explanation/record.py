@@ -2,12 +2,13 @@
 tabular model (TreeExplainer for tree families; else the permutation explainer over the
 background rows saved with the model), per-word LIME weights for a text model."""
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from reprotune.errors import DataError
+from reprotune.errors import DataError, FieldError
 from reprotune.models.background import BACKGROUND
 
 SEED = 0
@@ -50,6 +51,10 @@ def _text(model, record: dict, samples: int, top_k: int) -> dict:
     from reprotune.explanation.local import lime_text
 
     text = model.select_inputs_from_records([record])[0]
+    if not re.search(r"\w", text):
+        raise FieldError(
+            "text", f"text {text[:40]!r} has no words to weigh; fix: send a text with words"
+        )
     predicted = int(np.argmax(model.predict_proba([text])[0]))
     if model.threshold is not None and len(model.label_names) == 2:
         predicted = 1  # binary: weights toward the positive class, as for tabular models

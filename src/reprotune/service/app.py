@@ -7,10 +7,13 @@ import hmac
 import json
 import logging
 import os
+import reprlib
 import time
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -32,20 +35,22 @@ log = logging.getLogger("reprotune.service")
 SWAGGER_STATIC = "/static/swagger"
 DEFAULT_BATCH_WAIT_MS = 5.0
 API_KEY_HEADER = "X-API-Key"
+MAX_ERRORS = 10  # problems listed in a 422
+EXCERPT_CHARS = 60
 
 
 class BodyLimit:
     """Answer 413 to a request body over `limit` bytes, before the app parses it."""
 
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
+    def __init__(self, app, limit: int, on_reject=None):
+        self.app, self.limit, self.on_reject = app, limit, on_reject
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await self._too_large(send)
+            return await self._too_large(send, scope.get("path", ""))
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -55,7 +60,7 @@ class BodyLimit:
             size += len(chunks[-1])
             more = message.get("more_body", False)
             if size > self.limit:
-                return await self._too_large(send)
+                return await self._too_large(send, scope.get("path", ""))
         body, replayed = b"".join(chunks), False
 
         async def replay():
@@ -67,7 +72,9 @@ class BodyLimit:
 
         return await self.app(scope, replay, send)
 
-    async def _too_large(self, send):
+    async def _too_large(self, send, path: str):
+        if self.on_reject is not None:
+            self.on_reject(path)
         detail = json.dumps(
             {"detail": f"request body over the limit of {self.limit} bytes (--max-body-bytes)"}
         )
@@ -158,14 +165,24 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @app.middleware("http")
     async def measure(request: Request, call_next):
         start = time.perf_counter()
-        response = await call_next(request)
-        path = request.url.path if request.url.path in KNOWN_PATHS else "other"
+        path = known_path(request.url.path)
+        try:
+            response = await call_next(request)
+        except Exception:  # answered 500 by the server-error middleware: counted here
+            metrics.requests.labels(path, "500", "").inc()
+            raise
         version = response.headers.get("x-model-version", "")
         metrics.requests.labels(path, str(response.status_code), version).inc()
         metrics.latency.labels(path).observe(time.perf_counter() - start)
         return response
 
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        on_reject=lambda path: metrics.requests.labels(known_path(path), "413", "").inc(),
+    )
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    secured = [Depends(api_key_check(settings))] if settings.api_key_env else []
 
     Record = record_model(served.card, served.candidate.typed_inputs, settings.max_text_chars)
     Batch = batch_model(Record)
@@ -173,7 +190,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @app.post(
         "/predict",
         response_model=PredictResponse,
-        dependencies=[Depends(api_key_check(settings))],
+        dependencies=secured,
         summary="Score one record, or a batch under `records`",
         responses={401: {}, 413: {}, 422: {}},
     )
@@ -205,17 +222,19 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @app.post(
         "/explain",
         response_model=ExplainResponse,
-        dependencies=[Depends(api_key_check(settings))],
+        dependencies=secured,
         summary="Score one record and say why: per-column (tabular) or per-word (text) weights",
         responses={401: {}, 409: {}, 413: {}, 422: {}},
     )
     async def explain(body: Record, response: Response) -> ExplainResponse:  # type: ignore[valid-type]
-        from reprotune.errors import ReprotuneError
+        from reprotune.errors import FieldError, ReprotuneError
 
         model = holder.current  # one version for the prediction and its explanation
         record = body.model_dump()
         try:
             proba, explanation = await asyncio.to_thread(explain_one, model, record, settings)
+        except FieldError as exc:
+            raise HTTPException(422, [field_error(exc.field, str(exc))]) from None
         except ReprotuneError as exc:
             raise HTTPException(409, str(exc)) from None
         candidate = model.candidate
@@ -268,6 +287,57 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     return app
 
 
+def field_error(field: str, message: str, value=None) -> dict:
+    return {"loc": ["body", field], "msg": message, "type": "value_error", "input": value}
+
+
+def excerpt(value) -> str | None:
+    """A short text of an invalid value: the location says where it is, this what it was."""
+    if value is None:
+        return None
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = EXCERPT_CHARS
+    shortener.maxlist = shortener.maxdict = 4
+    shortener.maxlevel = 2
+    return shortener.repr(value)
+
+
+async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with each problem's location, message and a short excerpt of its value, once.
+    FastAPI's own answer repeats the whole input once per schema branch (a record, or a
+    batch: a 10 MB request got a 30 MB answer), and cannot encode Infinity or NaN (500)."""
+    seen, errors = set(), []
+    for error in _errors_of_the_intended_shape(exc):
+        location = [str(part) for part in error.get("loc", ())]
+        key = (tuple(location), error.get("msg"))
+        if key in seen:
+            continue
+        seen.add(key)
+        errors.append(
+            {
+                "loc": location,
+                "msg": str(error.get("msg", "")),
+                "type": str(error.get("type", "")),
+                "input": excerpt(error.get("input")),
+            }
+        )
+        if len(errors) == MAX_ERRORS:
+            break
+    return JSONResponse(status_code=422, content={"detail": errors})
+
+
+def _errors_of_the_intended_shape(exc: RequestValidationError) -> list[dict]:
+    """/predict takes a record or a batch: a body with `records` meant a batch, so the record
+    branch's complaints (every field missing) are noise, and the other way round."""
+    errors = list(exc.errors())
+    body = getattr(exc, "body", None)
+    intended = "Batch" if isinstance(body, dict) and "records" in body else "Record"
+    branches = {str(e.get("loc", ("", ""))[1]) for e in errors if len(e.get("loc", ())) > 1}
+    if branches <= {"Record", "Batch"} and len(branches) == 2:
+        return [e for e in errors if str(e["loc"][1]) == intended]
+    return errors
+
+
 def explain_one(model, record: dict, settings: ServiceSettings):
     """(class probabilities, explanation) of one record, by one model version."""
     from reprotune.explanation.record import explain_record
@@ -285,6 +355,11 @@ def explain_one(model, record: dict, settings: ServiceSettings):
 
 
 KNOWN_PATHS = ("/predict", "/explain", "/health", "/ready", "/version", "/metrics", "/docs")
+
+
+def known_path(path: str) -> str:
+    """The path as a metrics label: one of the service's, or "other" (bounded cardinality)."""
+    return path if path in KNOWN_PATHS else "other"
 
 
 def swagger_assets() -> str:

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 
+from reprotune.features.number import FLOAT32_MAX
+
 
 def _from_base64(value) -> bytes:
     if not isinstance(value, str):
@@ -25,10 +27,13 @@ ImageBase64 = Annotated[
     WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
 ]
 
+# Finite, and within float32: the tree families compute in float32, where 1e300 is infinite.
+Number = Annotated[float, Field(allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+
 # Sets: a list of levels (or the stored JSON-list string); images: base64 of the file's bytes
 # (the service never reads a path from a request).
 FEATURE_PYTHON_TYPES = {
-    "number": float,
+    "number": Number,
     "category": str,
     "binary": str,
     "text": str,
@@ -51,7 +56,12 @@ def record_model(card: dict, typed: bool, max_text_chars: int) -> type[BaseModel
             )
             for column, kind in card["features"].items()
         }
-        example = (card.get("input_example") or [{}])[0]
+        # A candidate limited to some `columns` takes only those: the example keeps them.
+        example = {
+            column: value
+            for column, value in ((card.get("input_example") or [{}])[0]).items()
+            if column in card["features"]
+        }
     config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
     return create_model("Record", __config__=config, **fields)
 
