@@ -2,6 +2,7 @@
 predictions; bad rows named or set aside; nothing half-written on failure."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -148,3 +149,31 @@ def test_the_command_scores_a_file_and_a_killed_run_leaves_no_output(candidate_f
     assert slow.returncode != 0
     assert not (tmp_path / "stopped.parquet").exists()
     assert not list(tmp_path.glob(".stopped.parquet.*"))
+
+
+JAVA = shutil.which("java")
+
+
+@pytest.mark.skipif(JAVA is None, reason="needs a Java runtime (.ci/run installs one)")
+def test_spark_local_2_scores_what_the_local_path_scores(candidate_folder, tmp_path):
+    """`--engine spark` on local[2]: mlflow.pyfunc.spark_udf over the same model gives the
+    same decisions and probabilities as the local path."""
+    frame = new_rows(3_000, seed=11)
+    source = tmp_path / "customers.csv"
+    frame.to_csv(source, sep=";", index=False)
+    command = [sys.executable, "-m", "reprotune.cli", "predict", "--model", str(candidate_folder)]
+    local, spark = tmp_path / "local.parquet", tmp_path / "spark"
+    for out, engine in ((local, []), (spark, ["--engine", "spark", "--spark-master", "local[2]"])):
+        done = subprocess.run(
+            [*command, "--data", str(source), "--out", str(out), *engine],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    expected = pd.read_parquet(local).set_index("call_id").sort_index()
+    got = pd.read_parquet(spark).set_index("call_id").sort_index()
+    assert len(got) == len(frame) and (got.index == expected.index).all()
+    assert (got["prediction"] == expected["prediction"]).all()
+    np.testing.assert_allclose(got["probability_yes"], expected["probability_yes"], atol=1e-9)
+    assert (tmp_path / "spark" / "_SUCCESS").exists()

@@ -29,10 +29,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from reprotune.service.model import ModelRef, load
     from reprotune.tracking import tracking_uri
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     model = args.model or _default_model()
     ref = ModelRef.parse(model if model.startswith("models:/") else str(Path(model).resolve()))
+    store = args.tracking_uri or tracking_uri(project_root())
     with tempfile.TemporaryDirectory(prefix="reprotune-predict-") as downloads:
-        served = load(ref, args.tracking_uri or tracking_uri(project_root()), Path(downloads))
+        served = load(ref, store, Path(downloads))
+        if args.engine == "spark":
+            return _predict_on_spark(args, served, ref, store, Path(downloads))
         report = score_table(
             served,
             args.data,
@@ -54,6 +58,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"{report.rejected:,} row(s) with values the model cannot take -> {report.rejects}",
             file=sys.stderr,
         )
+    return 0
+
+
+def _predict_on_spark(args, served, ref, store: str, scratch: Path) -> int:
+    import time
+
+    from reprotune.scoring import score_on_spark
+
+    os.environ["MLFLOW_TRACKING_URI"] = store  # spark_udf resolves models:/ through it
+    uri = ref.uri
+    if not ref.in_registry:  # a candidate folder: its MLflow model folder, built here
+        from reprotune.serving import build_model_dir
+
+        uri = str(build_model_dir(Path(ref.uri), scratch / "mlflow-model"))
+    start = time.perf_counter()
+    rows = score_on_spark(
+        served, uri, args.data, Path(args.out), keep=args.keep, master=args.spark_master
+    )
+    print(
+        f"scored {rows:,} rows with {ref.uri} (version {served.version}) on Spark in "
+        f"{time.perf_counter() - start:.1f} s -> {args.out}/",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -319,6 +346,18 @@ def build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("--rejects", help="default: <out>.rejects.parquet")
     predict_cmd.add_argument("--chunk-rows", type=int, default=50_000, help="rows per chunk")
     predict_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict_cmd.add_argument(
+        "--engine",
+        choices=["local", "spark"],
+        default="local",
+        help="spark: score on Apache Spark through mlflow.pyfunc.spark_udf (--out is then a "
+        "Parquet folder); needs pyspark and Java",
+    )
+    predict_cmd.add_argument(
+        "--spark-master",
+        help="with --engine spark: e.g. local[2] or spark://host:7077 (default: the session's, "
+        "as spark-submit sets it, else local[*])",
+    )
     predict_cmd.add_argument(
         "--tracking-uri", help="default: MLFLOW_TRACKING_URI, else mlflow.db at the project root"
     )

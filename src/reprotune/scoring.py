@@ -119,11 +119,29 @@ def model_inputs(model, table: pa.Table, folder: Path):
     candidate = model.candidate
     if not candidate.typed_inputs:
         return table.column(TEXT_COLUMN).to_pandas().fillna("").astype(str).tolist()
-    frame = table.select(list(candidate.features)).to_pandas()
+    columns = {}
     for column, kind in candidate.features.items():
+        values = table.column(column)
+        if kind == "number" and pa.types.is_string(values.type):
+            values = _numbers(values)
+        values = values.to_numpy(zero_copy_only=False)
         if kind == "image":
-            frame[column] = frame[column].map(lambda v: _beside(v, folder))
-    return candidate.select_inputs(frame)
+            values = np.array([_beside(v, folder) for v in values], dtype=object)
+        columns[column] = values
+    return candidate.select_inputs_from_columns(columns)
+
+
+def _numbers(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A CSV's text column as float64 in Arrow (blank: missing); find_bad_rows has already set
+    aside what is not a number, so what is left parses."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(values)
+    blank = pc.equal(trimmed, "")
+    try:
+        return pc.cast(pc.if_else(blank, pa.scalar(None, pa.string()), trimmed), pa.float64())
+    except pa.ArrowInvalid:  # a spelling pandas reads and Arrow does not: the model's own rule
+        return values
 
 
 def kept_columns(model, names: list[str], keep: list[str] | None) -> list[str]:
@@ -359,3 +377,71 @@ def _progress(total: int | None, enabled: bool):
         total=total, unit="rows", unit_scale=True, desc="predict", disable=not enabled
     ) as bar:
         yield bar
+
+
+# -- Apache Spark ----------------------------------------------------------------------------
+
+
+def score_on_spark(
+    model,
+    model_uri: str,
+    source: str,
+    out: Path,
+    *,
+    keep: list[str] | None = None,
+    master: str | None = None,
+) -> int:
+    """The same scoring on Apache Spark: `mlflow.pyfunc.spark_udf` over the MLflow model (each
+    executor loads it once and scores its partitions in Arrow batches through the model's
+    python_function flavor, the code `mlflow models serve` runs). `out` is a Parquet folder
+    (Spark writes part files, then `_SUCCESS`). `master`: None keeps the session's (spark-submit
+    or a cluster's), else e.g. "local[2]". Returns the rows written."""
+    import mlflow.pyfunc
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    builder = SparkSession.builder.appName("reprotune predict")
+    if master:
+        builder = builder.master(master)
+    spark = builder.getOrCreate()
+    frame = _spark_table(spark, source)
+    features = model.candidate.features or {TEXT_COLUMN: "text"}
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise DataError(f"the table lacks the model's input column(s) {missing}; fix: add them")
+    for column, kind in features.items():
+        spark_type = "double" if kind == "number" else "string"
+        frame = frame.withColumn(column, F.col(column).cast(spark_type))
+    outputs = "label string, probability double"
+    if model.candidate.threshold is not None:
+        outputs += ", positive_probability double, threshold double"
+    predict = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=outputs, env_manager="local")
+    kept = kept_columns(model, frame.columns, keep)
+    scored = frame.withColumn("_scored", predict(*features)).select(
+        *kept,
+        F.col("_scored.label").alias("prediction"),
+        *(
+            [
+                F.col("_scored.positive_probability").alias(
+                    f"probability_{model.candidate.label_names[1]}"
+                )
+            ]
+            if model.candidate.threshold is not None
+            else [F.col("_scored.probability").alias("probability")]
+        ),
+        F.lit(model.version).alias("model_version"),
+    )
+    scored.write.mode("overwrite").parquet(str(out))
+    return spark.read.parquet(str(out)).count()
+
+
+def _spark_table(spark, source: str):
+    suffix = Path(urlparse(source).path).suffix.lower()
+    if suffix == ".parquet":
+        return spark.read.parquet(source)
+    if suffix in (".json", ".jsonl", ".ndjson"):
+        return spark.read.json(source)
+    with open(source, encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+    sep = max(SEPARATORS, key=header.count)
+    return spark.read.csv(source, header=True, sep=sep, multiLine=True, escape='"')

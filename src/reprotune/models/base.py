@@ -51,6 +51,12 @@ class Candidate(abc.ABC):
 
         return self.select_inputs(pd.DataFrame(records))
 
+    def select_inputs_from_columns(self, columns: dict):
+        """What `predict_proba` takes, from one array per input column (a scored chunk)."""
+        import pandas as pd
+
+        return self.select_inputs(pd.DataFrame(columns))
+
     @property
     def trains_on_validation(self) -> bool:
         """Whether the saved model also learned from the validation rows (its predictions

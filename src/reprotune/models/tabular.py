@@ -169,6 +169,9 @@ class SklearnTabular(Candidate):
     def select_inputs_from_records(self, records: list[dict]):
         return typed_arrays(records, self.features)
 
+    def select_inputs_from_columns(self, columns: dict):
+        return typed_arrays(columns, self.features)
+
     def n_parameters(self) -> int:
         return 0
 

@@ -153,11 +153,12 @@ def load(ref: ModelRef, tracking_uri: str | None, downloads: Path) -> ServedMode
     import mlflow.artifacts
 
     target = Path(tempfile.mkdtemp(prefix=f"v{version.version}-", dir=downloads))
+    # The version's own artifact location: a models:/ URI would be resolved against the
+    # default registry (MLFLOW_TRACKING_URI), not the one given here.
+    source = _client(tracking_uri).get_model_version_download_uri(ref.name, version.version)
     model_dir = Path(
         mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{ref.name}/{version.version}",
-            dst_path=str(target),
-            tracking_uri=tracking_uri,
+            artifact_uri=source, dst_path=str(target), tracking_uri=tracking_uri
         )
     )
     folder = _candidate_folder(model_dir)
