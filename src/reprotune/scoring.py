@@ -121,27 +121,15 @@ def model_inputs(model, table: pa.Table, folder: Path):
         return table.column(TEXT_COLUMN).to_pandas().fillna("").astype(str).tolist()
     columns = {}
     for column, kind in candidate.features.items():
-        values = table.column(column)
-        if kind == "number" and pa.types.is_string(values.type):
-            values = _numbers(values)
-        values = values.to_numpy(zero_copy_only=False)
+        fast = FEATURE_TYPES[kind].arrow_inputs(table.column(column))
+        if fast is not None:
+            columns[column] = fast[0]
+            continue
+        values = table.column(column).to_numpy(zero_copy_only=False)
         if kind == "image":
             values = np.array([_beside(v, folder) for v in values], dtype=object)
         columns[column] = values
     return candidate.select_inputs_from_columns(columns)
-
-
-def _numbers(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A CSV's text column as float64 in Arrow (blank: missing); find_bad_rows has already set
-    aside what is not a number, so what is left parses."""
-    import pyarrow.compute as pc
-
-    trimmed = pc.utf8_trim_whitespace(values)
-    blank = pc.equal(trimmed, "")
-    try:
-        return pc.cast(pc.if_else(blank, pa.scalar(None, pa.string()), trimmed), pa.float64())
-    except pa.ArrowInvalid:  # a spelling pandas reads and Arrow does not: the model's own rule
-        return values
 
 
 def kept_columns(model, names: list[str], keep: list[str] | None) -> list[str]:
@@ -190,12 +178,17 @@ def find_bad_rows(model, table: pa.Table, offset: int, folder: Path):
     bad = np.zeros(table.num_rows, dtype=bool)
     reasons: dict[int, list[str]] = {}
     for column, kind in features.items():
-        values = table.column(column).to_pandas()
-        if kind == "image":
-            values = values.map(lambda v: _beside(v, folder))
-        invalid = FEATURE_TYPES[kind].invalid(values).to_numpy()
+        fast = FEATURE_TYPES[kind].arrow_inputs(table.column(column))
+        if fast is not None:
+            invalid = fast[1]
+        else:
+            values = table.column(column).to_pandas()
+            if kind == "image":
+                values = values.map(lambda v: _beside(v, folder))
+            invalid = FEATURE_TYPES[kind].invalid(values).to_numpy()
         for i in np.flatnonzero(invalid):
-            reasons.setdefault(int(i), []).append(f"{column}={_short(values.iloc[i])} ({kind})")
+            value = table.column(column)[int(i)].as_py()
+            reasons.setdefault(int(i), []).append(f"{column}={_short(value)} ({kind})")
         bad |= invalid
     if not bad.any():
         return ~bad, None

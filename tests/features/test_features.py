@@ -49,3 +49,22 @@ def test_category_encoder_sends_unseen_levels_to_a_bucket_without_failing():
     names = list(encoder.get_feature_names_out())
     assert "job_infrequent_sklearn" in names  # unseen and rare levels share this bucket
     assert out[1][names.index("job_infrequent_sklearn")] == 1
+
+
+def test_number_arrow_pass_agrees_with_the_pandas_rules():
+    """Batch scoring types a text column in Arrow: the same numbers and the same invalid rows
+    as `inputs` and `invalid` give, row by row."""
+    import pyarrow as pa
+
+    spellings = ["1", " 2.5 ", "", None, "nan", "1e300", "-inf", "1e5", "-0.25"]
+    number = FEATURE_TYPES["number"]
+    # Text Arrow cannot parse: no Arrow pass, the pandas rules decide row by row.
+    assert number.arrow_inputs(pa.chunked_array([["1", "abc"]], pa.string())) is None
+    values, invalid = number.arrow_inputs(pa.chunked_array([spellings], pa.string()))
+    series = pd.Series(spellings, dtype=object)
+    np.testing.assert_array_equal(invalid, number.invalid(series).to_numpy())
+    valid = ~invalid
+    np.testing.assert_array_equal(values[valid], number.inputs(series).to_numpy()[valid])
+    parquet_floats = pa.chunked_array([[1.5, None, float("nan"), 1e39]], pa.float64())
+    values, invalid = number.arrow_inputs(parquet_floats)
+    assert invalid.tolist() == [False, False, False, True]  # NaN is missing; 1e39 overflows

@@ -136,6 +136,7 @@ def _block(frame, columns: list[str], key: str):
 # encoder's own transform.
 
 UNSEEN = "\x00unseen level\x00"  # a value no training split holds
+LOOKUP_VECTORIZED_ROWS = 256
 
 
 def _checked_shortcut(encoder, sources, frame: pd.DataFrame, expected):
@@ -216,10 +217,16 @@ class Lookup:
         parts = []
         for column, index, table in zip(self.columns, self.levels, self.tables, strict=True):
             unseen, missing = len(table) - 2, len(table) - 1
-            rows = [
-                index.get(value, unseen) if isinstance(value, str) else missing
-                for value in np.asarray(frame[column], dtype=object)
-            ]
+            values = np.asarray(frame[column], dtype=object)
+            if len(values) > LOOKUP_VECTORIZED_ROWS:  # pandas' hash table, in C
+                rows = pd.Index(list(index), dtype=object).get_indexer(values)
+                rows[rows < 0] = unseen
+                rows[pd.isna(values)] = missing
+            else:  # a few rows: a dict is faster than building an index
+                rows = [
+                    index.get(value, unseen) if isinstance(value, str) else missing
+                    for value in values
+                ]
             parts.append(table[np.asarray(rows, dtype=np.intp)])
         return np.hstack(parts)
 

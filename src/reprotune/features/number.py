@@ -43,6 +43,32 @@ class NumberFeature(FeatureType):
         except (TypeError, ValueError):
             return self.inputs(pd.Series(values, dtype=object)).to_numpy(dtype="float64")
 
+    def arrow_inputs(self, values) -> tuple[np.ndarray, np.ndarray] | None:
+        """Arrow's parse of a text column (trimmed; blank is missing), or its numbers as they
+        are; invalid as `invalid` says. None when Arrow cannot parse a value (then pandas'
+        rules decide, row by row)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        present = pc.is_valid(values)
+        text = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+        if text:
+            trimmed = pc.utf8_trim_whitespace(values)
+            present = pc.fill_null(pc.and_kleene(present, pc.not_equal(trimmed, "")), False)
+            kept = pc.if_else(present, trimmed, pa.scalar(None, values.type))
+            try:
+                values = pc.cast(kept, pa.float64())
+            except pa.ArrowInvalid:
+                return None
+        elif not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)):
+            return None
+        numbers = values.to_numpy(zero_copy_only=False).astype("float64")
+        present = present.to_numpy(zero_copy_only=False)
+        spelled_nan = present & np.isnan(numbers) if text else np.zeros(len(numbers), bool)
+        with np.errstate(invalid="ignore"):
+            invalid = spelled_nan | (np.abs(numbers) > FLOAT32_MAX)
+        return numbers, invalid
+
     def invalid(self, series: pd.Series) -> pd.Series:
         """Text that is not a number, infinities, and magnitudes beyond float32 (the tree
         families compute in float32: 1e300 would become infinity there)."""

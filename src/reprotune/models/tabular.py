@@ -188,10 +188,21 @@ class SklearnTabular(Candidate):
         return model
 
 
-def typed_arrays(inputs, features: dict[str, str]) -> dict[str, np.ndarray]:
+class TypedColumns(dict):
+    """typed_arrays' answer: column -> array of a model's inputs, for these features."""
+
+    def __init__(self, columns: dict, features: dict[str, str]):
+        super().__init__(columns)
+        self.features = features
+
+
+def typed_arrays(inputs, features: dict[str, str]) -> TypedColumns:
     """What `tabular_inputs` gives, as one array per feature column and without building a
     DataFrame (pandas costs ~0.1 ms per column per call, whatever the rows: most of a one-row
-    prediction). `inputs`: a DataFrame, a mapping of columns, or a list of records."""
+    prediction). `inputs`: a DataFrame, a mapping of columns, or a list of records; typed
+    columns for the same features come back as they are."""
+    if isinstance(inputs, TypedColumns) and inputs.features == features:
+        return inputs
     if isinstance(inputs, pd.DataFrame):
         missing = [c for c in features if c not in inputs.columns]
         _require(missing)
@@ -205,7 +216,10 @@ def typed_arrays(inputs, features: dict[str, str]) -> dict[str, np.ndarray]:
         records = list(inputs)
         _require([c for c in features if records and c not in records[0]])
         columns = {c: np.array([r.get(c) for r in records], dtype=object) for c in features}
-    return {c: FEATURE_TYPES[kind].input_array(columns[c]) for c, kind in features.items()}
+    return TypedColumns(
+        {c: FEATURE_TYPES[kind].input_array(columns[c]) for c, kind in features.items()},
+        features,
+    )
 
 
 def _require(missing: list[str]) -> None:
