@@ -28,7 +28,7 @@ DATA ?=
 # `reprotune dvc` is the dvc CLI without the warnings a first run cannot avoid (see dvc_cli.py).
 DVC := reprotune dvc
 
-.PHONY: install pipeline test lint
+.PHONY: install pipeline test test-e2e test-all lint
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,9 +57,19 @@ endif
 # The suite runs on every core (pytest-xdist): a test module stays on one worker, so its
 # module fixtures (an example pipeline run once) are shared; tests/conftest.py gives each
 # worker's stages one thread. TEST_WORKERS=0 runs it in this process.
+# Tiers: `make test` the fast one (units and components: real libraries, tiny data),
+# `make test-e2e` the end-to-end one (example pipelines through dvc, servers, browser, Spark),
+# `make test-all` both in one run (what CI runs).
 TEST_WORKERS ?= auto
+PYTEST := pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 test: install
-	pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	$(PYTEST) -m "not e2e"
+
+test-e2e: install
+	$(PYTEST) -m e2e
+
+test-all: install
+	$(PYTEST)
 
 lint: install
 	pre-commit run --all-files

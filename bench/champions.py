@@ -40,13 +40,14 @@ def champion(project: Path) -> tuple[str, str]:
 
 def example_records(store: str, model: str) -> tuple[list[dict], str, dict]:
     """Request records from the model's input example (texts for a text model), its family
-    and version."""
+    and version (`typed`: whether it reads a table's columns)."""
     from reprotune.service.model import ModelRef
     from reprotune.service.model import load as load_model
 
     with tempfile.TemporaryDirectory() as folder:
         served = load_model(ModelRef.parse(model), store, Path(folder))
     family = f"{served.card['family']} ({served.info.get('candidate', '')})"
+    served.info["typed"] = served.candidate.typed_inputs
     if not served.candidate.typed_inputs:
         return [{"text": t} for t in TEXTS], family, served.info
     return [dict(r) for r in served.card["input_example"]], family, served.info
@@ -180,8 +181,8 @@ def main() -> None:
                 f"| {r['server']} | {r['concurrency']} | {r['requests_per_s']} | {r['p50_ms']} "
                 f"| {r['p99_ms']} | {r['errors']} |"
             )
-        if not args.predict_rows:
-            continue
+        if not args.predict_rows or not info["typed"]:
+            continue  # a text model's raw files hold no `text` column to score
         with tempfile.TemporaryDirectory() as scratch:
             print("\n| rows | seconds | rows/s | peak RSS MiB |\n|---|---|---|---|")
             for n in args.predict_rows:

@@ -4,11 +4,14 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 from commands import run
 from mlflow.tracking import MlflowClient
 from servers import _stderr, free_port, popen_server, stop, wait_for_http
 
 from reprotune.tracking import ui_url
+
+pytestmark = pytest.mark.e2e  # a real server, pipeline or browser: `make test-e2e`
 
 REPROTUNE = str(Path(sys.executable).parent / "reprotune")
 

@@ -154,6 +154,7 @@ def test_the_command_scores_a_file_and_a_killed_run_leaves_no_output(candidate_f
 JAVA = shutil.which("java")
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(JAVA is None, reason="needs a Java runtime (.ci/run installs one)")
 def test_spark_local_2_scores_what_the_local_path_scores(candidate_folder, tmp_path):
     """`--engine spark` on local[2]: mlflow.pyfunc.spark_udf over the same model gives the

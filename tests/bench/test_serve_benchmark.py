@@ -5,7 +5,10 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 from commands import run
+
+pytestmark = pytest.mark.e2e  # a real server, pipeline or browser: `make test-e2e`
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "service"))
 

@@ -5,8 +5,11 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 from commands import run
 from corpus import write_ag_news_csv
+
+pytestmark = pytest.mark.e2e  # a real server, pipeline or browser: `make test-e2e`
 
 BENCH = Path(__file__).parents[2] / "bench"
 

@@ -12,6 +12,8 @@ from tiny_bert import build_tiny_bert
 from reprotune.config import DataParams, PreprocessParams
 from reprotune.data.prepare import prepare, write_splits
 
+pytestmark = pytest.mark.e2e  # a real server, pipeline or browser: `make test-e2e`
+
 SCRIPT = Path(__file__).parents[2] / "bench" / "transformer_grid.py"
 COLUMNS = ["label", "title", "description"]
 # The script's dev set takes 250 unused training-file rows per class.

@@ -27,6 +27,8 @@ from reprotune.models.background import save_background
 from reprotune.registry import register_champion
 from reprotune.tracking import stage_run
 
+pytestmark = pytest.mark.e2e  # a real server, pipeline or browser: `make test-e2e`
+
 TEXT_MODEL = "svc-text"
 TABULAR_MODEL = "svc-bank"
 TRACKING = TrackingParams(experiment="svc")

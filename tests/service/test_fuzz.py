@@ -8,6 +8,8 @@ from schemathesis import GenerationMode
 from servers import stop
 from test_app import TABULAR_MODEL, TEXT_MODEL, serve, store  # noqa: F401 - the store fixture
 
+pytestmark = pytest.mark.e2e  # a real server, pipeline or browser: `make test-e2e`
+
 
 @pytest.fixture(scope="module", params=[TABULAR_MODEL, TEXT_MODEL])
 def fuzzed(request, store):  # noqa: F811
