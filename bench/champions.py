@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from serve_benchmark import BIN, free_port, load, start, stop
+from serve_benchmark import BIN, free_port, load, mlflow_serve_command, start, stop
 
 TEXTS = [
     "Oil prices fell as stocks rallied on strong bank profits.",
@@ -82,21 +82,7 @@ def serve_side_by_side(store: str, model: str, records, requests: int) -> list[d
         ),
         (
             "mlflow models serve",
-            [
-                str(BIN / "mlflow"),
-                "models",
-                "serve",
-                "-m",
-                model,
-                "--env-manager",
-                "local",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(theirs_port),
-                "--workers",
-                "1",
-            ],
+            mlflow_serve_command(model, theirs_port),
             f"http://127.0.0.1:{theirs_port}",
             "/ping",
             "/invocations",

@@ -60,6 +60,14 @@ def start(command: list[str], env: dict, ready_url: str) -> subprocess.Popen:
     sys.exit(f"{command[0]} did not start")
 
 
+def mlflow_serve_command(model: str, port: int, workers: int = 1) -> list[str]:
+    """`mlflow models serve` on loopback, in this environment (no conda/virtualenv build)."""
+    return [
+        str(BIN / "mlflow"), "models", "serve", "-m", model, "--env-manager", "local",
+        "-h", "127.0.0.1", "-p", str(port), "--workers", str(workers),
+    ]  # fmt: skip
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -154,21 +162,7 @@ def main() -> None:
         f"http://127.0.0.1:{ours_port}/ready",
     )
     theirs = start(
-        [
-            str(BIN / "mlflow"),
-            "models",
-            "serve",
-            "-m",
-            args.model,
-            "--env-manager",
-            "local",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(theirs_port),
-            "--workers",
-            str(args.workers),
-        ],
+        mlflow_serve_command(args.model, theirs_port, args.workers),
         env,
         f"http://127.0.0.1:{theirs_port}/ping",
     )

@@ -74,7 +74,7 @@ def _predict_on_spark(args, served, ref, store: str, scratch: Path) -> int:
         uri = str(build_model_dir(Path(ref.uri), scratch / "mlflow-model"))
     start = time.perf_counter()
     rows = score_on_spark(
-        served, uri, args.data, Path(args.out), keep=args.keep, master=args.spark_master
+        served, uri, args.data, args.out, keep=args.keep, master=args.spark_master
     )
     print(
         f"scored {rows:,} rows with {ref.uri} (version {served.version}) on Spark in "

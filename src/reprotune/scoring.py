@@ -379,7 +379,7 @@ def score_on_spark(
     model,
     model_uri: str,
     source: str,
-    out: Path,
+    out: str,
     *,
     keep: list[str] | None = None,
     master: str | None = None,
@@ -424,8 +424,8 @@ def score_on_spark(
         ),
         F.lit(model.version).alias("model_version"),
     )
-    scored.write.mode("overwrite").parquet(str(out))
-    return spark.read.parquet(str(out)).count()
+    scored.write.mode("overwrite").parquet(out)  # a URI (hdfs://, s3a://) stays as given
+    return spark.read.parquet(out).count()
 
 
 def _spark_table(spark, source: str):
@@ -434,7 +434,8 @@ def _spark_table(spark, source: str):
         return spark.read.parquet(source)
     if suffix in (".json", ".jsonl", ".ndjson"):
         return spark.read.json(source)
-    with open(source, encoding="utf-8", errors="replace") as handle:
-        header = handle.readline()
-    sep = max(SEPARATORS, key=header.count)
+    sep = ","
+    if Path(source).is_file():  # a local file: its separator, detected as for the local path
+        with open(source, encoding="utf-8", errors="replace") as handle:
+            sep = max(SEPARATORS, key=handle.readline().count)
     return spark.read.csv(source, header=True, sep=sep, multiLine=True, escape='"')
