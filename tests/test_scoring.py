@@ -103,11 +103,15 @@ def test_skip_writes_bad_rows_to_rejects_and_scores_the_rest(served, tmp_path):
     assert sorted(pd.read_parquet(out)["row"]) == sorted(set(range(300)) - {5, 205, 206})
 
 
-def test_a_missing_feature_column_is_named(served, tmp_path):
+def test_a_missing_feature_column_or_kept_column_is_named(served, tmp_path):
     source = tmp_path / "in.csv"
     new_rows(10).drop(columns=["month"]).to_csv(source, index=False)
     with pytest.raises(DataError, match=r"lacks the model's input column\(s\) \['month'\]"):
         score_table(served, str(source), tmp_path / "out.parquet")
+    new_rows(10).to_csv(source, index=False)
+    with pytest.raises(DataError, match=r"--keep \['customer'\]: not columns"):
+        score_table(served, str(source), tmp_path / "out.parquet", keep=["customer"])
+    assert not (tmp_path / "out.parquet").exists()
 
 
 def test_the_command_scores_a_file_and_a_killed_run_leaves_no_output(candidate_folder, tmp_path):

@@ -134,6 +134,12 @@ def model_inputs(model, table: pa.Table, folder: Path):
 
 def kept_columns(model, names: list[str], keep: list[str] | None) -> list[str]:
     if keep is not None:
+        unknown = [c for c in keep if c not in names]
+        if unknown:
+            raise DataError(
+                f"--keep {unknown}: not columns of the table (it has {names[:20]}); fix: name "
+                "columns it has"
+            )
         return list(keep)
     used = set(model.candidate.features or {TEXT_COLUMN: "text"})
     return [n for n in names if n not in used and n not in OUTPUT_NAMES]
