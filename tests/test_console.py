@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from commands import baseline_only_project, git_commit_all, run
 
@@ -44,6 +45,7 @@ def with_keras_candidate(project: Path) -> None:
     git_commit_all(project, "a keras candidate")
 
 
+@pytest.mark.e2e  # the real dvc CLI on a generated project
 def test_a_first_experiment_prints_one_line_per_stage_and_no_warnings(tmp_path):
     project = copy_pipeline(ROOT, tmp_path / "project")
     baseline_only_project(project, tmp_path / "corpus", n_train=30, n_test=10)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from commands import git_commit_all, run
 from image_data import write_poi_like
@@ -140,6 +141,7 @@ def test_init_reads_a_url_from_loopback(tmp_path, capsys):
     assert params["data"]["features"]["job"] == "category"
 
 
+@pytest.mark.e2e  # the real dvc CLI on a generated project
 def test_generated_params_run_in_the_pipeline(tmp_path):
     """The written params.yaml runs as is: fetch, preprocess, a candidate's train and
     evaluate (the whole tabular pipeline runs in the Bank Marketing e2e test)."""
