@@ -402,6 +402,14 @@ def score_on_spark(
     builder = SparkSession.builder.appName("reprotune predict")
     if master:
         builder = builder.master(master)
+    if master and master.startswith("local"):
+        # One machine: the driver on loopback (the host name may not resolve, and nothing
+        # needs to reach it from outside) and no web UI on port 4040.
+        builder = (
+            builder.config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.ui.enabled", "false")
+        )
     spark = builder.getOrCreate()
     frame = _spark_table(spark, source)
     features = model.candidate.features or {TEXT_COLUMN: "text"}
