@@ -73,15 +73,17 @@ def score_table(
         offset = scored = rejected = 0
         for batch in batches:
             table = pa.Table.from_batches([batch])
-            good, errors = find_bad_rows(model, table, offset, path.parent)
+            good, errors, typed = find_bad_rows(model, table, offset, path.parent)
             if errors is not None and on_error == "fail":
                 raise DataError(errors.describe())
             if errors is not None:
                 rejected_writer.write(errors.table)
                 rejected += errors.count
             kept = table.filter(pa.array(good)) if errors is not None else table
+            if errors is not None:
+                typed = {column: values[good] for column, values in typed.items()}
             rows = np.flatnonzero(good) + offset
-            writer.write(score_chunk(model, kept, rows, keep, path.parent))
+            writer.write(score_chunk(model, kept, rows, keep, path.parent, typed))
             scored += len(rows)
             offset += batch.num_rows
             bar.update(batch.num_rows)
@@ -92,10 +94,13 @@ def score_table(
     )
 
 
-def score_chunk(model, table: pa.Table, rows: np.ndarray, keep, folder: Path) -> pa.Table:
-    """The output rows of one chunk (already free of bad rows)."""
+def score_chunk(
+    model, table: pa.Table, rows: np.ndarray, keep, folder: Path, typed: dict
+) -> pa.Table:
+    """The output rows of one chunk (already free of bad rows; `typed`: its columns the
+    feature types' Arrow pass already typed)."""
     candidate = model.candidate
-    frame = model_inputs(model, table, folder)
+    frame = model_inputs(model, table, folder, typed)
     proba = np.asarray(candidate.predict_proba(frame)) if len(rows) else np.zeros((0, 0))
     from reprotune.models import decide
 
@@ -113,7 +118,7 @@ def score_chunk(model, table: pa.Table, rows: np.ndarray, keep, folder: Path) ->
     return pa.table(columns)
 
 
-def model_inputs(model, table: pa.Table, folder: Path):
+def model_inputs(model, table: pa.Table, folder: Path, typed: dict):
     """What the model's predict_proba takes, from a chunk: the typed feature columns (image
     paths relative to the scored file's folder), or the text column."""
     candidate = model.candidate
@@ -121,9 +126,8 @@ def model_inputs(model, table: pa.Table, folder: Path):
         return table.column(TEXT_COLUMN).to_pandas().fillna("").astype(str).tolist()
     columns = {}
     for column, kind in candidate.features.items():
-        fast = FEATURE_TYPES[kind].arrow_inputs(table.column(column))
-        if fast is not None:
-            columns[column] = fast[0]
+        if column in typed:
+            columns[column] = typed[column]
             continue
         values = table.column(column).to_numpy(zero_copy_only=False)
         if kind == "image":
@@ -171,8 +175,8 @@ class BadRows:
 
 
 def find_bad_rows(model, table: pa.Table, offset: int, folder: Path):
-    """(mask of good rows, BadRows or None) of one chunk; DataError if a feature column is
-    missing from the table."""
+    """(mask of good rows, BadRows or None, {column: model inputs} for the columns a feature
+    type's Arrow pass typed) of one chunk; DataError if a feature column is missing."""
     features = model.candidate.features or {TEXT_COLUMN: "text"}
     missing = [c for c in features if c not in table.column_names]
     if missing:
@@ -183,10 +187,11 @@ def find_bad_rows(model, table: pa.Table, offset: int, folder: Path):
         )
     bad = np.zeros(table.num_rows, dtype=bool)
     reasons: dict[int, list[str]] = {}
+    typed = {}
     for column, kind in features.items():
         fast = FEATURE_TYPES[kind].arrow_inputs(table.column(column))
         if fast is not None:
-            invalid = fast[1]
+            typed[column], invalid = fast
         else:
             values = table.column(column).to_pandas()
             if kind == "image":
@@ -197,13 +202,13 @@ def find_bad_rows(model, table: pa.Table, offset: int, folder: Path):
             reasons.setdefault(int(i), []).append(f"{column}={_short(value)} ({kind})")
         bad |= invalid
     if not bad.any():
-        return ~bad, None
+        return ~bad, None, typed
     where = np.flatnonzero(bad)
     messages = [", ".join(reasons[int(i)]) for i in where]
     rejected = table.filter(pa.array(bad))
     rejected = rejected.append_column("row", pa.array(where + offset, pa.int64()))
     rejected = rejected.append_column("error", pa.array(messages, pa.string()))
-    return ~bad, BadRows([int(i) + offset for i in where], messages, rejected)
+    return ~bad, BadRows([int(i) + offset for i in where], messages, rejected), typed
 
 
 def _short(value) -> str:

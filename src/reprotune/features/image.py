@@ -32,8 +32,8 @@ class ImageFeature(FeatureType):
 
     def invalid(self, series: pd.Series) -> pd.Series:
         """A value that is neither image bytes, base64 nor an existing file."""
-        present = ~is_missing(series.astype(object))
-        return present & series.astype(object).map(image_bytes).isna()
+        values = series.astype(object)
+        return ~is_missing(values) & values.map(image_bytes).isna()
 
     def sklearn_encoder(self):
         """None: no scikit-learn family reads images (their `reads` leave `image` out, so

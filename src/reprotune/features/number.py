@@ -72,8 +72,9 @@ class NumberFeature(FeatureType):
     def invalid(self, series: pd.Series) -> pd.Series:
         """Text that is not a number, infinities, and magnitudes beyond float32 (the tree
         families compute in float32: 1e300 would become infinity there)."""
-        numbers = pd.to_numeric(series.where(~is_missing(series)), errors="coerce")
-        not_numbers = numbers.isna() & ~is_missing(series)
+        missing = is_missing(series)
+        numbers = pd.to_numeric(series.where(~missing), errors="coerce")
+        not_numbers = numbers.isna() & ~missing
         return not_numbers | (numbers.abs() > FLOAT32_MAX)
 
     def sklearn_encoder(self):

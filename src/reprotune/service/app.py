@@ -300,8 +300,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     return app
 
 
-def field_error(field: str, message: str, value=None) -> dict:
-    return {"loc": ["body", field], "msg": message, "type": "value_error", "input": value}
+def field_error(field: str, message: str) -> dict:
+    return {"loc": ["body", field], "msg": message, "type": "value_error", "input": None}
 
 
 def excerpt(value) -> str | None:
