@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
+from reprotune.families.ensemble import EnsembleParams
+from reprotune.families.ensemble.model import Ensemble, load_members
 from reprotune.models.base import fit_inputs
-from reprotune.models.ensemble import Ensemble, EnsembleParams, load_members
 
 SETTINGS = {
     "voting, equal weights": {"method": "voting"},

@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILY_IMPORTS = {
-    "tfidf_logreg": "import reprotune.models.tfidf_logreg",
+    "tfidf_logreg": "import reprotune.families.tfidf_logreg.model",
     "keras_mlp": "from reprotune.models import keras_mlp; keras_mlp._keras()",
     "hf_transformer": "import torch, transformers; from reprotune.models import hf_transformer; "
     "transformers.AutoModelForSequenceClassification",

@@ -17,8 +17,9 @@ import yaml
 from pipeline_benchmark import ag_news_data
 from sklearn.metrics import f1_score
 
-from reprotune.config import DataParams, PreprocessParams, parse_params
+from reprotune.config import parse_params
 from reprotune.data.prepare import prepare
+from reprotune.data.settings import DataParams, PreprocessParams
 from reprotune.data.sources import load_files
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@
     .venv/bin/python bench/transformer_grid.py --processed-dir data/processed \
         --checkpoint PATH_OR_NAME --lr 5e-5 1e-4 2e-4 --batch-size 8 16 --epochs 5
 
-Uses the pipeline's own candidate code (reprotune.models.hf_transformer) on the train/val/test
+Uses the pipeline's own candidate code (reprotune.families.hf_transformer) on the train/val/test
 parquet files the preprocess stage wrote. Pick settings by the validation column; the test
 column is printed for the record, not for choosing. Runs on CUDA when present.
 
@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from reprotune import models
-from reprotune.config import PreprocessParams, TransformerParams
 from reprotune.data.prepare import build_text, load_label_names, load_split
+from reprotune.data.settings import PreprocessParams
 from reprotune.evaluation import quality_metrics
+from reprotune.families.hf_transformer import TransformerParams
 
 AG_NEWS_COLUMNS = ["label", "title", "description"]
 DEV_ROWS_PER_CLASS = 250

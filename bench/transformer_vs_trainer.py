@@ -170,8 +170,8 @@ def serve_format(args) -> dict:
     """Export the saved PyTorch model in `args.format` and time it as evaluate does."""
     from reprotune import models
     from reprotune.evaluation import latency_ms
+    from reprotune.families.hf_transformer import export as transformer_export
     from reprotune.io import read_json, write_json
-    from reprotune.models import transformer_export
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "model"

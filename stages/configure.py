@@ -9,9 +9,8 @@ from reprotune.launcher import handoff
 handoff(__name__, __file__)  # a warm process runs the stage when one is up
 
 from reprotune import paths, summaries
-from reprotune.config import TransformerParams, load_params, resolved_config
+from reprotune.config import load_params, resolved_config
 from reprotune.io import staged_dir, write_json
-from reprotune.models.checkpoint import check_checkpoint
 from reprotune.stage import run_stage, say
 from reprotune.tracking import stage_run
 
@@ -19,8 +18,8 @@ from reprotune.tracking import stage_run
 def main() -> None:
     params = load_params()
     configs = {name: resolved_config(params, name) for name in params.train.candidates}
-    if any(isinstance(c, TransformerParams) for c in params.train.candidates.values()):
-        check_checkpoint(params.checkpoint)
+    for name in params.train.candidates:
+        params.candidate(name).check_ready()
     with stage_run("configure", params.tracking) as run:
         with staged_dir(paths.CONFIGS_DIR) as folder:
             for name, config in configs.items():

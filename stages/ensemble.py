@@ -28,7 +28,7 @@ def main(name: str) -> None:
             f"{', '.join(params.ensemble.candidates) or '(none defined)'}"
         )
     settings = params.ensemble.candidates[name]
-    from reprotune.models.ensemble import Ensemble, check_fold_counts, load_members
+    from reprotune.families.ensemble.model import Ensemble, check_fold_counts, load_members
 
     label_names = load_label_names()
     members, cards = load_members(settings.members, label_names)

@@ -9,19 +9,14 @@ import sys
 import time
 
 from reprotune import models, paths, plots, runtime, summaries
-from reprotune.config import (
-    apply_tuned,
-    load_params,
-    read_decision_settings,
-    read_resolved_config,
-    read_tuned_params,
-)
+from reprotune.config import load_params, read_decision_settings, read_resolved_config
 from reprotune.data.prepare import load_features, load_label_names, load_split
 from reprotune.io import staged_dir, write_json
 from reprotune.models.background import save_background
 from reprotune.models.base import fit_inputs, input_example
 from reprotune.stage import run_stage, say, single_argument
 from reprotune.tracking import stage_run
+from reprotune.tuning_settings import apply_tuned, read_tuned_params
 
 
 def main(candidate: str) -> None:

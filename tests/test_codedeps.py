@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from reprotune import codedeps
-from reprotune.models import FAMILY_CLASSES
+from reprotune.models.registry import NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
@@ -77,13 +77,17 @@ def test_ensemble_stages_depend_on_every_config(stage):
 
 
 def test_family_code_names_the_helpers_each_family_runs():
-    modules = {f: codedeps.family_code(f, ROOT / "src")["modules"] for f in FAMILY_CLASSES}
-    assert "src/reprotune/models/keras_mlp.py" in modules["keras_tabular"]
-    assert "src/reprotune/models/keras_tabular.py" in modules["keras_multimodal"]
-    for helper in ("token_cache", "checkpoint", "transformer_export"):
-        assert f"src/reprotune/models/{helper}.py" in modules["hf_transformer"]
-        assert f"src/reprotune/models/{helper}.py" not in modules["tfidf_logreg"]
-    assert "src/reprotune/models/keras_mlp.py" not in modules["xgboost"]
+    modules = {f: codedeps.family_code(f, ROOT / "src")["modules"] for f in NAMES}
+    for family in NAMES:  # its params and its model
+        assert f"src/reprotune/families/{family}/__init__.py" in modules[family]
+        assert f"src/reprotune/families/{family}/model.py" in modules[family]
+    assert "src/reprotune/models/keras.py" in modules["keras_tabular"]
+    assert "src/reprotune/models/keras.py" in modules["keras_multimodal"]
+    for helper in ("token_cache", "checkpoint", "export"):
+        assert f"src/reprotune/families/hf_transformer/{helper}.py" in modules["hf_transformer"]
+        assert not any(helper in m for m in modules["tfidf_logreg"])
+    assert "src/reprotune/models/keras.py" not in modules["xgboost"]
+    assert not any("families/keras_mlp" in m for m in modules["keras_tabular"])
     assert "src/reprotune/tracking.py" not in modules["keras_mlp"]
 
 
@@ -93,7 +97,7 @@ def test_family_code_digest_follows_a_helper_edit(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(ROOT / "src" / "reprotune", src / "reprotune")
     before = {f: codedeps.family_code(f, src)["md5"] for f in ("keras_tabular", "xgboost")}
-    helper = src / "reprotune" / "models" / "keras_mlp.py"
+    helper = src / "reprotune" / "models" / "keras.py"
     helper.write_text(helper.read_text() + "\n# edited\n")
     codedeps._closure_of.cache_clear()
     after = {f: codedeps.family_code(f, src)["md5"] for f in ("keras_tabular", "xgboost")}

@@ -8,9 +8,10 @@ from corpus import LABEL_NAMES, texts_and_labels
 from servers import free_port
 
 from reprotune import hub, models
-from reprotune.config import DataParams, TransformerParams
+from reprotune.data.settings import DataParams
 from reprotune.data.sources import fetch
 from reprotune.errors import DataError, ParamsError
+from reprotune.families.hf_transformer import TransformerParams
 
 
 @pytest.fixture

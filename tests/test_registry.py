@@ -2,9 +2,9 @@ import pytest
 from corpus import LABEL_NAMES, texts_and_labels
 
 from reprotune import models
-from reprotune.config import TfidfLogregParams, TrackingParams
+from reprotune.families.tfidf_logreg import TfidfLogregParams
 from reprotune.registry import Standing, decide, register_champion
-from reprotune.tracking import stage_run
+from reprotune.tracking import TrackingParams, stage_run
 
 NAME = "unit-model"
 

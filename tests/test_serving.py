@@ -6,7 +6,9 @@ from corpus import LABEL_NAMES, texts_and_labels
 from tiny_bert import build_tiny_bert
 
 from reprotune import models
-from reprotune.config import KerasMlpParams, TfidfLogregParams, TransformerParams
+from reprotune.families.hf_transformer import TransformerParams
+from reprotune.families.keras_mlp import KerasMlpParams
+from reprotune.families.tfidf_logreg import TfidfLogregParams
 from reprotune.serving import build_model_dir, pip_requirements
 
 TEXTS = ["shares profit market", "goal coach match", "election minister treaty"]

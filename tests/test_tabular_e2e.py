@@ -33,7 +33,7 @@ MODEL_NAME = "reprotune-bank-marketing"
 def shrink(params_file: Path) -> None:
     """The example's params, made quick for tiny data (every phase and family kept)."""
     params = yaml.safe_load(params_file.read_text())
-    # Less mlp_one_hot (mlp_embeddings with one-hot inputs: tests/models): CI time.
+    # Less mlp_one_hot (mlp_embeddings with one-hot inputs: tests/families): CI time.
     keep_only(params, [*CANDIDATES, ENSEMBLE])
     candidates = params["train"]["candidates"]
     candidates["random_forest"]["n_estimators"] = 60

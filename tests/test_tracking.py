@@ -8,9 +8,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from reprotune.config import TrackingParams
 from reprotune.errors import TrackingError
-from reprotune.tracking import flatten, param_value, stage_run, tracking_uri
+from reprotune.tracking import TrackingParams, flatten, param_value, stage_run, tracking_uri
 
 TRACKING = TrackingParams(experiment="unit")
 
@@ -147,7 +146,7 @@ def test_not_required_tracking_warns_and_goes_on(in_tmp, monkeypatch):
 def test_run_of_a_killed_process_is_marked_killed_on_the_next_invocation(in_tmp):
     script = (
         "import os, signal\n"
-        "from reprotune.config import TrackingParams\n"
+        "from reprotune.tracking import TrackingParams\n"
         "from reprotune.tracking import stage_run\n"
         "with stage_run('train', TrackingParams(experiment='unit'), candidate='x'):\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -167,7 +166,7 @@ def test_run_of_a_killed_process_is_marked_killed_on_the_next_invocation(in_tmp)
 def test_sigterm_marks_the_run_killed(in_tmp):
     script = (
         "import os, signal\n"
-        "from reprotune.config import TrackingParams\n"
+        "from reprotune.tracking import TrackingParams\n"
         "from reprotune.stage import run_stage\n"
         "from reprotune.tracking import stage_run\n"
         "def main():\n"
@@ -205,7 +204,7 @@ def test_stage_run_tags_lineage_and_logs_params(in_tmp, monkeypatch):
 
 def test_processes_creating_a_new_store_together_do_not_race(in_tmp):
     script = (
-        "from reprotune.config import TrackingParams\n"
+        "from reprotune.tracking import TrackingParams\n"
         "from reprotune.tracking import stage_run\n"
         "with stage_run('fetch', TrackingParams(experiment='unit')):\n"
         "    pass\n"

@@ -17,8 +17,9 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
 from reprotune import tuning
-from reprotune.config import KerasMlpParams, parse_params
+from reprotune.config import parse_params
 from reprotune.errors import ParamsError
+from reprotune.families.keras_mlp import KerasMlpParams
 from reprotune.models.training import epoch_metrics
 from reprotune.tracking import StageRun
 from reprotune.workspace import copy_pipeline

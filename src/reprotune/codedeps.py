@@ -7,12 +7,10 @@ finds (tests/test_codedeps.py keeps the two equal) and the configure stage write
 each candidate family's modules into configs/<candidate>.json, so editing a module that one
 family uses re-trains exactly the candidates of the families that use it.
 
-Two kinds of edges are not followed:
-- modules that only speak to the console or MLflow (`NOT_RESULTS`): editing a log line must
-  not retrain anything;
-- `reprotune.config` into the model families: config imports their params classes to build
-  one validated view of params.yaml, and a family's settings reach its stages through the
-  configs/<candidate>.json that configure writes (with the digest below), not through config.
+Modules that only speak to the console or MLflow (`NOT_RESULTS`) are not followed: editing a
+log line must not retrain anything. The families are reached through their registry by name
+(reprotune.models.registry), not by an import: a family's settings and code reach its stages through
+the configs/<candidate>.json that configure writes, with the digest below.
 """
 
 import ast
@@ -36,7 +34,6 @@ NOT_RESULTS = frozenset(
         "reprotune.tracking",
     }
 )
-FAMILIES_PACKAGE = "reprotune.models"
 
 
 def module_file(module: str, root: Path = SOURCE_ROOT) -> Path | None:
@@ -83,13 +80,8 @@ def imported_modules(path: Path, root: Path = SOURCE_ROOT, top_level: bool = Fal
     return found
 
 
-def _followed(importer: str, imported: str) -> bool:
-    if imported in NOT_RESULTS:
-        return False
-    from_config_to_family = importer == "reprotune.config" and imported.startswith(
-        f"{FAMILIES_PACKAGE}."
-    )
-    return not from_config_to_family
+def _followed(imported: str) -> bool:
+    return imported not in NOT_RESULTS
 
 
 @cache
@@ -109,7 +101,7 @@ def _closure_of(module: str, root: Path) -> frozenset[str]:
         if path is None:
             continue
         imported = imported_modules(path, root, top_level=not whole)
-        todo.extend((m, True) for m in imported if _followed(current, m))
+        todo.extend((m, True) for m in imported if _followed(m))
         todo.extend((parent, False) for parent in _parents(current))
     return frozenset(full | init_only)
 
@@ -130,7 +122,9 @@ def script_closure(script: Path, root: Path = SOURCE_ROOT) -> set[str]:
 
 def family_modules(family: str, root: Path = SOURCE_ROOT) -> list[Path]:
     """Every source file a model family's code runs, sorted, relative to `root`'s parent."""
-    modules = module_closure(f"{FAMILIES_PACKAGE}.{family}", root)
+    from reprotune.models.registry import model_module
+
+    modules = module_closure(model_module(family), root)
     files = {module_file(m, root) for m in modules} - {None}
     return sorted(path.relative_to(root.parent) for path in files)
 

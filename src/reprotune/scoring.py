@@ -237,7 +237,7 @@ def _local_copy(source: str) -> Iterator[Path]:
             raise DataError(f"--data {source!r}: no such file; fix: check the path")
         yield path
         return
-    from reprotune.data.sources import download_to
+    from reprotune.data.download import download_to
 
     with tempfile.TemporaryDirectory(prefix="reprotune-predict-") as folder:
         target = Path(folder) / (Path(urlparse(source).path).name or "download")

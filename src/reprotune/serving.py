@@ -19,32 +19,13 @@ import pandas as pd
 
 import reprotune
 from reprotune import models
+from reprotune.features import FEATURE_TYPES
 
 INPUT_COLUMN = "text"
 NATIVE_DIR = "native"
 INPUT_EXAMPLE = ["Stocks rallied as oil prices fell.", "The striker scored twice in the final."]
-# Distributions the python_function flavor needs, by family, beyond BASE_REQUIREMENTS.
+# Distributions every python_function model needs; each family adds its `requirements`.
 BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "pyyaml", "scikit-learn", "joblib")
-FAMILY_REQUIREMENTS = {
-    "tfidf_logreg": (),
-    "keras_mlp": ("tensorflow-cpu", "tensorflow", "keras"),
-    "hf_transformer": ("torch", "transformers", "tokenizers", "safetensors", "onnxruntime"),
-    "logreg": (),
-    "random_forest": (),
-    "xgboost": ("xgboost-cpu", "xgboost"),
-    "keras_tabular": ("tensorflow-cpu", "tensorflow", "keras"),
-    "keras_multimodal": ("tensorflow-cpu", "tensorflow", "keras", "pillow"),
-    "ensemble": (),  # see families_run
-}
-# Sets travel as JSON lists in a string; images as base64 strings (or paths, for pyfunc).
-SIGNATURE_TYPES = {
-    "number": "double",
-    "category": "string",
-    "binary": "string",
-    "text": "string",
-    "set": "string",
-    "image": "string",
-}
 
 
 class Classifier:
@@ -112,7 +93,7 @@ def signature(card: dict | None = None):
     )
     if typed:
         inputs = [
-            ColSpec(SIGNATURE_TYPES[kind], column, required=False)
+            ColSpec(FEATURE_TYPES[kind].signature_type, column, required=False)
             for column, kind in card["features"].items()
         ]
     else:
@@ -134,14 +115,14 @@ def input_example(card: dict) -> pd.DataFrame:
 
 def families_run(card: dict) -> list[str]:
     """The families a model runs: an ensemble's members' (it needs what each needs)."""
-    return list(card["members"].values()) if card["family"] == "ensemble" else [card["family"]]
+    return list((card.get("members") or {}).values()) or [card["family"]]
 
 
 def pip_requirements(families: list[str]) -> list[str]:
     """Pinned to what trained the model; inferred requirements would list the whole env.
     Local version labels (torch's `+cpu`) are dropped: indexes do not serve them."""
     pins = []
-    needed = [name for family in families for name in FAMILY_REQUIREMENTS[family]]
+    needed = [name for family in families for name in models.params_class(family).requirements]
     for name in dict.fromkeys((*BASE_REQUIREMENTS, *needed)):
         try:
             pins.append(f"{name}=={metadata.version(name).split('+')[0]}")
@@ -175,7 +156,7 @@ def _save_keras(candidate_dir: Path, dest: Path) -> None:
     import keras
     import mlflow.keras
 
-    from reprotune.models.keras_tabular import WEIGHTS
+    from reprotune.models.keras import WEIGHTS
 
     # The folder's signature is the python_function's (text in, label out); the keras flavor
     # would only take tensor specs, and MLflow warns when it gets none.
@@ -187,16 +168,8 @@ def _save_keras(candidate_dir: Path, dest: Path) -> None:
     )
 
 
-# Native savers, and the flavor key naming the path of the native payload.
-NATIVE_FLAVORS = {
-    "tfidf_logreg": (_save_sklearn, "sklearn", "pickled_model"),
-    "keras_mlp": (_save_keras, "keras", "data"),
-    "logreg": (_save_sklearn, "sklearn", "pickled_model"),
-    "random_forest": (_save_sklearn, "sklearn", "pickled_model"),
-    "xgboost": (_save_sklearn, "sklearn", "pickled_model"),
-    "keras_tabular": (_save_keras, "keras", "data"),
-    "keras_multimodal": (_save_keras, "keras", "data"),
-}
+# The native flavors' savers, and the flavor key naming the path of the native payload.
+NATIVE_SAVERS = {"sklearn": (_save_sklearn, "pickled_model"), "keras": (_save_keras, "data")}
 
 
 def build_model_dir(candidate_dir: Path, dest: Path) -> Path:
@@ -219,8 +192,9 @@ def build_model_dir(candidate_dir: Path, dest: Path) -> Path:
             input_example=input_example(card),
             pip_requirements=pip_requirements(families_run(card)),
         )
-    if family in NATIVE_FLAVORS:
-        save_native, flavor, payload_key = NATIVE_FLAVORS[family]
+    flavor = models.params_class(family).native_flavor
+    if flavor is not None:
+        save_native, payload_key = NATIVE_SAVERS[flavor]
         model = Model.load(dest)
         with tempfile.TemporaryDirectory() as scratch:
             native = Path(scratch) / "model"

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from reprotune import lineage
-from reprotune.config import TrackingParams
 from reprotune.errors import TrackingError
 from reprotune.paths import MANIFEST, PARAMS_FILE, find_project_root, project_root
 from reprotune.runtime import verbose
+from reprotune.schema import Strict
 from reprotune.stage import note_mlflow_run
 
 STORE_FILE = "mlflow.db"
@@ -36,6 +38,14 @@ _TRUNCATED = "...[truncated]"
 _UNSAFE_KEY = re.compile(r"[^\w\-. /]")
 SYSTEM_METRICS_INTERVAL_S = 5
 RESOLVED_PARAMS_FILE = "resolved_params.json"
+
+
+class TrackingParams(Strict):
+    experiment: str = Field(default="reprotune", min_length=1, max_length=200)
+    enabled: bool = True
+    # false: when the tracking store cannot be reached, warn once and run without tracking.
+    required: bool = True
+    system_metrics: bool = True  # CPU, memory (and GPU) of the training runs
 
 
 def tracking_uri(root: Path) -> str:

@@ -27,10 +27,11 @@ import optuna
 import pandas as pd
 
 from reprotune import models, paths
-from reprotune.config import Choices, Params, Range, SearchDimension, TuneParams, with_value
+from reprotune.config import Params
 from reprotune.errors import DataError, ParamsError
 from reprotune.models.training import epoch_metrics
 from reprotune.tracking import StageRun
+from reprotune.tuning_settings import Choices, Range, SearchDimension, TuneParams, with_value
 
 STORAGE_ENV = "REPROTUNE_TUNE_STORAGE"
 STUDY_FILE = "study.db"

@@ -148,8 +148,8 @@ def text_project(tmp_path: Path) -> Path:
     from corpus import LABEL_NAMES, texts_and_labels
 
     from reprotune import models
-    from reprotune.config import TfidfLogregParams
     from reprotune.data.prepare import Splits, write_splits
+    from reprotune.families.tfidf_logreg import TfidfLogregParams
 
     def split(n: int, seed: int) -> pd.DataFrame:
         texts, labels = texts_and_labels(n, seed)
@@ -220,6 +220,6 @@ def test_transformer_vs_trainer_trains_both_and_times_each_serving_format(tmp_pa
     assert rows["reprotune candidate"].split("|")[3].strip() == "0.0002"  # params.yaml's lr
     assert re.search(r"training speed: ours / Trainer = [\d.]+x", done.stdout)
     assert set(rows) >= {"pytorch", "onnx"}
-    # The fused fp32 graph predicts as PyTorch does (int8: tests/models/test_hf_transformer.py).
+    # The fused fp32 graph predicts as PyTorch does (int8: tests/families/test_hf_transformer.py).
     assert float(rows["onnx"].split("|")[7]) == 1.0, rows["onnx"]
     assert "40 test rows" in done.stdout

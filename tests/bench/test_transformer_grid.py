@@ -9,8 +9,8 @@ from commands import run
 from corpus import LABEL_NAMES, ag_news_data_params, write_ag_news_csv
 from tiny_bert import build_tiny_bert
 
-from reprotune.config import DataParams, PreprocessParams
 from reprotune.data.prepare import prepare, write_splits
+from reprotune.data.settings import DataParams, PreprocessParams
 
 pytestmark = pytest.mark.e2e  # a real server, pipeline or browser: `make test-e2e`
 

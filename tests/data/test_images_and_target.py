@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from image_data import FEATURES, TARGET, write_poi_like
 
-from reprotune.config import DataParams
 from reprotune.data.prepare import load_raw
+from reprotune.data.settings import DataParams
 from reprotune.data.sources import fetch
 from reprotune.data.tabular import prepare_tabular
 from reprotune.data.target import binned, edges, score

@@ -1,7 +1,6 @@
 import pandas as pd
 import pytest
 
-from reprotune.config import DataParams, PreprocessParams
 from reprotune.data.prepare import (
     class_counts,
     clean_text,
@@ -9,6 +8,7 @@ from reprotune.data.prepare import (
     prepare,
     write_splits,
 )
+from reprotune.data.settings import DataParams, PreprocessParams
 from reprotune.data.sources import fetch
 from reprotune.errors import DataError
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reprotune.config import DataParams
+from reprotune.data.settings import DataParams
 from reprotune.data.sources import fetch
 from reprotune.errors import DataError
 from reprotune.io import read_json, sha256_file

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from tabular_data import make_bank_like, tabular_data_params, write_bank_like_csv
 
-from reprotune.config import DataParams
 from reprotune.data.prepare import load_raw, write_splits
+from reprotune.data.settings import DataParams
 from reprotune.data.sources import fetch
 from reprotune.data.tabular import prepare_tabular
 from reprotune.errors import DataError

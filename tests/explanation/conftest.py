@@ -15,4 +15,5 @@ def signal_models(signal_splits):
         "random_forest": fitted("random_forest", train, val, n_estimators=60),
         "xgboost": fitted("xgboost", train, val, n_estimators=120),
         "xgboost_native": fitted("xgboost", train, val, n_estimators=120, categorical="native"),
+        "lightgbm": fitted("lightgbm", train, val, n_estimators=120),
     }

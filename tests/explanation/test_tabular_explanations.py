@@ -18,7 +18,7 @@ from reprotune.explanation.table import CodedTable
 from reprotune.models.background import background_sample
 from reprotune.models.tabular import tabular_inputs
 
-FAMILIES = ["logreg", "random_forest", "xgboost", "xgboost_native"]
+FAMILIES = ["logreg", "random_forest", "xgboost", "xgboost_native", "lightgbm"]
 
 
 def _inputs(frame: pd.DataFrame) -> pd.DataFrame:
@@ -46,7 +46,7 @@ def test_shap_ranks_the_signal_columns_first(family, signal_models, signal_split
     )
     assert result.values.shape == (40, len(FEATURES))
     assert set(list(result.mean_abs())[:2]) == SIGNAL
-    tree = family in ("random_forest", "xgboost", "xgboost_native")
+    tree = family in ("random_forest", "xgboost", "xgboost_native", "lightgbm")
     assert result.method.startswith("tree" if tree else "linear")
 
 

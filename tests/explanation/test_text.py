@@ -4,11 +4,10 @@ import pytest
 from corpus import LABEL_NAMES, TOPIC_WORDS, texts_and_labels
 
 from reprotune import models
-from reprotune.config import TfidfLogregParams
 from reprotune.explanation.local import lime_text
-from reprotune.explanation.ngrams import linear_ngrams
 from reprotune.explanation.run import Explainer
 from reprotune.explanation.settings import ExplainParams
+from reprotune.families.tfidf_logreg import TfidfLogregParams
 
 TOPIC_OF = {LABEL_NAMES[label - 1]: set(words) for label, words in TOPIC_WORDS.items()}
 
@@ -20,8 +19,8 @@ def baseline():
     return model
 
 
-def test_linear_ngrams_are_each_class_topic_words(baseline):
-    top = linear_ngrams(baseline, 5)
+def test_top_ngrams_are_each_class_topic_words(baseline):
+    top = baseline.top_ngrams(5)
     assert list(top) == LABEL_NAMES
     for name, grams in top.items():
         assert {gram for gram, _ in grams} <= TOPIC_OF[name], name

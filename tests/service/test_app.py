@@ -22,10 +22,11 @@ from servers import free_port, popen_server, stop, wait_for_http
 from tabular_data import FEATURES, make_bank_like
 
 from reprotune import models
-from reprotune.config import PARAMS_CLASSES, TfidfLogregParams, TrackingParams
+from reprotune.config import PARAMS_CLASSES
+from reprotune.families.tfidf_logreg import TfidfLogregParams
 from reprotune.models.background import save_background
 from reprotune.registry import register_champion
-from reprotune.tracking import stage_run
+from reprotune.tracking import TrackingParams, stage_run
 
 pytestmark = pytest.mark.e2e  # a real server, pipeline or browser: `make test-e2e`
 

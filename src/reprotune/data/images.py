@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlparse
 import pandas as pd
 from tqdm import tqdm
 
-from reprotune.config import DataParams
+from reprotune.data.settings import DataParams
 from reprotune.errors import DataError
 from reprotune.features.base import is_missing
 
@@ -130,7 +130,7 @@ def _missing(where: str, column: str, what: str, data: DataParams, counts: dict)
 
 
 def _download_all(downloads, raw_dir: Path, column: str, data: DataParams, counts: dict):
-    from reprotune.data.sources import download_to
+    from reprotune.data.download import download_to
 
     failed = set()
     for url, target, where in tqdm(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from reprotune import paths
-from reprotune.config import DataParams, PreprocessParams
+from reprotune.data.settings import DataParams, PreprocessParams
 from reprotune.errors import DataError, did_you_mean
 from reprotune.io import read_json, staged_dir, write_json
 

@@ -7,12 +7,12 @@ writes them as parquet with a manifest (source, revision, rows, columns, sha256 
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pandas as pd
 
 from reprotune import paths
-from reprotune.config import DataParams
+from reprotune.data.download import download, is_url
+from reprotune.data.settings import DataParams
 from reprotune.errors import DataError, did_you_mean
 from reprotune.io import sha256_file, staged_dir, write_json
 
@@ -68,7 +68,7 @@ def local_files(files: dict[str, str]) -> dict[str, str]:
     """Each split's data file as fetch read it: a URL, or an absolute local path (relative
     paths start at the project root)."""
     return {
-        split: location if _is_url(location) else str(paths.local_path(location))
+        split: location if is_url(location) else str(paths.local_path(location))
         for split, location in files.items()
     }
 
@@ -238,12 +238,8 @@ def load_files(data: DataParams, seed: int = 0) -> RawData:
     return RawData(splits, data.label_names, files=files)
 
 
-def _is_url(location: str) -> bool:
-    return urlparse(location).scheme in ("http", "https")
-
-
 def _localise(location: str, key: str, downloads: Path) -> Path:
-    if _is_url(location):
+    if is_url(location):
         return download(location, downloads, key)
     path = paths.local_path(location)
     if not path.is_file():
@@ -252,42 +248,6 @@ def _localise(location: str, key: str, downloads: Path) -> Path:
             f"fix: point {key} at an existing file or an http(s) URL"
         )
     return path
-
-
-def download(url: str, folder: Path, key: str) -> Path:
-    """Stream `url` into `folder` with a progress bar."""
-    target = folder / (Path(urlparse(url).path).name or "download")
-    download_to(url, target, key, progress=True)
-    return target
-
-
-def download_to(url: str, target: Path, key: str, progress: bool = False) -> None:
-    """Stream `url` into the file `target`; DataError naming `key` when it fails."""
-    import requests
-    from tqdm import tqdm
-
-    try:
-        with requests.get(url, stream=True, timeout=(10, 60)) as response:
-            response.raise_for_status()
-            total = int(response.headers.get("content-length", 0)) or None
-            with (
-                open(target, "wb") as handle,
-                tqdm(
-                    total=total,
-                    unit="B",
-                    unit_scale=True,
-                    desc=f"download {target.name}",
-                    disable=not progress,
-                ) as bar,
-            ):
-                for chunk in response.iter_content(chunk_size=1 << 16):
-                    handle.write(chunk)
-                    bar.update(len(chunk))
-    except requests.RequestException as exc:
-        raise DataError(
-            f"{key} = {url!r}: download failed: {type(exc).__name__}: {exc}\n"
-            f"fix: check the URL, or download the file yourself and set {key} to its local path"
-        ) from exc
 
 
 def _read_table(path: Path, data: DataParams, key: str) -> pd.DataFrame:

@@ -5,8 +5,8 @@ stratified by class and, with a group column, grouped."""
 import numpy as np
 import pandas as pd
 
-from reprotune.config import DataParams
 from reprotune.data.prepare import Splits, positive_last, subsample
+from reprotune.data.settings import DataParams
 from reprotune.errors import DataError, did_you_mean
 from reprotune.features import FEATURE_TYPES, infer_type, is_missing
 

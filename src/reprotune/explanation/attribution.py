@@ -130,7 +130,7 @@ def tree_attributions(model, frame: pd.DataFrame, table: CodedTable) -> Attribut
     classes = explained_classes(model, model.predict_proba(raw))
     per_encoded = _pick_class(values, classes)
     columns = list(model.features)
-    units = "log-odds" if model.family == "xgboost" else "probability"
+    units = model.tree_output
     return Attributions(
         columns=columns,
         values=sum_to_columns(per_encoded, pre.output_indices_, columns),

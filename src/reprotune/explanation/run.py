@@ -178,10 +178,9 @@ class Explainer:
 
     def _text(self, test, folder, plot_folder) -> None:
         from reprotune.explanation import render
-        from reprotune.explanation.ngrams import linear_ngrams
 
         s, model = self.settings, self.model
-        ngrams = linear_ngrams(model, s.top_k)
+        ngrams = model.top_ngrams(s.top_k)
         if ngrams is not None:
             self.data["ngrams"] = ngrams
             rows = {f"{cls}: {gram}": w for cls, grams in ngrams.items() for gram, w in grams}

@@ -69,6 +69,12 @@ class FeatureType(abc.ABC):
     name: ClassVar[str]
     # The encoder reads one column as a 1-D array (text, set); else all the type's columns.
     one_column_encoder: ClassVar[bool] = False
+    # The column's type in an MLflow model signature.
+    signature_type: ClassVar[str] = "string"
+
+    def request_type(self):
+        """The type of one value in a request to the service (null aside)."""
+        return str
 
     @abc.abstractmethod
     def looks_like(self, series: pd.Series) -> bool:

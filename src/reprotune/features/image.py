@@ -18,8 +18,29 @@ import pandas as pd
 from reprotune.features.base import FeatureType, is_missing
 
 
+def _from_base64(value) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError("an image is a base64 string of the image file's bytes")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not a base64 string (of an image file's bytes)") from None
+
+
 class ImageFeature(FeatureType):
     name = "image"
+
+    def request_type(self):
+        """Base64 of the image file's bytes (the service never reads a path from a request)."""
+        from typing import Annotated
+
+        from pydantic import BeforeValidator, WithJsonSchema
+
+        return Annotated[
+            bytes,
+            BeforeValidator(_from_base64),
+            WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
+        ]
 
     def looks_like(self, series: pd.Series) -> bool:
         return False  # declared, never inferred: a path column could be anything

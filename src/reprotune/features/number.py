@@ -12,6 +12,15 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 class NumberFeature(FeatureType):
     name = "number"
+    signature_type = "double"
+
+    def request_type(self):
+        from typing import Annotated
+
+        from pydantic import Field
+
+        # Finite, and within float32: the tree families compute in float32 (1e300 is infinite).
+        return Annotated[float, Field(allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
 
     def looks_like(self, series: pd.Series) -> bool:
         present = series[~is_missing(series)]

@@ -59,6 +59,10 @@ def split_levels(stored: str) -> list[str]:
 
 class SetFeature(FeatureType):
     name = "set"
+
+    def request_type(self):
+        return list[str] | str  # a list of levels, or the stored JSON-list string
+
     one_column_encoder = True
 
     def looks_like(self, series: pd.Series) -> bool:

@@ -1,40 +1,23 @@
-"""Candidate model families. Each family's module is imported only when that family runs, so
-stages that need neither TensorFlow nor torch never import them.
+"""Candidates: create, fit, save and load any family's model through one interface
+(`Candidate`, models/base.py). The families themselves live in reprotune.families, one folder
+each; their code is imported only when that family runs, so stages that need neither
+TensorFlow nor torch never import them."""
 
-A new family is one module here (its params class, with `reads`, and its Candidate class) and
-one line in `FAMILY_CLASSES`; config builds the params union from `PARAMS_CLASSES`."""
-
-import importlib
 from pathlib import Path
 
 import numpy as np
 
 from reprotune.errors import ParamsError, did_you_mean
+from reprotune.models import registry
 from reprotune.models.base import Candidate, decide, read_card
-
-# Family name = module name (dvc.yaml makes train@<candidate> depend on that module).
-FAMILY_CLASSES = {
-    "tfidf_logreg": "TfidfLogreg",
-    "keras_mlp": "KerasMlp",
-    "hf_transformer": "HfTransformer",
-    "logreg": "Logreg",
-    "random_forest": "RandomForest",
-    "xgboost": "Xgboost",
-    "keras_tabular": "KerasTabular",
-    "keras_multimodal": "KerasMultimodal",
-    "ensemble": "Ensemble",  # trained by the ensemble stage, over other candidates
-}
 
 
 def family_class(family: str) -> type[Candidate]:
-    module = importlib.import_module(f"reprotune.models.{family}")
-    return getattr(module, FAMILY_CLASSES[family])
+    return registry.candidate_class(family)
 
 
 def params_class(family: str):
-    from reprotune.config import PARAMS_CLASSES
-
-    return PARAMS_CLASSES[family]
+    return registry.params_classes()[family]
 
 
 def selected_features(params, features: dict[str, str] | None) -> dict[str, str] | None:
@@ -58,13 +41,11 @@ def check_reads(candidate: str, params, features: dict[str, str]) -> None:
     features = selected_features(params, features)
     unread = sorted(set(features.values()) - set(type(params).reads))
     if unread:
-        from reprotune.config import families_reading
-
         columns = [c for c, kind in features.items() if kind in unread]
         raise ParamsError(
             f"train.candidates.{candidate}: family {params.family!r} cannot read "
             f"{', '.join(unread)} features ({', '.join(columns[:8])}); fix: use a family that "
-            f"reads them ({', '.join(families_reading(set(features.values())))}), or drop "
+            f"reads them ({', '.join(registry.reading(set(features.values())))}), or drop "
             "those columns (data.drop_columns)"
         )
 

@@ -25,6 +25,9 @@ class Candidate(abc.ABC):
     # The SHAP explainer the explain stage and /explain use: "tree", "linear" (exact, on the
     # encoded columns) or "permutation" (model-agnostic, on the raw columns).
     shap_explainer: str = "permutation"
+    # The units of a "tree" explainer's values: the model's raw output (boosted trees add up
+    # log-odds) or probabilities (a forest averages them).
+    tree_output: str = "probability"
     # One forward pass over many rows costs little more than over one (a transformer): a
     # service waits a few ms under load to batch more requests together.
     gains_from_batches: bool = False
@@ -72,6 +75,10 @@ class Candidate(abc.ABC):
     @property
     def threshold(self) -> float | None:
         return self.decision.get("threshold")
+
+    def top_ngrams(self, top_k: int) -> dict[str, list[tuple[str, float]]] | None:
+        """{class: [(n-gram, weight)]} for a linear model on n-grams; None for the others."""
+        return None
 
     @abc.abstractmethod
     def fit(

@@ -3,43 +3,11 @@ models, one typed field per feature for tabular ones (numbers as float, sets as 
 as base64, the rest as strings; null for a missing value), with the model's own input example,
 so /docs shows the real fields."""
 
-import base64
-import binascii
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from reprotune.features.number import FLOAT32_MAX
-
-
-def _from_base64(value) -> bytes:
-    if not isinstance(value, str):
-        raise ValueError("an image is a base64 string of the image file's bytes")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("not a base64 string (of an image file's bytes)") from None
-
-
-ImageBase64 = Annotated[
-    bytes,
-    BeforeValidator(_from_base64),
-    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
-]
-
-# Finite, and within float32: the tree families compute in float32, where 1e300 is infinite.
-Number = Annotated[float, Field(allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
-
-# Sets: a list of levels (or the stored JSON-list string); images: base64 of the file's bytes
-# (the service never reads a path from a request).
-FEATURE_PYTHON_TYPES = {
-    "number": Number,
-    "category": str,
-    "binary": str,
-    "text": str,
-    "set": list[str] | str,
-    "image": ImageBase64,
-}
+from reprotune.features import FEATURE_TYPES
 
 
 def record_model(card: dict, typed: bool, max_text_chars: int) -> type[BaseModel]:
@@ -51,7 +19,7 @@ def record_model(card: dict, typed: bool, max_text_chars: int) -> type[BaseModel
     else:
         fields = {
             column: (
-                (text if kind == "text" else FEATURE_PYTHON_TYPES[kind]) | None,
+                (text if kind == "text" else FEATURE_TYPES[kind].request_type()) | None,
                 Field(description=f"{kind} feature"),
             )
             for column, kind in card["features"].items()

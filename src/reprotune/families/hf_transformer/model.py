@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from reprotune.config import TransformerParams
 from reprotune.errors import ParamsError
-from reprotune.models import token_cache
+from reprotune.families.hf_transformer import TransformerParams, token_cache
+from reprotune.families.hf_transformer.checkpoint import check_checkpoint, check_hub_for
 from reprotune.models.base import Candidate
-from reprotune.models.checkpoint import check_checkpoint, check_hub_for
 from reprotune.models.training import EarlyStopping, epoch_line, epoch_metrics
 from reprotune.runtime import (
     is_main_process,
@@ -356,9 +355,9 @@ class HfTransformer(Candidate):
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
         if self.params.inference != "pytorch":
-            from reprotune.models import transformer_export
+            from reprotune.families.hf_transformer import export
 
-            transformer_export.export(
+            export.export(
                 Path(folder), self.params.inference, self.export_sample, self.params.max_length
             )
 
@@ -380,12 +379,15 @@ class HfTransformer(Candidate):
         return model
 
     def _load_onnx(self, folder: Path) -> None:
-        from reprotune.models import transformer_export
+        from reprotune.families.hf_transformer import export
 
-        path = folder / transformer_export.ONNX_FILE
+        path = folder / export.ONNX_FILE
         if not path.is_file():
             raise ParamsError(
                 f"{path} is missing, but the model was saved with inference = "
                 f"{self.params.inference!r}; fix: re-run its train stage (dvc repro)"
             )
-        self.onnx = transformer_export.OnnxClassifier(path, thread_count(self.params.num_threads))
+        self.onnx = export.OnnxClassifier(path, thread_count(self.params.num_threads))
+
+
+MODEL = HfTransformer

@@ -3,7 +3,7 @@ import pytest
 from corpus import LABEL_NAMES, texts_and_labels
 
 from reprotune import models
-from reprotune.config import KerasMlpParams
+from reprotune.families.keras_mlp import KerasMlpParams
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import pytest
 from corpus import LABEL_NAMES, texts_and_labels
 
 from reprotune import models
-from reprotune.config import TfidfLogregParams
+from reprotune.families.tfidf_logreg import TfidfLogregParams
 
 
 @pytest.fixture

@@ -1,23 +1,10 @@
 """`random_forest`: scikit-learn's random forest (bagged trees) on the typed columns."""
 
-from typing import Literal
-
 import numpy as np
-from pydantic import Field, PositiveInt
 from scipy import sparse
 
-from reprotune.models.tabular import Resample, SklearnTabular, TabularParams
+from reprotune.models.tabular import SklearnTabular
 from reprotune.runtime import thread_count
-
-
-class RandomForestParams(TabularParams):
-    family: Literal["random_forest"]
-    n_estimators: PositiveInt = 300
-    max_depth: PositiveInt | None = None
-    min_samples_leaf: PositiveInt = 2
-    max_features: float = Field(default=0.5, gt=0, le=1)
-    class_weight: Literal["balanced", "balanced_subsample"] | None = "balanced_subsample"
-    resample: Resample = "none"
 
 
 class RandomForest(SklearnTabular):
@@ -78,3 +65,6 @@ def summed_tree_proba(forest, X) -> np.ndarray:
         proba += tree.tree_.predict(X)[:, :n_classes]
     proba /= len(forest.estimators_)
     return proba
+
+
+MODEL = RandomForest

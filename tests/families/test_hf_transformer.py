@@ -7,9 +7,9 @@ from corpus import LABEL_NAMES, texts_and_labels
 from tiny_bert import build_tiny_bert
 
 from reprotune import models
-from reprotune.config import TransformerParams
 from reprotune.errors import ParamsError
-from reprotune.models.hf_transformer import length_grouped_batches
+from reprotune.families.hf_transformer import TransformerParams
+from reprotune.families.hf_transformer.model import length_grouped_batches
 
 
 def params(checkpoint, **overrides) -> TransformerParams:

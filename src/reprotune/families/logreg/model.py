@@ -1,18 +1,6 @@
 """`logreg`: one-hot categories, scaled numbers, logistic regression — the tabular baseline."""
 
-from typing import Literal
-
-from pydantic import PositiveFloat, PositiveInt
-
-from reprotune.models.tabular import Resample, SklearnTabular, TabularParams
-
-
-class LogregParams(TabularParams):
-    family: Literal["logreg"]
-    C: PositiveFloat = 1.0
-    max_iter: PositiveInt = 2000
-    class_weight: Literal["balanced"] | None = None
-    resample: Resample = "none"
+from reprotune.models.tabular import SklearnTabular
 
 
 class Logreg(SklearnTabular):
@@ -30,3 +18,6 @@ class Logreg(SklearnTabular):
     def n_parameters(self) -> int:
         model = self.pipeline.named_steps["model"]
         return int(model.coef_.size + model.intercept_.size)
+
+
+MODEL = Logreg

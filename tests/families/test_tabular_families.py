@@ -22,6 +22,7 @@ FAMILY_SETTINGS = {
     "keras_tabular_one_hot": {"epochs": 12, "hidden_units": [16], "categorical": "one_hot"},
     "logreg_smotenc": {"resample": "smotenc"},
     "xgboost_native": {"n_estimators": 150, "categorical": "native"},
+    "lightgbm": {"n_estimators": 150},
 }
 
 
@@ -74,7 +75,7 @@ def test_beats_a_trivial_classifier_on_pr_auc(trained, data):
 
 def test_history_only_for_families_with_epochs(trained):
     name, _model, history, _ = trained
-    if _family(name) in ("keras_tabular", "xgboost"):
+    if _family(name) in ("keras_tabular", "xgboost", "lightgbm"):
         assert len(history) >= 2 and "val_loss" in history[-1]
     else:
         assert history == []

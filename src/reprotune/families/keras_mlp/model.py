@@ -8,104 +8,20 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from reprotune.config import KerasMlpParams
+from reprotune.families.keras_mlp import KerasMlpParams
 from reprotune.models.base import Candidate
-from reprotune.models.training import EarlyStopping, epoch_metrics
-from reprotune.runtime import quiet_tensorflow, thread_count
-
-WEIGHTS = "model.keras"
-
-
-def _keras():
-    quiet_tensorflow()
-    import keras
-    import tensorflow as tf
-
-    return keras, tf
+from reprotune.models.keras import (
+    WEIGHTS,
+    configure_keras,
+    dense_classifier,
+    epoch_monitor_class,
+    keras_modules,
+)
+from reprotune.models.training import EarlyStopping
 
 
 def _as_text_array(texts) -> np.ndarray:
     return np.asarray(list(texts), dtype=object)
-
-
-def configure_keras(seed: int):
-    """Keras on TensorFlow with the thread budget, a clean session and deterministic ops."""
-    keras, tf = _keras()
-    threads = thread_count()
-    if threads and tf.config.threading.get_intra_op_parallelism_threads() != threads:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:  # TensorFlow already started in this process: keep its pool
-            pass
-    # A tuning study fits many models in one process: start each from a clean slate.
-    keras.utils.clear_session()
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    return keras
-
-
-def dense_classifier(keras, inputs, x, p, seed: int, n_classes: int, name: str, activation):
-    """Hidden Dense layers (L2, optional batch norm, activation, dropout) over `x`, a softmax
-    output, compiled with Adam: the MLP of both Keras families."""
-    for units in p.hidden_units:
-        x = keras.layers.Dense(units, kernel_regularizer=keras.regularizers.L2(p.l2))(x)
-        if p.batch_norm:
-            x = keras.layers.BatchNormalization()(x)
-        x = activation_layer(keras, activation)(x)
-        x = keras.layers.Dropout(p.dropout, seed=seed)(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
-    model = keras.Model(inputs, outputs, name=name)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=p.lr),
-        loss="sparse_categorical_crossentropy",
-    )
-    return model
-
-
-def activation_layer(keras, name: str):
-    if name == "leaky_relu":
-        return keras.layers.LeakyReLU(negative_slope=0.1)
-    return keras.layers.Activation(name)
-
-
-def _epoch_monitor(keras):
-    class EpochMonitor(keras.callbacks.Callback):
-        """Per-epoch train/val metrics, early stopping on a validation score (val macro F1
-        unless told; a loss is minimized), best weights kept."""
-
-        def __init__(self, train, val, stopper, progress, on_epoch=None, score_key="val_macro_f1"):
-            super().__init__()
-            self.train, self.val = train, val
-            self.on_epoch = on_epoch
-            self.score_key = score_key
-            self.stopper, self.progress = stopper, progress
-            self.history: list[dict] = []
-            self.best_weights = None
-
-        def _proba(self, features: np.ndarray) -> np.ndarray:
-            return np.asarray(self.model.predict_on_batch(features))
-
-        def on_epoch_end(self, epoch, logs=None):
-            row = {
-                "epoch": epoch + 1,
-                **epoch_metrics(self.train[1], self._proba(self.train[0]), "train"),
-                **epoch_metrics(self.val[1], self._proba(self.val[0]), "val"),
-            }
-            self.history.append(row)
-            self.progress.update()
-            self.progress.set_postfix(val_macro_f1=row["val_macro_f1"], val_loss=row["val_loss"])
-            score = row[self.score_key]
-            if self.score_key.endswith("loss"):
-                score = -score
-            if self.stopper.update(score, row["epoch"]):
-                self.best_weights = self.model.get_weights()
-            if self.stopper.should_stop:
-                self.model.stop_training = True
-            if self.on_epoch is not None:
-                self.on_epoch(row)
-
-    return EpochMonitor
 
 
 class KerasMlp(Candidate):
@@ -136,7 +52,7 @@ class KerasMlp(Candidate):
         train_features = np.asarray(vectorize(_as_text_array(train_texts)))
         val_features = np.asarray(vectorize(_as_text_array(val_texts)))
         head = self._head(keras, train_features.shape[1])
-        monitor = _epoch_monitor(keras)(
+        monitor = epoch_monitor_class(keras)(
             (train_features, np.asarray(train_labels)),
             (val_features, np.asarray(val_labels)),
             EarlyStopping(p.patience),
@@ -202,7 +118,7 @@ class KerasMlp(Candidate):
     def predict_proba(self, texts, batch_size: int = 512) -> np.ndarray:
         # Calling the model directly: Model.predict costs ~80 ms of set-up per call, which
         # would dominate single-example latency.
-        _, tf = _keras()
+        _, tf = keras_modules()
         texts = list(texts)
         parts = [
             np.asarray(self.model(tf.constant(texts[i : i + batch_size]), training=False))
@@ -218,7 +134,10 @@ class KerasMlp(Candidate):
 
     @classmethod
     def load_weights(cls, folder: Path, card: dict) -> "KerasMlp":
-        keras, _ = _keras()
+        keras, _ = keras_modules()
         model = cls(KerasMlpParams(**card["params"]), card["label_names"], card["seed"])
         model.model = keras.models.load_model(Path(folder) / WEIGHTS)
         return model
+
+
+MODEL = KerasMlp

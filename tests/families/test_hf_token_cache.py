@@ -4,8 +4,7 @@ from corpus import LABEL_NAMES, texts_and_labels
 from tiny_bert import build_tiny_bert
 
 from reprotune import models
-from reprotune.config import TransformerParams
-from reprotune.models import token_cache
+from reprotune.families.hf_transformer import TransformerParams, token_cache
 
 
 @pytest.fixture(scope="module")

@@ -16,27 +16,28 @@ The saved model takes raw columns: image bytes, base64 strings or paths (decoded
 the size it trained on)."""
 
 from pathlib import Path
-from typing import Literal
 
 import joblib
 import numpy as np
 import pandas as pd
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from reprotune.errors import ParamsError
+from reprotune.families.keras_multimodal import ImageBranch, KerasMultimodalParams
 from reprotune.features.base import MISSING_CATEGORY
 from reprotune.io import read_json, write_json
 from reprotune.models.base import Candidate
-from reprotune.models.keras_tabular import (
-    KerasTypedParams,
+from reprotune.models.keras import (
+    WEIGHTS,
+    activation_layer,
     category_encoding,
+    configure_keras,
+    dense_classifier,
     epoch_monitor,
     fit_options,
+    keras_modules,
 )
 from reprotune.models.tabular import preprocessor, tabular_inputs
-from reprotune.schema import Strict
 
-WEIGHTS = "model.keras"
 ENCODERS = "metadata_encoders.joblib"
 SHAPES = "inputs.json"
 METADATA_INPUT = "metadata"
@@ -48,49 +49,6 @@ BACKBONES = {
     "MobileNetV3Small": (1.0, 0.0),  # rescales inside the model
     "EfficientNetB0": (1.0, 0.0),  # rescales inside the model
 }
-
-
-class ImageBranch(Strict):
-    backbone: Literal["cnn", "MobileNetV2", "MobileNetV3Small", "EfficientNetB0"] = "cnn"
-    # A backbone's weights: a local .h5 / .weights.h5 file (include_top=False), e.g. saved by
-    # keras.applications.MobileNetV2(include_top=False).save_weights(path) where the Hub is
-    # reachable. Relative paths start at the project root.
-    weights: str | None = None
-    blocks: int = Field(default=3, ge=1, le=6)  # cnn: conv blocks (conv, pool)
-    filters: PositiveInt = 16  # cnn: first block's filters, doubled per block
-    dense_units: PositiveInt = 64  # the image vector fused with the metadata
-    fine_tune_epochs: int = Field(default=0, ge=0)  # backbone: unfrozen epochs after the rest
-    fine_tune_lr: PositiveFloat = 1e-5
-
-    @model_validator(mode="after")
-    def _weights_for_backbone(self) -> "ImageBranch":
-        if self.backbone != "cnn" and not self.weights:
-            raise ValueError(
-                f"image.backbone {self.backbone!r} needs image.weights, a local weights file "
-                "(nothing is downloaded); fix: set image.weights, or use backbone: cnn"
-            )
-        return self
-
-
-class Augment(Strict):
-    flip: bool = True
-    rotation: float = Field(default=0.05, ge=0, le=0.5)  # fraction of a full turn
-    zoom: float = Field(default=0.1, ge=0, lt=1)
-    contrast: float = Field(default=0.1, ge=0, lt=1)
-
-
-class KerasMultimodalParams(KerasTypedParams):
-    reads = frozenset({"number", "category", "binary", "set", "text", "image"})
-    family: Literal["keras_multimodal"]
-    image: ImageBranch = ImageBranch()
-    augment: Augment = Augment()
-    # keras_tabular's settings, with defaults for a few hundred images.
-    hidden_units: list[PositiveInt] = Field(default=[64], min_length=1)
-    dropout: float = Field(default=0.3, ge=0, lt=1)
-    epochs: PositiveInt = 30
-    batch_size: PositiveInt = 32
-    patience: PositiveInt = 6
-    monitor: Literal["pr_auc", "roc_auc", "macro_f1", "loss"] = "loss"
 
 
 class KerasMultimodal(Candidate):
@@ -157,8 +115,6 @@ class KerasMultimodal(Candidate):
         return activation(keras, p.activation)(x)
 
     def _build(self, keras, train: dict[str, np.ndarray]):
-        from reprotune.models.keras_mlp import dense_classifier
-
         p = self.params
         inputs, encoded = [], []
         for column in self._columns("image"):
@@ -190,8 +146,6 @@ class KerasMultimodal(Candidate):
         self.encoders = encoders.fit(frame[columns])
 
     def fit(self, train_inputs, train_labels, val_inputs, val_labels, on_epoch=None) -> list[dict]:
-        from reprotune.models.keras_mlp import configure_keras
-
         keras = configure_keras(self.seed)
         p = self.params
         train_frame = tabular_inputs(train_inputs, self.features)
@@ -256,9 +210,7 @@ class KerasMultimodal(Candidate):
 
     @classmethod
     def load_weights(cls, folder: Path, card: dict) -> "KerasMultimodal":
-        from reprotune.models.keras_mlp import _keras
-
-        keras, _ = _keras()
+        keras, _ = keras_modules()
         params = KerasMultimodalParams(**card["params"])
         model = cls(params, card["label_names"], card["seed"], card.get("features"))
         model.model = keras.models.load_model(Path(folder) / WEIGHTS)
@@ -268,8 +220,6 @@ class KerasMultimodal(Candidate):
 
 
 def activation(keras, name: str):
-    from reprotune.models.keras_mlp import activation_layer
-
     return activation_layer(keras, name)
 
 
@@ -310,10 +260,8 @@ def load_backbone(keras, branch: ImageBranch, size: int):
 
 
 def _tensors(arrays: dict[str, np.ndarray]) -> dict:
-    from reprotune.models.keras_mlp import _keras
-
-    _, tf = _keras()
+    _, tf = keras_modules()
     return {k: tf.constant(v) for k, v in arrays.items()}
 
 
-__all__ = ["KerasMultimodal", "KerasMultimodalParams"]
+MODEL = KerasMultimodal

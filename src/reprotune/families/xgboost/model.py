@@ -1,38 +1,19 @@
 """`xgboost`: gradient-boosted trees (XGBoost's `hist` method, deterministic on CPU), early
 stopping on the validation split, one history row per boosting round for the charts."""
 
-from typing import Literal
-
 import numpy as np
-from pydantic import Field, PositiveFloat, PositiveInt
 
-from reprotune.models.tabular import Resample, SklearnTabular, TabularParams
+from reprotune.models.tabular import SklearnTabular
 from reprotune.runtime import thread_count
 
 # XGBoost's evaluation names -> the history's metric names.
 ROUND_METRICS = {"logloss": "loss", "mlogloss": "loss", "auc": "roc_auc", "aucpr": "pr_auc"}
 
 
-class XgboostParams(TabularParams):
-    family: Literal["xgboost"]
-    n_estimators: PositiveInt = 500  # the most boosting rounds; early stopping ends sooner
-    learning_rate: PositiveFloat = 0.05
-    max_depth: int = Field(default=4, ge=1, le=16)
-    min_child_weight: float = Field(default=1.0, ge=0)
-    subsample: float = Field(default=0.8, gt=0, le=1)
-    colsample_bytree: float = Field(default=0.8, gt=0, le=1)
-    reg_lambda: float = Field(default=1.0, ge=0)
-    # Binary tasks: weight of the positive class; "auto" = negatives / positives.
-    scale_pos_weight: PositiveFloat | Literal["auto"] | None = None
-    early_stopping_rounds: PositiveInt | None = 30
-    # one_hot: a column per level; native: XGBoost splits on the category codes itself.
-    categorical: Literal["one_hot", "native"] = "one_hot"
-    resample: Resample = "none"
-
-
 class Xgboost(SklearnTabular):
     family = "xgboost"
     shap_explainer = "tree"
+    tree_output = "log-odds"
     iterative = True
     passes_name = "boosting rounds"
 
@@ -112,3 +93,6 @@ def round_history(evals: dict) -> list[dict]:
                     rows.append({"epoch": i + 1})
                 rows[i][key] = round(float(value), 6)
     return rows
+
+
+MODEL = Xgboost

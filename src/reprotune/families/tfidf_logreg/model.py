@@ -9,7 +9,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from reprotune.config import TfidfLogregParams
+from reprotune.families.tfidf_logreg import TfidfLogregParams
 from reprotune.models.base import Candidate, expand_to_all_classes
 from reprotune.models.training import epoch_metrics
 
@@ -76,3 +76,24 @@ class TfidfLogreg(Candidate):
         model = cls(TfidfLogregParams(**card["params"]), card["label_names"], card["seed"])
         model.pipeline = joblib.load(Path(folder) / WEIGHTS)
         return model
+
+    def top_ngrams(self, top_k: int) -> dict[str, list[tuple[str, float]]]:
+        """The n-grams that weigh most for each class, largest weight first: the fitted
+        pipeline's coefficients."""
+        vectorizer = self.pipeline.named_steps["tfidf"]
+        logreg = self.pipeline.named_steps["logreg"]
+        names = np.asarray(vectorizer.get_feature_names_out(), dtype=object)
+        coefficients = logreg.coef_
+        if coefficients.shape[0] == 1:  # binary: one row, positive toward classes_[1]
+            coefficients = np.vstack([-coefficients[0], coefficients[0]])
+        top = {}
+        for row, class_index in zip(coefficients, logreg.classes_, strict=True):
+            # Largest first; ties broken by the n-gram so the order never depends on the sort.
+            order = np.lexsort((names, -row))[:top_k]
+            top[self.label_names[int(class_index)]] = [
+                (str(names[i]), round(float(row[i]), 6)) for i in order
+            ]
+        return top
+
+
+MODEL = TfidfLogreg

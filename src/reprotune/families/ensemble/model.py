@@ -14,35 +14,17 @@ model, and its latency, size and parameter count are what it really runs.
 import shutil
 import time
 from pathlib import Path
-from typing import ClassVar, Literal
 
 import joblib
 import numpy as np
-from pydantic import Field, PositiveFloat
 
 from reprotune.data.folds import concat_rows, fold_indices, take_rows
+from reprotune.families.ensemble import EnsembleParams
 from reprotune.models.base import Candidate
-from reprotune.schema import FamilyParams
 
 COMBINER = "combiner.joblib"
 MEMBERS_DIR = "members"
 PROBABILITY_FLOOR = 1e-7  # log loss of fitted voting weights
-
-
-class EnsembleParams(FamilyParams):
-    """One ensemble (under `ensemble.candidates` in params.yaml)."""
-
-    reads: ClassVar[frozenset[str]] = frozenset({"number", "category", "binary", "text"})
-    family: Literal["ensemble"] = "ensemble"
-    method: Literal["voting", "stacking"] = "voting"
-    members: list[str] = Field(min_length=2)
-    # voting: equal weights, or weights that minimize log loss on the held-out predictions.
-    weights: Literal["equal", "fitted"] = "equal"
-    fit_on: Literal["val", "oof"] = "val"
-    cv_folds: int = Field(default=5, ge=2, le=20)
-    # stacking on a tabular task: the meta-model also sees the encoded raw features.
-    passthrough: bool = False
-    C: PositiveFloat = 1.0  # the stacking meta-model's inverse regularization
 
 
 class Ensemble(Candidate):
@@ -303,3 +285,6 @@ def check_fold_counts(settings: EnsembleParams, name: str, train_labels, val_lab
         check_fold_count(np.concatenate([train_labels, val_labels]), settings.cv_folds, key)
     elif any(member.trains_on_validation for member in members.values()):
         check_fold_count(np.asarray(val_labels), settings.cv_folds, key)
+
+
+MODEL = Ensemble

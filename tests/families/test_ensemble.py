@@ -11,8 +11,9 @@ from tabular_data import FEATURES, make_bank_like
 
 from reprotune import models
 from reprotune.config import PARAMS_CLASSES
+from reprotune.families.ensemble import EnsembleParams
+from reprotune.families.ensemble.model import Ensemble, fitted_weights
 from reprotune.models.base import input_example
-from reprotune.models.ensemble import Ensemble, EnsembleParams, fitted_weights
 from reprotune.models.tabular import tabular_inputs
 from reprotune.serving import build_model_dir
 
@@ -197,7 +198,7 @@ def test_bundle_reloads_and_serves_through_pyfunc(members, splits, tmp_path):
 
 def test_members_must_exist_and_share_the_task_classes(members, tmp_path):
     from reprotune.errors import DataError
-    from reprotune.models.ensemble import load_members
+    from reprotune.families.ensemble.model import load_members
 
     _, folders = members
     models_dir = folders["logreg"].parent
@@ -211,7 +212,7 @@ def test_members_must_exist_and_share_the_task_classes(members, tmp_path):
 
 def test_fold_counts_are_checked_before_any_refit(members):
     from reprotune.errors import DataError
-    from reprotune.models.ensemble import check_fold_counts
+    from reprotune.families.ensemble.model import check_fold_counts
 
     settings = EnsembleParams(members=list(MEMBERS), fit_on="oof", cv_folds=5)
     labels = np.array([0] * 30 + [1] * 4)

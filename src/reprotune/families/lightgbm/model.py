@@ -1,0 +1,119 @@
+"""LightGBM behind the typed-column encoder: category and binary columns reach it as integer
+codes it splits on natively (or one-hot columns), early stopping watches the validation split,
+and the final model is refitted on train + validation for the rounds it chose."""
+
+import numpy as np
+
+from reprotune.models.tabular import SklearnTabular, categorical_output_columns
+from reprotune.runtime import thread_count
+
+# LightGBM's metric names -> the history's; the first one listed is what early stopping watches.
+ROUND_METRICS = {
+    "average_precision": "pr_auc",
+    "auc": "roc_auc",
+    "binary_logloss": "loss",
+    "multi_logloss": "loss",
+}
+BINARY_METRICS = ["average_precision", "auc", "binary_logloss"]
+MULTICLASS_METRICS = ["multi_logloss"]
+
+
+class Lightgbm(SklearnTabular):
+    family = "lightgbm"
+    shap_explainer = "tree"
+    tree_output = "log-odds"
+    iterative = True
+    passes_name = "boosting rounds"
+
+    @property
+    def native_categories(self) -> bool:
+        return self.params.categorical == "native"
+
+    def build_classifier(self, train_labels: np.ndarray, pre):
+        from lightgbm import LGBMClassifier
+
+        p = self.params
+        codes = categorical_output_columns(pre, self.features) if self.native_categories else []
+        self._fit_options = {"categorical_feature": codes or "auto"}
+        binary = len(self.label_names) == 2
+        weight = p.scale_pos_weight
+        if weight == "auto":
+            positives = max(int(np.sum(train_labels == 1)), 1)
+            weight = (len(train_labels) - positives) / positives
+        return LGBMClassifier(
+            n_estimators=p.n_estimators,
+            learning_rate=p.learning_rate,
+            num_leaves=p.num_leaves,
+            max_depth=p.max_depth or -1,
+            min_child_samples=p.min_child_samples,
+            subsample=p.subsample,
+            subsample_freq=1 if p.subsample < 1 else 0,
+            colsample_bytree=p.colsample_bytree,
+            reg_lambda=p.reg_lambda,
+            scale_pos_weight=weight if binary and weight is not None else 1.0,
+            min_data_per_group=p.min_data_per_group,
+            cat_smooth=p.cat_smooth,
+            # The same trees on every run and any thread count.
+            deterministic=True,
+            force_row_wise=True,
+            random_state=self.seed,
+            n_jobs=thread_count() or -1,
+            verbose=-1,
+        )
+
+    def fit_classifier(self, classifier, X, y, X_val, y_val, on_epoch) -> list[dict]:
+        import lightgbm
+
+        binary = len(self.label_names) == 2
+        evals: dict = {}
+        callbacks = [lightgbm.record_evaluation(evals)]
+        eval_X, eval_y = [X], [y]
+        if X_val is not None and self.params.early_stopping_rounds:
+            eval_X.append(X_val)
+            eval_y.append(y_val)
+            callbacks.append(
+                lightgbm.early_stopping(
+                    self.params.early_stopping_rounds, first_metric_only=True, verbose=False
+                )
+            )
+        classifier.fit(
+            X,
+            y,
+            eval_X=tuple(eval_X),
+            eval_y=tuple(eval_y),
+            eval_names=["train", "val"][: len(eval_X)],
+            eval_metric=BINARY_METRICS if binary else MULTICLASS_METRICS,
+            callbacks=callbacks,
+            **self._fit_options,
+        )
+        history = round_history(evals)
+        if on_epoch is not None:
+            for row in history:
+                on_epoch(row)
+        self.best_epoch = classifier.best_iteration_ or len(history)
+        return history
+
+    def refit_classifier(self, classifier, X, y) -> None:
+        """As many rounds as early stopping chose on validation, now without it."""
+        classifier.set_params(n_estimators=self.best_epoch)
+        classifier.fit(X, y, **self._fit_options)
+
+    def n_parameters(self) -> int:
+        trees = self.pipeline.named_steps["model"].booster_.dump_model()["tree_info"]
+        return int(sum(2 * tree["num_leaves"] - 1 for tree in trees))  # tree nodes
+
+
+def round_history(evals: dict) -> list[dict]:
+    """{train: {auc: [...]}, val: {...}} -> one row per round."""
+    rows: list[dict] = []
+    for prefix, results in evals.items():
+        for name, values in results.items():
+            key = f"{prefix}_{ROUND_METRICS.get(name, name)}"
+            for i, value in enumerate(values):
+                if len(rows) <= i:
+                    rows.append({"epoch": i + 1})
+                rows[i][key] = round(float(value), 6)
+    return rows
+
+
+MODEL = Lightgbm

@@ -1,0 +1,18 @@
+"""`logreg`: one-hot categories, scaled numbers, logistic regression — the tabular baseline."""
+
+from typing import Literal
+
+from pydantic import PositiveFloat, PositiveInt
+
+from reprotune.schema import Resample, TabularParams
+
+
+class LogregParams(TabularParams):
+    family: Literal["logreg"]
+    C: PositiveFloat = 1.0
+    max_iter: PositiveInt = 2000
+    class_weight: Literal["balanced"] | None = None
+    resample: Resample = "none"
+
+
+PARAMS = LogregParams
