@@ -182,7 +182,9 @@ def snapshot(
 
 def _start_mlflow_ui(store: str, port: int) -> subprocess.Popen:
     mlflow = Path(sys.executable).parent / "mlflow"
-    command = [str(mlflow), "ui", "--backend-store-uri", store]
+    # One worker: the snapshot is one client, and each of the default four imports MLflow anew
+    # (half a minute of start-up on two cores).
+    command = [str(mlflow), "ui", "--backend-store-uri", store, "--workers", "1"]
     return subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port)],
         env={**os.environ, "PATH": f"{mlflow.parent}{os.pathsep}{os.environ['PATH']}"},

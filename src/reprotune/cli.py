@@ -141,6 +141,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     print(f"MLflow UI of {experiment!r} in {uri}: {url}", file=sys.stderr, flush=True)
     mlflow = str(Path(sys.executable).parent / "mlflow")
     ui = [mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)]
+    ui += ["--workers", str(args.workers)]
     os.execv(mlflow, ui)
 
 
@@ -291,6 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
     ui_cmd.add_argument("--port", type=int, default=5000)
     ui_cmd.add_argument("--experiment", help="default: tracking.experiment in params.yaml")
     ui_cmd.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI, else mlflow.db")
+    ui_cmd.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (one person browsing needs one; each takes seconds to start)",
+    )
     ui_cmd.set_defaults(handler=cmd_ui)
 
     runs_cmd = commands.add_parser(

@@ -100,6 +100,8 @@ def test_tabular_benchmark_prints_pipeline_and_plain_script_side_by_side(tmp_pat
     only = ["logreg", "random_forest", "xgboost_tuned", "stack"]
     quick = [
         "tune.n_trials=2",
+        "tune.cv_folds=2",
+        "ensemble.candidates.stack.cv_folds=2",
         "train.candidates.random_forest.n_estimators=20",
         "evaluate.latency_repeats=2",
         "explain.rows=100",
