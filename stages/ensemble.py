@@ -11,6 +11,7 @@ import sys
 from reprotune import paths
 from reprotune.config import load_params
 from reprotune.data.prepare import load_features, load_label_names, load_split
+from reprotune.data.reference import save_with_model
 from reprotune.errors import DataError
 from reprotune.evaluation.run import evaluate_model
 from reprotune.io import staged_dir, write_json
@@ -64,6 +65,7 @@ def main(name: str) -> None:
         }
         with staged_dir(paths.ensemble_dir(name)) as folder:
             ensemble.save(folder, extra=card)
+            save_with_model(folder)
             if ensemble.typed_inputs:
                 save_background(folder, train, ensemble.features, params.seed)
         write_json(paths.stage_metrics("ensemble", name), summary)

@@ -7,6 +7,7 @@ handoff(__name__, __file__)  # a warm process runs the stage when one is up
 
 from reprotune import paths, summaries
 from reprotune.config import load_params
+from reprotune.data import contract
 from reprotune.data.prepare import class_counts, load_raw, prepare, write_splits
 from reprotune.data.tabular import prepare_tabular
 from reprotune.io import write_json
@@ -21,6 +22,7 @@ def main() -> None:
         splits = prepare_tabular(frames, params.data, params.seed)
     else:
         splits = prepare(frames, manifest, params.data, params.preprocess, params.seed)
+    warning = check_committed_contract(splits, params.data.contract)
     with stage_run("preprocess", params.tracking) as run:
         write_splits(splits)
         summary = {**class_counts(splits), "features": feature_counts(splits.schema)}
@@ -39,10 +41,20 @@ def main() -> None:
             }
         )
         run.log_metrics(summary)
-        run.log_artifacts([paths.LABELS, paths.FEATURES, paths.stage_metrics("preprocess")])
+        run.log_artifacts(
+            [
+                paths.LABELS,
+                paths.FEATURES,
+                paths.CONTRACT,
+                paths.PROFILE,
+                paths.stage_metrics("preprocess"),
+            ]
+        )
         for split, frame in splits.items():
             run.log_dataset(frame, split, source=manifest)
     say(summaries.split(summary))
+    if warning:
+        say(warning)
     if summary.get("dropped_without_target"):
         say(
             f"dropped {summary['dropped_without_target']:,} rows without a target value "
@@ -51,6 +63,18 @@ def main() -> None:
     inferred = splits.schema.get("inferred") or {}
     if inferred:
         say(f"inferred feature types: {inferred}")
+
+
+def check_committed_contract(splits, mode: str) -> str | None:
+    """Every split against the contract committed beside params.yaml, if there is one: stop
+    on a violation (fail), or return the table to print (warn)."""
+    committed = paths.project_root() / contract.COMMITTED
+    if mode == "off" or not committed.is_file():
+        return None
+    schema = contract.read(committed)
+    tables = dict(splits.items())
+    found = contract.check_tables(schema, tables, str(contract.COMMITTED))
+    return contract.enforce(found, mode, str(contract.COMMITTED))
 
 
 def image_counts(manifest: dict, schema: dict) -> dict:

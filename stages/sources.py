@@ -1,4 +1,5 @@
-"""sources: hash what the data sources hold now into data/sources.json (fetch depends on it).
+"""sources: hash what the data sources hold now, and the committed data contract, into
+data/sources.json (fetch depends on it).
 
 DVC runs this stage on every `dvc repro` (always_changed); its output changes only when the
 data does, so an edited data file or image re-runs fetch and what depends on it, no more."""
@@ -22,6 +23,10 @@ def main() -> None:
     cache = StatCache(root / paths.FINGERPRINT_CACHE)
     notes: list[str] = []
     found = fingerprint(read_data_section(paths.PARAMS_FILE), root, previous, cache, notes)
+    # The committed data contract (contract.yaml): editing it re-checks the data.
+    contract = root / paths.COMMITTED_CONTRACT
+    if contract.is_file():
+        found["contract"] = cache.md5(contract)
     cache.save()
     if found != previous:
         write_json(paths.SOURCES, found)

@@ -11,6 +11,7 @@ import time
 from reprotune import models, paths, plots, runtime, summaries
 from reprotune.config import load_params, read_decision_settings, read_resolved_config
 from reprotune.data.prepare import load_features, load_label_names, load_split
+from reprotune.data.reference import save_with_model
 from reprotune.io import staged_dir, write_json
 from reprotune.models.background import save_background
 from reprotune.models.base import fit_inputs, input_example
@@ -80,6 +81,7 @@ def main(candidate: str) -> None:
         example = {"input_example": input_example(val, features)} if model.features else {}
         with staged_dir(paths.model_dir(candidate)) as folder:
             model.save(folder, extra={"train": summary, "history": history, **example, **lineage})
+            save_with_model(folder)
             if model.typed_inputs:
                 save_background(folder, train, model.features, seed)
         with staged_dir(paths.stage_plots("train", candidate)) as folder:

@@ -42,9 +42,9 @@ def test_unknown_top_level_key_is_named():
 
 def test_unknown_model_family_lists_known_ones():
     raw = base()
-    raw["train"]["candidates"]["baseline"]["family"] = "lightgbm"
+    raw["train"]["candidates"]["baseline"]["family"] = "catboost"
     message = problem(raw)
-    assert "train.candidates.baseline.family = 'lightgbm'" in message
+    assert "train.candidates.baseline.family = 'catboost'" in message
     assert "tfidf_logreg" in message and "keras_tabular" in message
 
 

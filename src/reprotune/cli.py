@@ -8,6 +8,7 @@ from pathlib import Path
 
 from reprotune.config import RANKABLE_METRICS, load_params
 from reprotune.errors import ReprotuneError
+from reprotune.io import write_json
 from reprotune.paths import PARAMS_FILE, project_root
 
 
@@ -58,7 +59,49 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"{report.rejected:,} row(s) with values the model cannot take -> {report.rejects}",
             file=sys.stderr,
         )
+    _report_drift(report.drift, args.drift)
     return 0
+
+
+def _report_drift(report: dict | None, out: str | None) -> None:
+    from reprotune.drift import summary_line
+
+    if report is None:
+        print("drift: not measured (the model predates reference profiles)", file=sys.stderr)
+        return
+    print(summary_line(report), file=sys.stderr)
+    if out:
+        write_json(Path(out), report)
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from reprotune.drift import markdown
+    from reprotune.errors import DataError
+    from reprotune.scoring import table_drift
+    from reprotune.service.model import ModelRef, load
+    from reprotune.tracking import tracking_uri
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    model = args.model or _default_model()
+    ref = ModelRef.parse(model if model.startswith("models:/") else str(Path(model).resolve()))
+    store = args.tracking_uri or tracking_uri(project_root())
+    with tempfile.TemporaryDirectory(prefix="reprotune-drift-") as downloads:
+        served = load(ref, store, Path(downloads))
+    if served.profile is None:
+        raise DataError(
+            f"--model {model}: saved before models carried a reference profile; fix: retrain "
+            "it (dvc repro), or pass a newer model"
+        )
+    report = table_drift(served.profile, args.data)
+    report["share_threshold"] = args.share
+    report["dataset_drift"] = bool(report["features"]) and report["drifted_share"] >= args.share
+    report["model"], report["data"] = model, args.data
+    if args.out:
+        write_json(Path(args.out), report)
+    print(markdown(report))
+    return 1 if report["dataset_drift"] and args.fail_on_drift else 0
 
 
 def _predict_on_spark(args, served, ref, store: str, scratch: Path) -> int:
@@ -365,10 +408,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --engine spark: e.g. local[2] or spark://host:7077 (default: the session's, "
         "as spark-submit sets it, else local[*])",
     )
+    predict_cmd.add_argument("--drift", help="also write the scored rows' drift report (JSON) here")
     predict_cmd.add_argument(
         "--tracking-uri", help="default: MLFLOW_TRACKING_URI, else mlflow.db at the project root"
     )
     predict_cmd.set_defaults(handler=cmd_predict)
+
+    drift_cmd = commands.add_parser(
+        "drift",
+        help="how far a table moved from the rows the champion (or any model) trained on",
+    )
+    drift_cmd.add_argument("--data", required=True, help="the new rows: a path or http(s) URL")
+    drift_cmd.add_argument("--out", help="the report as JSON (dataset_drift, drifted_features...)")
+    drift_cmd.add_argument(
+        "--model",
+        help="models:/<name>@<alias>, models:/<name>/<version> or a candidate folder "
+        "(default: models:/<compare.registered_model>@champion)",
+    )
+    drift_cmd.add_argument(
+        "--share",
+        type=float,
+        default=0.3,
+        help="the data set drifted when at least this share of its features did (default 0.3)",
+    )
+    drift_cmd.add_argument(
+        "--fail-on-drift", action="store_true", help="exit 1 when the data set drifted (for CI)"
+    )
+    drift_cmd.add_argument(
+        "--tracking-uri", help="default: MLFLOW_TRACKING_URI, else mlflow.db at the project root"
+    )
+    drift_cmd.set_defaults(handler=cmd_drift)
 
     serve_cmd = commands.add_parser(
         "serve",

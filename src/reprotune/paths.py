@@ -33,6 +33,11 @@ SOURCES = Path("data/sources.json")
 FINGERPRINT_CACHE = Path(".dvc/tmp/reprotune-fingerprints.json")
 LABELS = PROCESSED_DIR / "labels.json"
 FEATURES = PROCESSED_DIR / "features.json"
+# The data contract committed beside params.yaml (wins over the inferred one, which preprocess
+# writes to CONTRACT).
+COMMITTED_CONTRACT = Path("contract.yaml")
+CONTRACT = PROCESSED_DIR / "contract.yaml"  # data/reference.py's file names
+PROFILE = PROCESSED_DIR / "profile.json"
 RAW_SPLITS = ("train", "test")
 
 

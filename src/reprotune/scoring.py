@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from reprotune.drift import Sample
 from reprotune.errors import DataError
 from reprotune.features import FEATURE_TYPES
 from reprotune.io import publish_mode
@@ -40,6 +41,7 @@ class ScoreReport:
     seconds: float
     out: Path
     rejects: Path | None
+    drift: dict | None = None  # the scored rows against the model's training rows
 
 
 def score_table(
@@ -71,8 +73,11 @@ def score_table(
         )
         stack.enter_context(_terminate_as_interrupt())
         offset = scored = rejected = 0
+        sample = Sample(model.profile) if model.profile else None
         for batch in batches:
             table = pa.Table.from_batches([batch])
+            if sample is not None:
+                sample.add(profiled_columns(table, model.profile))
             good, errors, typed = find_bad_rows(model, table, offset, path.parent)
             if errors is not None and on_error == "fail":
                 raise DataError(errors.describe())
@@ -90,8 +95,41 @@ def score_table(
         if rejected_writer is not None and not rejected:
             rejected_writer.discard()
     return ScoreReport(
-        offset, scored, rejected, time.perf_counter() - start, out, rejects if rejected else None
+        offset,
+        scored,
+        rejected,
+        time.perf_counter() - start,
+        out,
+        rejects if rejected else None,
+        sample.report() if sample is not None else None,
     )
+
+
+def profiled_columns(table: pa.Table, profile: dict) -> "pd.DataFrame":
+    names = [c for c in profile["features"] if c in table.column_names]
+    return table.select(names).to_pandas()
+
+
+def table_drift(profile: dict, source: str, chunk_rows: int = CHUNK_ROWS) -> dict:
+    """`source`'s rows (a sample of them, for a large file) against the reference profile."""
+    checked = False
+    sample = Sample(profile)
+    with _local_copy(source) as path:
+        batches, _ = _batches(path, chunk_rows)
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            if not checked:
+                missing = [c for c in profile["features"] if c not in table.column_names]
+                if missing:
+                    raise DataError(
+                        f"--data {source!r} lacks the feature column(s) {missing} the model "
+                        f"trained on; fix: add them (columns: {table.column_names[:20]})"
+                    )
+                checked = True
+            sample.add(profiled_columns(table, profile))
+    if not sample.rows:
+        raise DataError(f"--data {source!r} has no rows; fix: point it at a file with data")
+    return sample.report()
 
 
 def score_chunk(

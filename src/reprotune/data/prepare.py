@@ -235,11 +235,16 @@ def class_counts(splits: Splits) -> dict:
 
 
 def write_splits(splits: Splits, out_dir: Path = paths.PROCESSED_DIR) -> None:
+    """The splits, labels and features, with the training split's data contract and
+    reference profile (data/reference.py)."""
+    from reprotune.data import reference
+
     with staged_dir(out_dir) as staging:
         for split, table in splits.items():
             table.to_parquet(staging / f"{split}.parquet", index=False)
         write_json(staging / "labels.json", {"names": splits.label_names})
         write_json(staging / "features.json", splits.schema)
+        reference.write(staging, splits.train, splits.schema["features"])
 
 
 def load_split(split: str, processed_dir: Path = paths.PROCESSED_DIR) -> pd.DataFrame:

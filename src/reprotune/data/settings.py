@@ -95,6 +95,9 @@ class DataParams(Strict):
     group_column: str | None = None  # rows of one group never straddle a split
     target: DerivedTarget | None = None  # a derived target (named data.label_column)
     images: ImageParams = ImageParams()
+    # A contract.yaml committed beside params.yaml: new data that breaks it stops preprocess
+    # (fail), or is reported and used (warn); off: not checked.
+    contract: Literal["fail", "warn", "off"] = "fail"
 
     @property
     def tabular(self) -> bool:

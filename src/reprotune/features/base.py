@@ -76,6 +76,22 @@ class FeatureType(abc.ABC):
         """The type of one value in a request to the service (null aside)."""
         return str
 
+    def profile(self, stored: pd.Series) -> dict | None:
+        """A compact summary of the column's values (features/stats.py), drift's reference;
+        None: this type is not profiled."""
+        return None
+
+    def drift(self, profile: dict, stored: pd.Series) -> dict | None:
+        """How far `stored` moved from `profile` (test, statistic, p-value, PSI, drifted)."""
+        return None
+
+    def contract_checks(self, stored: pd.Series) -> list:
+        """pandera checks the training split's values pass (range, levels, length...)."""
+        return []
+
+    def contract_dtype(self) -> str | None:
+        return None  # strings: stored as object or pandas' str dtype, both fine
+
     @abc.abstractmethod
     def looks_like(self, series: pd.Series) -> bool:
         """Whether inference should give a column like this one this type."""
@@ -106,3 +122,33 @@ class FeatureType(abc.ABC):
     @abc.abstractmethod
     def sklearn_encoder(self):
         """A transformer fitted on the training split (kept inside the saved model)."""
+
+
+class LevelsFeature(FeatureType):
+    """A feature whose values are levels (categories, binary columns; a set's elements):
+    profiled by level frequencies, contracted to the training split's levels."""
+
+    MAX_CONTRACT_LEVELS = 500  # more levels than this: no `isin` check (an identifier-like column)
+
+    def levels_of(self, stored: pd.Series) -> list[str]:
+        from reprotune.features.stats import MISSING
+
+        return stored.astype(object).where(~is_missing(stored), MISSING).astype(str).tolist()
+
+    def profile(self, stored: pd.Series) -> dict:
+        from reprotune.features.stats import level_profile
+
+        return level_profile(self.levels_of(stored), len(stored))
+
+    def drift(self, profile: dict, stored: pd.Series) -> dict:
+        from reprotune.features.stats import level_drift
+
+        return level_drift(profile, self.levels_of(stored), len(stored))
+
+    def contract_checks(self, stored: pd.Series) -> list:
+        import pandera.pandas as pa
+
+        levels = sorted(stored[~is_missing(stored)].astype(str).unique())
+        if not levels or len(levels) > self.MAX_CONTRACT_LEVELS:
+            return []
+        return [pa.Check.isin(levels)]

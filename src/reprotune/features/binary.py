@@ -5,14 +5,14 @@ import pandas as pd
 
 from reprotune.features.base import (
     MISSING_CATEGORY,
-    FeatureType,
+    LevelsFeature,
     as_strings,
     is_missing,
     string_array,
 )
 
 
-class BinaryFeature(FeatureType):
+class BinaryFeature(LevelsFeature):
     name = "binary"
 
     def looks_like(self, series: pd.Series) -> bool:

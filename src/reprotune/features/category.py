@@ -7,7 +7,7 @@ import pandas as pd
 
 from reprotune.features.base import (
     MISSING_CATEGORY,
-    FeatureType,
+    LevelsFeature,
     as_strings,
     is_missing,
     string_array,
@@ -16,7 +16,7 @@ from reprotune.features.base import (
 MIN_FREQUENCY = 5  # rows a level needs in the training split to get a column of its own
 
 
-class CategoryFeature(FeatureType):
+class CategoryFeature(LevelsFeature):
     name = "category"
 
     def looks_like(self, series: pd.Series) -> bool:

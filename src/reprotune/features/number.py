@@ -14,6 +14,27 @@ class NumberFeature(FeatureType):
     name = "number"
     signature_type = "double"
 
+    def profile(self, stored: pd.Series) -> dict:
+        from reprotune.features.stats import numeric_profile
+
+        return numeric_profile(stored.to_numpy(float))
+
+    def drift(self, profile: dict, stored: pd.Series) -> dict:
+        from reprotune.features.stats import numeric_drift
+
+        return numeric_drift(profile, stored.to_numpy(float))
+
+    def contract_checks(self, stored: pd.Series) -> list:
+        import pandera.pandas as pa
+
+        present = stored.dropna()
+        if present.empty:
+            return []
+        return [pa.Check.in_range(float(present.min()), float(present.max()))]
+
+    def contract_dtype(self) -> str:
+        return "float64"
+
     def request_type(self):
         from typing import Annotated
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from reprotune.errors import DataError
-from reprotune.features.base import FeatureType, is_missing
+from reprotune.features.base import LevelsFeature, is_missing
 
 
 def parse_levels(value) -> list[str] | None:
@@ -51,17 +51,35 @@ def as_set_strings(series: pd.Series) -> pd.Series:
     return series.astype(object).map(canonical).astype(object)
 
 
+def is_missing_value(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
+
+
 def split_levels(stored: str) -> list[str]:
     """The encoder's analyzer: a stored JSON list back to its levels (module level, so the
     fitted encoder pickles)."""
     return json.loads(stored) if stored else []
 
 
-class SetFeature(FeatureType):
+class SetFeature(LevelsFeature):
     name = "set"
 
     def request_type(self):
         return list[str] | str  # a list of levels, or the stored JSON-list string
+
+    def levels_of(self, stored: pd.Series) -> list[str]:
+        """Every element of every row (a set's levels are profiled one by one)."""
+        present = [value for value in stored if not is_missing_value(value)]
+        return [level for value in present for level in split_levels(value)]
+
+    def contract_checks(self, stored: pd.Series) -> list:
+        import pandera.pandas as pa
+
+        vocabulary = sorted(set(self.levels_of(stored)))
+        if not vocabulary or len(vocabulary) > self.MAX_CONTRACT_LEVELS:
+            return []
+        register_contract_checks()
+        return [pa.Check.set_levels_in(allowed=vocabulary)]
 
     one_column_encoder = True
 
@@ -114,3 +132,18 @@ def _unparsable(value) -> bool:
     except ValueError:
         return True
     return False
+
+
+def register_contract_checks() -> None:
+    """`set_levels_in`, a pandera check that serializes with its vocabulary (contract YAML);
+    registered once per process, before a contract that uses it is read or built."""
+    import pandera.extensions as extensions
+    import pandera.pandas as pa
+
+    if hasattr(pa.Check, "set_levels_in"):
+        return
+
+    @extensions.register_check_method(statistics=["allowed"])
+    def set_levels_in(series, *, allowed):
+        vocabulary = set(allowed)
+        return series.map(lambda v: is_missing_value(v) or set(split_levels(v)) <= vocabulary)

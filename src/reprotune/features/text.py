@@ -25,7 +25,27 @@ class TextFeature(FeatureType):
     def inputs(self, series: pd.Series) -> pd.Series:
         return as_strings(series).fillna("")
 
+    def profile(self, stored: pd.Series) -> dict:
+        from reprotune.features.stats import numeric_profile
+
+        return {**numeric_profile(_words(stored)), "of": "words per text"}
+
+    def drift(self, profile: dict, stored: pd.Series) -> dict:
+        from reprotune.features.stats import numeric_drift
+
+        return {**numeric_drift(profile, _words(stored)), "of": "words per text"}
+
+    def contract_checks(self, stored: pd.Series) -> list:
+        import pandera.pandas as pa
+
+        lengths = stored.fillna("").astype(str).str.len()
+        return [pa.Check.str_length(0, int(lengths.max()) if len(lengths) else 0)]
+
     def sklearn_encoder(self):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, max_features=20000)
+
+
+def _words(stored: pd.Series):
+    return stored.fillna("").astype(str).str.split().str.len().to_numpy(float)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from reprotune import models
+from reprotune.data.reference import profile_of
 from reprotune.errors import ReprotuneError
 from reprotune.explanation.record import read_background
 
@@ -62,6 +63,9 @@ class ServedModel:
     info: dict = field(default_factory=dict)
     # Training rows for /explain's model-agnostic SHAP (typed-input models); None: not saved.
     background: "pd.DataFrame | None" = None
+    # The training rows' reference profile, drift's baseline (data/reference.py); None: a
+    # model saved before models carried one.
+    profile: dict | None = None
 
     @property
     def version(self) -> str:
@@ -147,7 +151,11 @@ def load(ref: ModelRef, tracking_uri: str | None, downloads: Path) -> ServedMode
         info = {"source": str(folder), "version": "local", "candidate": card.get("family")}
         run_id = (card.get("mlflow") or {}).get("run_id")
         return ServedModel(
-            candidate, card, {**info, "run_id": run_id or ""}, read_background(folder)
+            candidate,
+            card,
+            {**info, "run_id": run_id or ""},
+            read_background(folder),
+            profile_of(folder),
         )
     version = registry_version(ref, tracking_uri)
     import mlflow.artifacts
@@ -171,7 +179,7 @@ def load(ref: ModelRef, tracking_uri: str | None, downloads: Path) -> ServedMode
         "candidate": version.tags.get("reprotune.candidate", ""),
         **_run_facts(tracking_uri, version.run_id),
     }
-    return ServedModel(candidate, card, info, read_background(folder))
+    return ServedModel(candidate, card, info, read_background(folder), profile_of(folder))
 
 
 def same_interface(old: ServedModel, new: ServedModel) -> bool:

@@ -1,0 +1,143 @@
+"""The data contract: what each feature's values may be, as a pandera schema.
+
+preprocess infers it from the training split (each feature's type, nullability, numeric range,
+levels, set vocabulary, text length) and writes it to data/processed/contract.yaml, which every
+model saves beside itself. A `contract.yaml` committed beside params.yaml wins: preprocess
+checks every split against it, lazily (every failure, not the first), and stops before any
+training with a table of column, check, failing rows and examples (`data.contract: warn`
+prints the table and goes on). Edit the committed file to tighten it (e.g. `age` in 18..100).
+"""
+
+from pathlib import Path
+
+import pandas as pd
+
+from reprotune import paths
+from reprotune.errors import DataError
+from reprotune.features import FEATURE_TYPES
+
+COMMITTED = paths.COMMITTED_CONTRACT  # beside params.yaml; wins over the inferred one
+EXAMPLES = 3
+
+
+def _pandera():
+    import warnings
+
+    # pandera imports pyspark.pandas when pyspark is installed, which warns about pandas 3.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support")
+    import pandera.pandas as pa
+
+    from reprotune.features.set import register_contract_checks
+
+    register_contract_checks()
+    return pa
+
+
+def infer(table: pd.DataFrame, features: dict[str, str]):
+    """The contract the training split's stored values satisfy."""
+    pa = _pandera()
+    columns = {}
+    for column, kind in features.items():
+        feature = FEATURE_TYPES[kind]
+        values = table[column]
+        columns[column] = pa.Column(
+            feature.contract_dtype(),
+            feature.contract_checks(values),
+            nullable=bool(values.isna().any()),
+            description=f"{kind} feature",
+        )
+    return pa.DataFrameSchema(columns, strict=False, name="reprotune data contract")
+
+
+def to_yaml(schema) -> str:
+    header = (
+        "# reprotune data contract: what each feature's values may be (pandera schema).\n"
+        "# Inferred from the training split; edit to tighten (e.g. an in_range), commit as\n"
+        "# contract.yaml beside params.yaml to check new data against it.\n"
+    )
+    return header + schema.to_yaml()
+
+
+def read(path: Path):
+    """A contract file; DataError naming the file and the fix when it cannot be read."""
+    pa = _pandera()
+    try:
+        return pa.DataFrameSchema.from_yaml(Path(path))
+    except FileNotFoundError as exc:
+        raise DataError(f"{path}: no contract there; fix: run preprocess (dvc repro)") from exc
+    except Exception as exc:  # a YAML or schema error: say which file and why
+        raise DataError(
+            f"{path} is not a readable data contract ({type(exc).__name__}: {exc}); fix: "
+            "correct it, or delete it to check nothing (preprocess infers a new one)"
+        ) from None
+
+
+def violations(schema, table: pd.DataFrame, split: str) -> list[dict]:
+    """Every way `table` breaks the contract: one entry per column and check."""
+    pa = _pandera()
+    missing = [c for c in schema.columns if c not in table.columns]
+    found = [
+        {"split": split, "column": c, "check": "column present", "failing": len(table),
+         "examples": [], "rows": []}
+        for c in missing
+    ]  # fmt: skip
+    present = schema.remove_columns(missing) if missing else schema
+    try:
+        present.validate(table, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
+            found.append(
+                {
+                    "split": split,
+                    "column": str(column),
+                    "check": str(check),
+                    "failing": len(group),
+                    "examples": [_plain(v) for v in group["failure_case"].head(EXAMPLES)],
+                    "rows": [_plain(i) for i in group["index"].head(EXAMPLES)],
+                }
+            )
+    return found
+
+
+def _plain(value):
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    value = value.item() if hasattr(value, "item") else value
+    return value if not isinstance(value, str) or len(value) <= 60 else value[:57] + "..."
+
+
+def render(found: list[dict]) -> str:
+    lines = ["| split | column | check | failing rows | examples | rows |", "| --- " * 6 + "|"]
+    for v in found:
+        examples = ", ".join(repr(e) for e in v["examples"])
+        rows = ", ".join(str(r) for r in v["rows"])
+        lines.append(
+            f"| {v['split']} | {v['column']} | {v['check']} | {v['failing']:,} | "
+            f"{examples} | {rows} |"
+        )
+    return "\n".join(lines)
+
+
+def check_tables(schema, tables: dict[str, pd.DataFrame], source: str) -> list[dict]:
+    """All violations of `tables` (split -> table) against the contract read from `source`."""
+    found = [v for split, table in tables.items() for v in violations(schema, table, split)]
+    for v in found:
+        v["contract"] = source
+    return found
+
+
+def enforce(found: list[dict], mode: str, source: str) -> str | None:
+    """Stop (mode fail) or return the warning to print (mode warn); None when all passed."""
+    if not found:
+        return None
+    message = (
+        f"the data breaks the contract in {source} ({len(found)} check(s) failed):\n"
+        f"{render(found)}\n"
+    )
+    if mode == "fail":
+        raise DataError(
+            message + f"fix: correct the data, or loosen {source} if the change is expected "
+            "(or set data.contract: warn to go on with a warning)"
+        )
+    return message + f"(data.contract: warn: going on; loosen {source} to silence this)"

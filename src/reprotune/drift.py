@@ -1,0 +1,117 @@
+"""Drift: how far new rows moved from the rows a model trained on.
+
+preprocess writes a reference profile of the training split (data/processed/profile.json:
+per feature, bins and frequencies, never the rows) that every model saves beside itself;
+`reprotune drift` and `reprotune predict` compare new rows with it, feature by feature, through
+each feature type's own test (features/stats.py): Kolmogorov-Smirnov and PSI for numbers and
+text lengths, chi-square and PSI for levels. The data set drifted when at least `share` of the
+features did."""
+
+import numpy as np
+import pandas as pd
+
+from reprotune.features import FEATURE_TYPES
+
+DATASET_SHARE = 0.3  # dataset_drift: at least this share of the features drifted
+
+
+def build_profile(table: pd.DataFrame, features: dict[str, str]) -> dict:
+    """The reference profile of `table`'s stored feature values."""
+    profiles = {}
+    for column, kind in features.items():
+        found = FEATURE_TYPES[kind].profile(table[column])
+        if found is not None:
+            profiles[column] = {"type": kind, **found}
+    return {"rows": len(table), "features": profiles}
+
+
+def compare(profile: dict, table: pd.DataFrame, share: float = DATASET_SHARE) -> dict:
+    """Per-feature drift of `table` (stored values) against `profile`, and the verdict."""
+    results = {}
+    for column, reference in profile["features"].items():
+        if column not in table.columns:
+            continue
+        found = FEATURE_TYPES[reference["type"]].drift(reference, table[column])
+        if found is not None:
+            results[column] = {"type": reference["type"], **found}
+    drifted = [c for c, r in results.items() if r["drifted"]]
+    drifted_share = len(drifted) / len(results) if results else 0.0
+    return {
+        "dataset_drift": bool(results) and drifted_share >= share,
+        "drifted_share": round(drifted_share, 4),
+        "share_threshold": share,
+        "drifted_features": drifted,
+        "rows": len(table),
+        "reference_rows": profile["rows"],
+        "features": results,
+    }
+
+
+def markdown(report: dict) -> str:
+    verdict = "drifted" if report["dataset_drift"] else "no data set drift"
+    lines = [
+        f"**Drift against the training rows: {verdict}** — {len(report['drifted_features'])} "
+        f"of {len(report['features'])} features moved (threshold {report['share_threshold']:.0%}); "
+        f"{report['rows']:,} new rows vs {report['reference_rows']:,}.",
+        "",
+        "| feature | type | test | statistic | p-value | PSI | drifted |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    ordered = sorted(report["features"].items(), key=lambda item: -(item[1]["psi"] or 0))
+    for column, r in ordered:
+        lines.append(
+            f"| {column} | {r['type']} | {r['test']} | {_num(r['statistic'])} | "
+            f"{_num(r['p_value'])} | {_num(r['psi'])} | {'**yes**' if r['drifted'] else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+SAMPLE_ROWS = 200_000  # drift of a large table is measured on a uniform sample this big
+
+
+class Sample:
+    """A uniform random sample of up to `size` rows of a stream of chunks (each row drawn a
+    random key, the smallest keys kept), of the profiled columns in their stored form: what
+    drift is computed on when a table is scored chunk by chunk."""
+
+    def __init__(self, profile: dict, size: int = SAMPLE_ROWS, seed: int = 0):
+        self.profile = profile
+        self.size = size
+        self.rng = np.random.default_rng(seed)
+        self.kept: pd.DataFrame | None = None
+        self.rows = 0
+
+    def add(self, frame: pd.DataFrame) -> None:
+        columns = {
+            column: FEATURE_TYPES[spec["type"]].inputs(frame[column].reset_index(drop=True))
+            for column, spec in self.profile["features"].items()
+            if column in frame.columns
+        }
+        chunk = pd.DataFrame(columns, index=range(len(frame)))
+        chunk["__key"] = self.rng.random(len(frame))
+        self.rows += len(frame)
+        joined = chunk if self.kept is None else pd.concat([self.kept, chunk], ignore_index=True)
+        if len(joined) > self.size:
+            joined = joined.iloc[
+                np.argpartition(joined["__key"].to_numpy(), self.size)[: self.size]
+            ]
+        self.kept = joined.reset_index(drop=True)
+
+    def report(self, share: float = DATASET_SHARE) -> dict:
+        table = pd.DataFrame() if self.kept is None else self.kept.drop(columns="__key")
+        found = compare(self.profile, table, share)
+        found["rows"], found["sampled_rows"] = self.rows, len(table)
+        return found
+
+
+def summary_line(report: dict) -> str:
+    moved = ", ".join(report["drifted_features"][:8]) or "none"
+    verdict = "DRIFTED" if report["dataset_drift"] else "no data set drift"
+    return (
+        f"drift vs the model's training rows: {verdict} ({len(report['drifted_features'])} of "
+        f"{len(report['features'])} features moved: {moved})"
+    )

@@ -1,0 +1,140 @@
+"""Drift against a model's training rows: each injected shift found in its own column, no
+clean column flagged; a random split of the same rows is not drift; a large table is measured
+on a uniform sample; `reprotune drift` and `reprotune predict` report it from the model folder."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from tabular_data import FEATURES, make_bank_like
+
+from reprotune import cli, drift, models
+from reprotune.config import PARAMS_CLASSES
+from reprotune.data import reference
+from reprotune.features import FEATURE_TYPES
+
+TYPED = {**FEATURES, "tags": "set", "note": "text"}
+WORDS = ["call", "client", "offer", "deposit", "rate", "bank", "again", "later", "no", "yes"]
+
+
+def table(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = make_bank_like(n, seed)
+    frame["tags"] = [json.dumps(sorted(set(rng.choice(["a", "b", "c"], 2)))) for _ in range(n)]
+    frame["note"] = [" ".join(rng.choice(WORDS, rng.integers(3, 9))) for _ in range(n)]
+    return frame
+
+
+def stored_as(frame: pd.DataFrame, features: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: FEATURE_TYPES[k].cast(frame[c], c, "t") for c, k in features.items()})
+
+
+def stored(frame: pd.DataFrame) -> pd.DataFrame:
+    return stored_as(frame, TYPED)
+
+
+def shifted(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Five shifts, each in one column; the other five columns are left as drawn."""
+    rng = np.random.default_rng(seed)
+    out = frame.copy()
+    out["balance"] = out["balance"] / 30  # a unit change
+    out["age"] = out["age"] + 12  # an older population
+    out["job"] = out["job"].replace({"technician": "tech"})  # a renamed level
+    out["tags"] = [
+        json.dumps(sorted({"a", "z"} if rng.random() < 0.5 else {"b"})) for _ in out.index
+    ]
+    out["note"] = out["note"] + " " + out["note"] + " " + out["note"]  # texts three times longer
+    return out
+
+
+@pytest.fixture(scope="module")
+def profile():
+    return drift.build_profile(stored(table(3000, 1)), TYPED)
+
+
+def test_each_injected_shift_is_found_and_no_clean_column_flagged(profile):
+    report = drift.compare(profile, stored(shifted(table(1500, 2), 3)))
+    assert set(report["drifted_features"]) == {"balance", "age", "job", "tags", "note"}
+    assert report["dataset_drift"] and report["drifted_share"] == pytest.approx(5 / 9, abs=1e-4)
+    job = report["features"]["job"]
+    assert job["test"] == "chi_square" and "tech" in job["current"]["unseen_levels"]
+    assert (
+        report["features"]["balance"]["test"] == "ks" and report["features"]["balance"]["psi"] > 1
+    )
+    assert json.dumps(report)  # plain JSON
+
+
+@pytest.mark.parametrize("seed", [2, 3, 4, 5])
+def test_new_rows_from_the_same_source_are_not_drift(profile, seed):
+    report = drift.compare(profile, stored(table(1500, seed)))
+    assert report["drifted_features"] == [] and not report["dataset_drift"]
+
+
+def test_a_large_table_is_measured_on_a_uniform_sample(profile):
+    sample = drift.Sample(profile, size=1000, seed=0)
+    rows = table(4000, 9)
+    for start in range(0, len(rows), 700):
+        sample.add(rows.iloc[start : start + 700])
+    report = sample.report()
+    assert report["rows"] == 4000 and report["sampled_rows"] == 1000
+    assert report["drifted_features"] == []
+    kept_ages = sample.kept["age"]
+    assert abs(kept_ages.mean() - rows["age"].mean()) < 2  # not just the first chunks
+
+
+def test_markdown_lists_every_feature_most_moved_first(profile):
+    text = drift.markdown(drift.compare(profile, stored(shifted(table(800, 4), 5))))
+    assert text.startswith("**Drift against the training rows: drifted**")
+    body = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(body) == len(TYPED) and "**yes**" in body[0]
+
+
+@pytest.fixture(scope="module")
+def candidate_folder(tmp_path_factory):
+    train = make_bank_like(600, seed=1)
+    params = PARAMS_CLASSES["logreg"](family="logreg")
+    model = models.create(params, ["no", "yes"], seed=0, features=FEATURES)
+    labels = (train["y"] == "yes").astype(int).to_numpy()
+    model.fit(train[list(FEATURES)], labels, train[list(FEATURES)].head(0), labels[:0])
+    folder = tmp_path_factory.mktemp("model") / "logreg"
+    folder.mkdir()
+    model.save(folder, extra={"train": {}, "input_example": None})
+    frame = pd.DataFrame(
+        {c: FEATURE_TYPES[k].cast(train[c], c, "train") for c, k in FEATURES.items()}
+    )
+    reference.write(folder, frame, FEATURES)
+    return folder
+
+
+def test_drift_command_reads_the_model_folder_and_writes_json(candidate_folder, tmp_path, capsys):
+    moved = make_bank_like(900, seed=5).drop(columns=["y"])
+    moved["campaign"] = moved["campaign"] * 3
+    moved.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "drift.json"
+    argv = ["drift", "--model", str(candidate_folder), "--data", str(tmp_path / "new.csv")]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["drifted_features"] == ["campaign"] and not report["dataset_drift"]
+    assert "| campaign | number | ks |" in capsys.readouterr().out
+    assert cli.main([*argv, "--share", "0.1", "--fail-on-drift"]) == 1
+
+
+def test_drift_command_names_a_missing_feature_and_an_empty_file(
+    candidate_folder, tmp_path, capsys
+):
+    make_bank_like(50, seed=5).drop(columns=["y", "age"]).to_csv(tmp_path / "a.csv", index=False)
+    assert (
+        cli.main(["drift", "--model", str(candidate_folder), "--data", str(tmp_path / "a.csv")])
+        == 2
+    )
+    assert "lacks the feature column(s) ['age']" in capsys.readouterr().err
+
+
+def test_predict_reports_drift_as_it_scores(candidate_folder, tmp_path, capsys):
+    make_bank_like(700, seed=6).drop(columns=["y"]).to_parquet(tmp_path / "new.parquet")
+    argv = ["predict", "--model", str(candidate_folder), "--data", str(tmp_path / "new.parquet")]
+    argv += ["--out", str(tmp_path / "scored.parquet"), "--drift", str(tmp_path / "d.json")]
+    assert cli.main(argv) == 0
+    assert "drift vs the model's training rows: no data set drift" in capsys.readouterr().err
+    assert json.loads((tmp_path / "d.json").read_text())["rows"] == 700
