@@ -2,19 +2,23 @@
 data/sources.json (fetch depends on it).
 
 DVC runs this stage on every `dvc repro` (always_changed); its output changes only when the
-data does, so an edited data file or image re-runs fetch and what depends on it, no more."""
+data does, so an edited data file or image re-runs fetch and what depends on it, no more. It
+also validates the whole params.yaml first: a misspelt key stops every run with its fix, even
+when no stage that reads it would re-run."""
 
 from reprotune.launcher import handoff
 
 handoff(__name__, __file__)  # a warm process runs the stage when one is up
 
 from reprotune import paths
+from reprotune.config import load_params
 from reprotune.data.fingerprint import StatCache, fingerprint, read_data_section, summary
 from reprotune.io import read_json, write_json
 from reprotune.stage import run_stage, say
 
 
 def main() -> None:
+    load_params()  # every key checked on every run, not only when a stage reading it re-runs
     root = paths.project_root()
     try:
         previous = read_json(paths.SOURCES)

@@ -279,3 +279,18 @@ def test_misspelt_family_candidate_and_member_names_get_the_closest_match():
     assert "did you mean 'baseline'?" in problem(raw)
     with pytest.raises(ParamsError, match="did you mean 'mlp'"):
         load_params(PROJECT_PARAMS).candidate("mpl")
+
+
+def test_a_misspelt_key_stops_every_repro_at_its_first_stage(tmp_path):
+    """`sources` runs on every `dvc repro`: it validates the whole file, so a typo in a key
+    no re-running stage reads still stops the run with its fix."""
+    from commands import run
+
+    from reprotune.workspace import copy_pipeline
+
+    project = copy_pipeline(Path(__file__).resolve().parent.parent, tmp_path / "project")
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("val_fraction:", "val_fracton:", 1))
+    done = run(["python", "stages/sources.py"], project, check=False)
+    assert done.returncode != 0
+    assert "data.val_fracton: unknown key; did you mean 'val_fraction'?" in done.stderr
