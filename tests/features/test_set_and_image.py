@@ -78,3 +78,28 @@ def test_stored_png_bytes_are_deterministic():
     image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (9, 9, 3), dtype=np.uint8))
     assert png_bytes(to_rgb_square(image, 8)) == png_bytes(to_rgb_square(image, 8))
     assert json.dumps(FEATURE_TYPES["image"].looks_like(pd.Series(["a.jpg"]))) == "false"
+
+
+def test_a_request_image_must_be_a_readable_file():
+    """The service refuses what training would stop on, instead of scoring a black picture."""
+    import base64
+    import io
+
+    from PIL import Image
+    from pydantic import TypeAdapter, ValidationError
+
+    from reprotune.features import FEATURE_TYPES
+
+    field = TypeAdapter(FEATURE_TYPES["image"].request_type())
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(buffer, format="JPEG")
+    jpeg = buffer.getvalue()
+    assert field.validate_python(base64.b64encode(jpeg).decode()) == jpeg
+    for bad, why in [
+        (base64.b64encode(b"just some text").decode(), "not a readable image"),
+        (base64.b64encode(jpeg[: len(jpeg) // 2]).decode(), "not a readable image"),
+        ("", "an empty image"),
+        ("not base64!", "not a base64 string"),
+    ]:
+        with pytest.raises(ValidationError, match=why):
+            field.validate_python(bad)

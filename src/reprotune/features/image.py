@@ -19,12 +19,24 @@ from reprotune.features.base import FeatureType, is_missing
 
 
 def _from_base64(value) -> bytes:
+    """A request's image: base64 of a file the model can read (training stops on a file it
+    cannot read; a request must not be scored as a black picture instead)."""
     if not isinstance(value, str):
         raise ValueError("an image is a base64 string of the image file's bytes")
     try:
-        return base64.b64decode(value, validate=True)
+        data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("not a base64 string (of an image file's bytes)") from None
+    if not data:
+        raise ValueError("an empty image; send the file's bytes base64-encoded, or null")
+    try:
+        open_image(data)
+    except Exception as exc:  # PIL raises OSError, ValueError, SyntaxError... by format
+        raise ValueError(
+            f"not a readable image ({type(exc).__name__}: {str(exc)[:80]}); send a JPEG, PNG "
+            "or other file Pillow reads, base64-encoded"
+        ) from None
+    return data
 
 
 class ImageFeature(FeatureType):
