@@ -148,6 +148,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         batch_wait_ms=args.batch_wait_ms,
         explain_samples=args.explain_samples,
         explain_permutations=args.explain_permutations,
+        contract=args.contract,
+        drift_window=args.drift_window,
     )
     os.environ[SETTINGS_ENV] = settings.to_env()
     os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri
@@ -474,6 +476,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="micro-batching: concurrent requests are always joined into one forward pass; "
         "under concurrent load a pass also waits this many ms for more (default: 5 for the "
         "transformer, 0 for the others)",
+    )
+    serve_cmd.add_argument(
+        "--contract",
+        choices=["count", "enforce", "off"],
+        default="count",
+        help="records breaking the model's data contract: counted in /metrics (default), "
+        "also refused with 422 (enforce), or not checked",
+    )
+    serve_cmd.add_argument(
+        "--drift-window",
+        type=int,
+        default=1000,
+        help="/metrics reports the drift of the last this many records scored (0: off)",
     )
     serve_cmd.add_argument(
         "--explain-samples",

@@ -5,6 +5,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from corpus import LABEL_NAMES, texts_and_labels
 from servers import free_port, popen_server, stop, wait_for_http
@@ -23,7 +25,9 @@ from tabular_data import FEATURES, make_bank_like
 
 from reprotune import models
 from reprotune.config import PARAMS_CLASSES
+from reprotune.data import reference
 from reprotune.families.tfidf_logreg import TfidfLogregParams
+from reprotune.features import FEATURE_TYPES
 from reprotune.models.background import save_background
 from reprotune.registry import register_champion
 from reprotune.tracking import TrackingParams, stage_run
@@ -44,6 +48,8 @@ def train_and_register(
         model.save(folder, extra={"train": {}, "mlflow": {"model_id": model_id}, **(extra or {})})
         if background is not None:
             save_background(folder, background, model.features, seed=0)
+            stored = {c: FEATURE_TYPES[k].cast(background[c], c, "t") for c, k in FEATURES.items()}
+            reference.write(folder, pd.DataFrame(stored), model.features)
         run.upload_model(model_id, folder)
     with stage_run("compare", TRACKING) as run:
         return register_champion(run, name, "c", folder, "macro_f1", score, True)["version"]
@@ -509,3 +515,41 @@ def test_micro_batching_joins_requests_and_answers_each_with_its_own_rows(store)
                     assert a["probabilities"][name] == pytest.approx(b["probabilities"][name])
     finally:
         stop(process)
+
+
+def test_records_breaking_the_contract_are_refused_with_enforce(store):
+    """The model carries its data contract: --contract enforce refuses a value outside it with
+    422 naming the record, field and check."""
+    process, url = serve(store, f"models:/{TABULAR_MODEL}@champion", "--contract", "enforce")
+    try:
+        odd = {**bank_row(), "age": 200.0, "job": "astronaut"}
+        status, answer, _ = call(f"{url}/predict", odd)
+        assert status == 422
+        problems = {(p["loc"][-1], p["msg"].split(": ")[1].split("(")[0]) for p in answer["detail"]}
+        assert problems == {("age", "in_range"), ("job", "isin")}
+        assert {p["input"] for p in answer["detail"]} == {200.0, "astronaut"}
+        status, answer, _ = call(f"{url}/predict", {"records": [bank_row(), odd]})
+        assert status == 422 and answer["detail"][0]["loc"][:3] == ["body", "records", 1]
+        assert call(f"{url}/predict", bank_row())[0] == 200
+    finally:
+        stop(process)
+
+
+def test_contract_violations_are_counted_and_drift_gauged_in_metrics(tabular_server):
+    """By default a value outside the contract is scored and counted; /metrics gauges the
+    drift of the last records scored against the model's training rows."""
+    url, _ = tabular_server
+    assert call(f"{url}/predict", {**bank_row(), "age": 200.0})[0] == 200
+    moved = make_bank_like(300, seed=8)[list(FEATURES)]
+    moved["campaign"] = moved["campaign"] * 3
+    records = moved.astype(object).where(moved.notna(), None).to_dict("records")
+    for start in (0, 150):
+        assert call(f"{url}/predict", {"records": records[start : start + 150]})[0] == 200
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    violations = r'reprotune_contract_violations_total\{check="in_range\(.*\)",feature="age"\} 1'
+    assert re.search(violations, text)
+    window = float(re.search(r"^reprotune_drift_window_records (\S+)$", text, re.M).group(1))
+    assert window >= 300
+    assert 'reprotune_feature_drifted{feature="campaign"} 1.0' in text
+    assert 'reprotune_feature_drifted{feature="job"} 0.0' in text

@@ -141,3 +141,116 @@ def enforce(found: list[dict], mode: str, source: str) -> str | None:
             "(or set data.contract: warn to go on with a warning)"
         )
     return message + f"(data.contract: warn: going on; loosen {source} to silence this)"
+
+
+class RequestChecks:
+    """The contract compiled for requests: plain predicates per field, read from the YAML
+    without pandera (whose import costs seconds), fast enough for every request. Knows the
+    checks the inferred contract writes and the common hand-written ones (ge/le/gt/lt); pandera
+    itself checks any other at preprocess."""
+
+    def __init__(self, spec: dict):
+        self.checks: list[tuple[str, str, object, bool]] = []  # field, name, test, nullable
+        for column, settings in (spec.get("columns") or {}).items():
+            settings = settings or {}
+            nullable = bool(settings.get("nullable", False))  # pandera's default
+            if not nullable:
+                self.checks.append((column, "not_nullable", None, False))
+            for name, argument in (settings.get("checks") or settings).items():
+                test = _request_test(name, argument)
+                if test is not None:
+                    self.checks.append((column, _label(name, argument), test, nullable))
+
+    @classmethod
+    def read(cls, path: Path) -> "RequestChecks":
+        from ruamel.yaml import YAML
+
+        return cls(YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8")) or {})
+
+    def violations(self, records: list[dict]) -> list[dict]:
+        found = []
+        for index, record in enumerate(records):
+            for column, name, test, _nullable in self.checks:
+                if column not in record:
+                    continue
+                value = record[column]
+                if _is_null(value):
+                    if name == "not_nullable":
+                        found.append(_violation(index, column, name, value))
+                    continue
+                if test is not None and not _passes(test, value):
+                    found.append(_violation(index, column, name, value))
+        return found
+
+
+def _violation(index: int, column: str, check: str, value) -> dict:
+    shown = value if not isinstance(value, (str, bytes)) or len(value) <= 60 else value[:57]
+    return {"record": index, "field": column, "check": check, "value": _plain_json(shown)}
+
+
+def _plain_json(value):
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+
+
+def _is_null(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _passes(test, value) -> bool:
+    try:
+        return bool(test(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _label(name: str, argument) -> str:
+    if isinstance(argument, dict):
+        if "allowed" in argument:
+            return f"{name}({len(argument['allowed'])} levels)"
+        if "min_value" in argument:
+            return f"{name}({argument['min_value']}, {argument['max_value']})"
+        return f"{name}({argument.get('value')})"
+    if isinstance(argument, list):
+        return f"{name}({len(argument)} levels)"
+    return f"{name}({argument})"
+
+
+def _request_test(name: str, argument):
+    """A predicate on one request value for a pandera check, or None when it is not one the
+    service knows (pandera checks it at preprocess)."""
+    import json
+
+    if name == "in_range":
+        low, high = argument["min_value"], argument["max_value"]
+        inclusive = argument.get("include_min", True), argument.get("include_max", True)
+        return lambda v: (
+            (v >= low if inclusive[0] else v > low) and (v <= high if inclusive[1] else v < high)
+        )
+    bounds = {
+        "greater_than_or_equal_to": lambda a: lambda v: v >= a,
+        "less_than_or_equal_to": lambda a: lambda v: v <= a,
+        "greater_than": lambda a: lambda v: v > a,
+        "less_than": lambda a: lambda v: v < a,
+    }
+    if name in bounds:
+        value = argument.get("value", argument) if isinstance(argument, dict) else argument
+        return bounds[name](value)
+    if name == "isin":
+        allowed = frozenset(str(v) for v in argument)
+        return lambda v: str(v).strip() in allowed
+    if name == "str_length":
+        low, high = argument.get("min_value"), argument.get("max_value")
+        return lambda v: (
+            (low is None or len(str(v)) >= low) and (high is None or len(str(v)) <= high)
+        )
+    if name == "set_levels_in":
+        allowed = frozenset(argument["allowed"])
+
+        def levels_in(v) -> bool:
+            levels = v if isinstance(v, list) else json.loads(v) if str(v).startswith("[") else [v]
+            return {str(level).strip() for level in levels} <= allowed
+
+        return levels_in
+    return None

@@ -2,6 +2,7 @@
 /ready, /version, /metrics, offline Swagger UI at /docs; hot reload when the alias moves."""
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import json
@@ -214,7 +215,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 "(--max-batch)",
             )
         metrics.batch_size.observe(len(records))
-        model, proba = await batcher.score([r.model_dump() for r in records])
+        rows = [r.model_dump() for r in records]
+        check_contract(holder.current, rows, settings.contract, metrics, isinstance(body, Batch))
+        window.extend(rows)
+        model, proba = await batcher.score(rows)
         candidate = model.candidate
         labels = decide(proba, candidate.threshold)
         # Built here rather than validated against PredictResponse (declared above for the
@@ -282,8 +286,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         response.headers["X-Model-Version"] = holder.current.version
         return holder.current.info
 
+    window: collections.deque = collections.deque(maxlen=max(settings.drift_window, 1))
+
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
+        if settings.drift_window and holder.current.profile is not None:
+            metrics.report_drift(window_drift(holder.current.profile, list(window)), len(window))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/docs", include_in_schema=False)
@@ -386,3 +394,41 @@ def swagger_assets() -> str:
 def app_from_env() -> FastAPI:
     """The factory every uvicorn worker calls (settings come in REPROTUNE_SERVE_SETTINGS)."""
     return create_app(ServiceSettings.from_env())
+
+
+MIN_DRIFT_RECORDS = 100  # fewer records in the window: no drift figure
+
+
+def window_drift(profile: dict, records: list[dict]) -> dict | None:
+    """The last records scored against the training rows (on each /metrics scrape)."""
+    if len(records) < MIN_DRIFT_RECORDS:
+        return None
+    import pandas as pd
+
+    from reprotune.drift import Sample
+
+    sample = Sample(profile, size=len(records))
+    sample.add(pd.DataFrame.from_records(records))
+    return sample.report()
+
+
+def check_contract(model, records: list[dict], mode: str, metrics, batch: bool) -> None:
+    """Count the records' values that break the model's data contract; with `enforce`,
+    refuse the request with 422 naming each record, field, check and value."""
+    if mode == "off" or model.contract is None:
+        return
+    found = model.contract.violations(records)
+    for violation in found:
+        metrics.contract_violations.labels(violation["field"], violation["check"]).inc()
+    if found and mode == "enforce":
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": ["body", *(["records", v["record"]] if batch else []), v["field"]],
+                    "msg": f"breaks the model's data contract: {v['check']}",
+                    "input": v["value"],
+                }
+                for v in found[:MAX_ERRORS]
+            ],
+        )

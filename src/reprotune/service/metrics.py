@@ -34,6 +34,34 @@ class ServiceMetrics:
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
+        self.contract_violations = Counter(
+            "reprotune_contract_violations",
+            "Record values that break the model's data contract, by feature and check",
+            ["feature", "check"],
+            registry=self.registry,
+        )
+        self.drift_psi = Gauge(
+            "reprotune_feature_drift_psi",
+            "PSI of the last records scored against the training rows, by feature",
+            ["feature"],
+            registry=self.registry,
+        )
+        self.drifted = Gauge(
+            "reprotune_feature_drifted",
+            "1 when the feature of the last records scored drifted from the training rows",
+            ["feature"],
+            registry=self.registry,
+        )
+        self.dataset_drift = Gauge(
+            "reprotune_dataset_drift",
+            "1 when enough features of the last records scored drifted (the drift window)",
+            registry=self.registry,
+        )
+        self.drift_rows = Gauge(
+            "reprotune_drift_window_records",
+            "Records in the drift window",
+            registry=self.registry,
+        )
         self.model = Gauge(
             "reprotune_model_info",
             "1 for the model version being served",
@@ -45,3 +73,12 @@ class ServiceMetrics:
         if previous is not None:
             self.model.labels(name=name, version=previous).set(0)
         self.model.labels(name=name, version=version).set(1)
+
+    def report_drift(self, report: dict | None, rows: int) -> None:
+        self.drift_rows.set(rows)
+        if report is None:
+            return
+        for feature, result in report["features"].items():
+            self.drift_psi.labels(feature=feature).set(result["psi"] or 0.0)
+            self.drifted.labels(feature=feature).set(int(result["drifted"]))
+        self.dataset_drift.set(int(report["dataset_drift"]))

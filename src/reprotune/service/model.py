@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from reprotune import models
-from reprotune.data.reference import profile_of
+from reprotune.data.contract import RequestChecks
+from reprotune.data.reference import contract_of, profile_of
 from reprotune.errors import ReprotuneError
 from reprotune.explanation.record import read_background
 
@@ -66,6 +67,8 @@ class ServedModel:
     # The training rows' reference profile, drift's baseline (data/reference.py); None: a
     # model saved before models carried one.
     profile: dict | None = None
+    # The data contract compiled for requests (data/contract.py); None: none saved.
+    contract: "RequestChecks | None" = None
 
     @property
     def version(self) -> str:
@@ -156,6 +159,7 @@ def load(ref: ModelRef, tracking_uri: str | None, downloads: Path) -> ServedMode
             {**info, "run_id": run_id or ""},
             read_background(folder),
             profile_of(folder),
+            request_checks(folder),
         )
     version = registry_version(ref, tracking_uri)
     import mlflow.artifacts
@@ -179,7 +183,14 @@ def load(ref: ModelRef, tracking_uri: str | None, downloads: Path) -> ServedMode
         "candidate": version.tags.get("reprotune.candidate", ""),
         **_run_facts(tracking_uri, version.run_id),
     }
-    return ServedModel(candidate, card, info, read_background(folder), profile_of(folder))
+    return ServedModel(
+        candidate, card, info, read_background(folder), profile_of(folder), request_checks(folder)
+    )
+
+
+def request_checks(folder: Path) -> "RequestChecks | None":
+    path = contract_of(folder)
+    return RequestChecks.read(path) if path is not None else None
 
 
 def same_interface(old: ServedModel, new: ServedModel) -> bool:

@@ -22,6 +22,11 @@ class ServiceSettings:
     # the transformer (it gains from batches), off for the others; 0: off.
     batch_wait_ms: float | None = None
     log_bodies: bool = False
+    # Requests against the model's data contract: count the violations in /metrics (count),
+    # also refuse them with 422 (enforce), or neither (off).
+    contract: str = "count"
+    # The last this many records scored: /metrics reports their drift from the training rows.
+    drift_window: int = 1000
     # /explain: LIME's perturbed texts (text models), SHAP permutations (model-agnostic
     # tabular models), attributions returned.
     explain_samples: int = 300
