@@ -23,17 +23,24 @@ def _default_model() -> str:
     return f"models:/{name}@champion"
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from reprotune.scoring import score_table
-    from reprotune.service.model import ModelRef, load
+def _model_source(args: argparse.Namespace):
+    """(--model as given or the champion, its ModelRef, the tracking store)."""
+    from reprotune.service.model import ModelRef
     from reprotune.tracking import tracking_uri
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     model = args.model or _default_model()
     ref = ModelRef.parse(model if model.startswith("models:/") else str(Path(model).resolve()))
-    store = args.tracking_uri or tracking_uri(project_root())
+    return model, ref, args.tracking_uri or tracking_uri(project_root())
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from reprotune.scoring import score_table
+    from reprotune.service.model import load
+
+    model, ref, store = _model_source(args)
     with tempfile.TemporaryDirectory(prefix="reprotune-predict-") as downloads:
         served = load(ref, store, Path(downloads))
         if args.engine == "spark":
@@ -80,13 +87,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
     from reprotune.drift import markdown
     from reprotune.errors import DataError
     from reprotune.scoring import table_drift
-    from reprotune.service.model import ModelRef, load
-    from reprotune.tracking import tracking_uri
+    from reprotune.service.model import load
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    model = args.model or _default_model()
-    ref = ModelRef.parse(model if model.startswith("models:/") else str(Path(model).resolve()))
-    store = args.tracking_uri or tracking_uri(project_root())
+    model, ref, store = _model_source(args)
     with tempfile.TemporaryDirectory(prefix="reprotune-drift-") as downloads:
         served = load(ref, store, Path(downloads))
     if served.profile is None:

@@ -7,7 +7,8 @@ from tabular_data import FEATURES, make_bank_like
 
 from reprotune import models
 from reprotune.config import PARAMS_CLASSES, parse_params
-from reprotune.families.lightgbm.model import round_history
+from reprotune.families.lightgbm.model import ROUND_METRICS
+from reprotune.models.tabular import round_history
 
 LABELS = ["no", "yes"]
 
@@ -75,7 +76,7 @@ def test_same_seed_same_model_and_saved_model_predicts_the_same(data, tmp_path):
 
 def test_multiclass_history_has_the_loss():
     evals = {"train": {"multi_logloss": [0.9, 0.8]}, "val": {"multi_logloss": [1.0, 0.95]}}
-    history = round_history(evals)
+    history = round_history(evals, ROUND_METRICS)
     assert history == [
         {"epoch": 1, "train_loss": 0.9, "val_loss": 1.0},
         {"epoch": 2, "train_loss": 0.8, "val_loss": 0.95},

@@ -87,6 +87,31 @@ def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return weights
 
 
+def positive_weight(setting, train_labels: np.ndarray, n_classes: int) -> float | None:
+    """A boosted family's `scale_pos_weight` for a binary task: the number given, or
+    negatives / positives for "auto"; None for a multiclass task or when unset."""
+    if n_classes != 2 or setting is None:
+        return None
+    if setting == "auto":
+        positives = max(int(np.sum(train_labels == 1)), 1)
+        return (len(train_labels) - positives) / positives
+    return float(setting)
+
+
+def round_history(evals: dict, metric_names: dict[str, str]) -> list[dict]:
+    """A booster's per-round evaluations ({train set: {metric: [...]}, validation set: ...},
+    in that order) as one history row per round, metrics renamed by `metric_names`."""
+    rows: list[dict] = []
+    for prefix, results in zip(["train", "val"], evals.values(), strict=False):
+        for name, values in results.items():
+            key = f"{prefix}_{metric_names.get(name, name)}"
+            for i, value in enumerate(values):
+                if len(rows) <= i:
+                    rows.append({"epoch": i + 1})
+                rows[i][key] = round(float(value), 6)
+    return rows
+
+
 class SklearnTabular(Candidate):
     """A classifier behind the typed-column preprocessor; one fit, no epochs by default."""
 

@@ -5,6 +5,7 @@ import asyncio
 import collections
 import contextlib
 import hmac
+import importlib
 import json
 import logging
 import os
@@ -146,6 +147,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         tasks = [asyncio.create_task(poll_registry())] if settings.poll_s > 0 else []
         tasks.append(asyncio.create_task(warm_explain()))
+        if settings.drift_window and served.profile is not None:
+            # scipy.stats takes seconds to import: paid now, not by the first /metrics scrape.
+            warm_stats = asyncio.to_thread(importlib.import_module, "scipy.stats")
+            tasks.append(asyncio.create_task(warm_stats))
         tasks.append(asyncio.create_task(batcher.run()))
         yield
         for task in tasks:

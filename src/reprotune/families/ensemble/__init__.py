@@ -1,15 +1,4 @@
-"""Ensembles of trained candidates: soft voting and stacking.
-
-The members are the candidates the train stage saved; the ensemble learns only how to combine
-their class probabilities, from predictions the members made on rows they did not train on:
-- `fit_on: val`: the validation split (a member that also trained on it, such as the TF-IDF
-  baseline with `fit_on_val` or an MLP with `refit_on_val`, is cross-fitted: refit on train +
-  the other validation folds);
-- `fit_on: oof`: out-of-fold predictions over train + validation (every member refit
-  `cv_folds` times: for families that train in seconds).
-The saved ensemble bundles copies of its members, so it loads, predicts and serves as one
-model, and its latency, size and parameter count are what it really runs.
-"""
+"""`ensemble`: its settings, checked where params.yaml is read (what it does: model.py)."""
 
 from typing import Any, ClassVar, Literal
 

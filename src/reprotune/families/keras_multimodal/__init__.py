@@ -1,19 +1,4 @@
-"""`keras_multimodal`: an image branch beside a metadata branch, fused by dense layers (Keras 3).
-
-- Image branch, per image column: a small CNN from scratch (`image.blocks` conv blocks from
-  `image.filters` filters, doubling) or a Keras Applications backbone whose weights load from a
-  local file (`image.backbone`, `image.weights`; nothing is downloaded), frozen first and then,
-  for `image.fine_tune_epochs`, fine-tuned at `image.fine_tune_lr` (transfer learning).
-  Training-only augmentation: flip, small rotation, zoom and contrast (Keras' random layers are
-  off at inference).
-- Metadata branch: categories (and binary columns) as learned embeddings or one-hot columns
-  (`categorical`, as in keras_tabular); numbers (median-imputed, scaled), sets (multi-hot) and
-  text (TF-IDF) through the fitted scikit-learn encoders of the tabular families.
-- Fusion: concatenate, then `hidden_units` Dense layers (activation, dropout, L2); early stopping
-  on a validation score with the best weights; per-epoch charts.
-
-The saved model takes raw columns: image bytes, base64 strings or paths (decoded and resized to
-the size it trained on)."""
+"""`keras_multimodal`: its settings, checked where params.yaml is read (what it does: model.py)."""
 
 from typing import Literal
 

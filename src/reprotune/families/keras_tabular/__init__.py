@@ -1,7 +1,4 @@
-"""`keras_tabular`: a Keras 3 MLP on typed columns. Numbers are normalized (statistics of the
-training split); categories go through a StringLookup (unseen values -> its out-of-vocabulary
-slot) into learned **embeddings** or **one-hot** columns — one param, so the two are compared
-as candidates. Early stopping on a validation score keeps the best weights."""
+"""`keras_tabular`: its settings, checked where params.yaml is read (what it does: model.py)."""
 
 from typing import Literal
 

@@ -4,7 +4,12 @@ and the final model is refitted on train + validation for the rounds it chose.""
 
 import numpy as np
 
-from reprotune.models.tabular import SklearnTabular, categorical_output_columns
+from reprotune.models.tabular import (
+    SklearnTabular,
+    categorical_output_columns,
+    positive_weight,
+    round_history,
+)
 from reprotune.runtime import thread_count
 
 # LightGBM's metric names -> the history's; the first one listed is what early stopping watches.
@@ -35,11 +40,7 @@ class Lightgbm(SklearnTabular):
         p = self.params
         codes = categorical_output_columns(pre, self.features) if self.native_categories else []
         self._fit_options = {"categorical_feature": codes or "auto"}
-        binary = len(self.label_names) == 2
-        weight = p.scale_pos_weight
-        if weight == "auto":
-            positives = max(int(np.sum(train_labels == 1)), 1)
-            weight = (len(train_labels) - positives) / positives
+        weight = positive_weight(p.scale_pos_weight, train_labels, len(self.label_names))
         return LGBMClassifier(
             n_estimators=p.n_estimators,
             learning_rate=p.learning_rate,
@@ -50,7 +51,7 @@ class Lightgbm(SklearnTabular):
             subsample_freq=1 if p.subsample < 1 else 0,
             colsample_bytree=p.colsample_bytree,
             reg_lambda=p.reg_lambda,
-            scale_pos_weight=weight if binary and weight is not None else 1.0,
+            scale_pos_weight=weight or 1.0,
             min_data_per_group=p.min_data_per_group,
             cat_smooth=p.cat_smooth,
             # The same trees on every run and any thread count.
@@ -86,7 +87,7 @@ class Lightgbm(SklearnTabular):
             callbacks=callbacks,
             **self._fit_options,
         )
-        history = round_history(evals)
+        history = round_history(evals, ROUND_METRICS)
         if on_epoch is not None:
             for row in history:
                 on_epoch(row)
@@ -101,19 +102,6 @@ class Lightgbm(SklearnTabular):
     def n_parameters(self) -> int:
         trees = self.pipeline.named_steps["model"].booster_.dump_model()["tree_info"]
         return int(sum(2 * tree["num_leaves"] - 1 for tree in trees))  # tree nodes
-
-
-def round_history(evals: dict) -> list[dict]:
-    """{train: {auc: [...]}, val: {...}} -> one row per round."""
-    rows: list[dict] = []
-    for prefix, results in evals.items():
-        for name, values in results.items():
-            key = f"{prefix}_{ROUND_METRICS.get(name, name)}"
-            for i, value in enumerate(values):
-                if len(rows) <= i:
-                    rows.append({"epoch": i + 1})
-                rows[i][key] = round(float(value), 6)
-    return rows
 
 
 MODEL = Lightgbm

@@ -1,4 +1,4 @@
-"""`logreg`: one-hot categories, scaled numbers, logistic regression — the tabular baseline."""
+"""`logreg`: its settings, checked where params.yaml is read (what it does: model.py)."""
 
 from typing import Literal
 

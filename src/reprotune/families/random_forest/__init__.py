@@ -1,4 +1,4 @@
-"""`random_forest`: scikit-learn's random forest (bagged trees) on the typed columns."""
+"""`random_forest`: its settings, checked where params.yaml is read (what it does: model.py)."""
 
 from typing import Literal
 

@@ -1,5 +1,4 @@
-"""`xgboost`: gradient-boosted trees (XGBoost's `hist` method, deterministic on CPU), early
-stopping on the validation split, one history row per boosting round for the charts."""
+"""`xgboost`: its settings, checked where params.yaml is read (what it does: model.py)."""
 
 from typing import Literal
 

@@ -3,7 +3,7 @@ stopping on the validation split, one history row per boosting round for the cha
 
 import numpy as np
 
-from reprotune.models.tabular import SklearnTabular
+from reprotune.models.tabular import SklearnTabular, positive_weight, round_history
 from reprotune.runtime import thread_count
 
 # XGBoost's evaluation names -> the history's metric names.
@@ -26,10 +26,7 @@ class Xgboost(SklearnTabular):
 
         p = self.params
         binary = len(self.label_names) == 2
-        weight = p.scale_pos_weight
-        if weight == "auto":
-            positives = max(int(np.sum(train_labels == 1)), 1)
-            weight = (len(train_labels) - positives) / positives
+        weight = positive_weight(p.scale_pos_weight, train_labels, len(self.label_names))
         return XGBClassifier(
             n_estimators=p.n_estimators,
             learning_rate=p.learning_rate,
@@ -38,7 +35,7 @@ class Xgboost(SklearnTabular):
             subsample=p.subsample,
             colsample_bytree=p.colsample_bytree,
             reg_lambda=p.reg_lambda,
-            scale_pos_weight=weight if binary else None,
+            scale_pos_weight=weight,
             tree_method="hist",
             **(native_settings(pre, self.features) if self.native_categories else {}),
             eval_metric=["logloss", "auc", "aucpr"] if binary else ["mlogloss"],
@@ -53,7 +50,7 @@ class Xgboost(SklearnTabular):
             classifier.fit(X, y, eval_set=[(X, y)], verbose=False)
         else:
             classifier.fit(X, y, eval_set=[(X, y), (X_val, y_val)], verbose=False)
-        history = round_history(classifier.evals_result())
+        history = round_history(classifier.evals_result(), ROUND_METRICS)
         if on_epoch is not None:
             for row in history:
                 on_epoch(row)
@@ -79,20 +76,6 @@ def native_settings(pre, features: dict[str, str]) -> dict:
     categorical = set(categorical_output_columns(pre, features))
     kinds = ["c" if i in categorical else "q" for i in range(len(pre.get_feature_names_out()))]
     return {"enable_categorical": True, "feature_types": kinds, "max_cat_to_onehot": 1}
-
-
-def round_history(evals: dict) -> list[dict]:
-    """{validation_0: {logloss: [...]}, validation_1: ...} -> one row per round."""
-    prefixes = ["train", "val"]
-    rows: list[dict] = []
-    for prefix, results in zip(prefixes, evals.values(), strict=False):
-        for name, values in results.items():
-            key = f"{prefix}_{ROUND_METRICS.get(name, name)}"
-            for i, value in enumerate(values):
-                if len(rows) <= i:
-                    rows.append({"epoch": i + 1})
-                rows[i][key] = round(float(value), 6)
-    return rows
 
 
 MODEL = Xgboost
