@@ -15,7 +15,8 @@ from servers import free_port, popen_server, stop, wait_for_http
 from tabular_data import write_bank_like_csv
 
 from reprotune.cli import main
-from reprotune.config import parse_params, read_yaml
+from reprotune.config import parse_params
+from reprotune.io import read_yaml
 from reprotune.workspace import copy_pipeline
 
 ROOT = Path(__file__).parents[1]

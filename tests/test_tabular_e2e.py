@@ -11,8 +11,7 @@ from commands import ALWAYS_RUNS, COLD, git_commit_all, run, stages_run
 from mlflow.tracking import MlflowClient
 from tabular_data import make_bank_like, write_bank_like_csv
 
-from reprotune.config import read_yaml
-from reprotune.io import EMPTY_NOTE
+from reprotune.io import EMPTY_NOTE, read_yaml
 from reprotune.workspace import copy_pipeline, keep_only
 
 pytestmark = pytest.mark.e2e

@@ -260,3 +260,25 @@ def test_parent_runs_are_named_by_experiment_or_branch_and_commit(in_tmp, monkey
     assert sorted(p.info.run_name for p in parents) == sorted(
         [f"lr-sweep@{commit}", f"{branch}@{commit}"]
     )
+
+
+def test_a_stage_failing_before_its_own_run_marks_the_execution_failed(in_tmp, monkeypatch):
+    """The parent run must not stay FINISHED (as the last good stage left it) when a later
+    stage stops before opening its run: bad data, bad params."""
+    from reprotune.errors import DataError
+    from reprotune.stage import run_stage
+
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-fails")
+    (in_tmp / "params.yaml").write_text("tracking: {experiment: unit}\n")
+    with stage_run("fetch", TRACKING):
+        pass
+    _, (parent,) = runs(in_tmp, **{"reprotune.kind": "pipeline"})
+    assert parent.info.status == "FINISHED"
+
+    def breaks_the_contract():
+        raise DataError("the data breaks the contract")
+
+    with pytest.raises(SystemExit):
+        run_stage("preprocess", breaks_the_contract)
+    _, (parent,) = runs(in_tmp, **{"reprotune.kind": "pipeline"})
+    assert parent.info.status == "FAILED"

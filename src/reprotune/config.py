@@ -26,6 +26,7 @@ from ruamel.yaml import YAMLError
 from reprotune.data.settings import DataParams, PreprocessParams
 from reprotune.errors import ParamsError, did_you_mean
 from reprotune.explanation.settings import ExplainParams
+from reprotune.io import read_yaml
 from reprotune.models import registry as families
 from reprotune.paths import PARAMS_FILE
 from reprotune.schema import Strict, describe_error
@@ -293,14 +294,6 @@ class Params(Strict):
                 f"fix: use one of {known} or add it under train.candidates"
             )
         return self.train.candidates[name].resolved(self)
-
-
-def read_yaml(text: str) -> Any:
-    """YAML 1.2, as DVC reads and rewrites params.yaml (`dvc exp run -S` writes `yes`
-    unquoted: a string in 1.2, where YAML 1.1 readers would see a boolean)."""
-    from ruamel.yaml import YAML
-
-    return YAML(typ="safe", pure=True).load(text)
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:

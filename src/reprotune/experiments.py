@@ -6,7 +6,7 @@ shown, and the champion with its score (compare's)."""
 
 from pathlib import Path
 
-from reprotune.config import read_yaml
+from reprotune.io import read_yaml
 
 SHOWN_FIRST = ("Experiment", "rev", "Created")
 CHAMPION = ("champion", "champion_score")

@@ -96,3 +96,11 @@ def dir_size_bytes(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def read_yaml(text: str) -> Any:
+    """YAML 1.2, as DVC reads and rewrites params.yaml (`dvc exp run -S` writes `yes`
+    unquoted: a string in 1.2, where YAML 1.1 readers would see a boolean)."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True).load(text)

@@ -320,7 +320,8 @@ def _slug(location: str) -> str:
 
 def validate(text: str) -> None:
     """Stop before writing a params.yaml the pipeline would refuse."""
-    from reprotune.config import parse_params, read_yaml
+    from reprotune.config import parse_params
+    from reprotune.io import read_yaml
 
     parse_params(read_yaml(text), source="the generated params.yaml")
 

@@ -1,5 +1,6 @@
 """Running a stage script: user-facing errors become one clear message and a non-zero exit."""
 
+import contextlib
 import signal
 import sys
 import time
@@ -9,6 +10,10 @@ from reprotune.errors import ReprotuneError
 from reprotune.runtime import quiet_frameworks
 
 EXIT_BAD_INPUT = 2
+# Called with "FAILED" or "KILLED" when a stage ends in error, wherever it failed: tracking
+# registers one, so that the execution's parent run does not stay as the last stage left it.
+FAILURE_HOOKS: list[Callable[[str], None]] = []
+INTERRUPTED = (130, 143)  # Ctrl-C, SIGTERM
 
 # What the running stage did, printed as one or two lines when it ends (see run_stage).
 _said: list[str] = []
@@ -47,10 +52,27 @@ def run_stage(stage: str, main: Callable[..., None], *args: str) -> None:
     try:
         main(*args)
     except ReprotuneError as exc:
+        _failed("FAILED")
         print(f"[{stage}] error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
+    except SystemExit as exc:
+        if exc.code not in (0, None):  # a torchrun relaunch exits 0 when it trained
+            _failed("KILLED" if exc.code in INTERRUPTED else "FAILED")
+        raise
+    except KeyboardInterrupt:
+        _failed("KILLED")
+        raise
+    except Exception:
+        _failed("FAILED")
+        raise
     for line in summary_lines(stage, time.perf_counter() - start):
         print(line, flush=True)
+
+
+def _failed(status: str) -> None:
+    for hook in FAILURE_HOOKS:
+        with contextlib.suppress(Exception):  # never in the way of the stage's own error
+            hook(status)
 
 
 def single_argument(stage: str, argv: list[str], what: str) -> str:

@@ -29,7 +29,7 @@ from reprotune.errors import TrackingError
 from reprotune.paths import MANIFEST, PARAMS_FILE, find_project_root, project_root
 from reprotune.runtime import verbose
 from reprotune.schema import Strict
-from reprotune.stage import note_mlflow_run
+from reprotune.stage import FAILURE_HOOKS, note_mlflow_run
 
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -564,3 +564,39 @@ def _end(client, run_ids: list[str], status: str, monitor) -> None:
         _finish_monitor(monitor)
     for run_id in run_ids:
         client.set_terminated(run_id, status)
+
+
+def fail_execution(status: str) -> None:
+    """End the execution's parent run `status` when one of its stages fails, wherever it
+    failed: a stage that stops before opening its own run (bad params, data that breaks the
+    contract) would otherwise leave the parent as the previous stage did, FINISHED."""
+    from mlflow.tracking import MlflowClient
+
+    from reprotune.io import read_yaml
+
+    root = project_root()
+    try:
+        raw = (read_yaml(PARAMS_FILE.read_text(encoding="utf-8")) or {}).get("tracking") or {}
+        settings = TrackingParams(**raw)
+    except Exception:  # an unreadable params.yaml is the error being reported: use defaults
+        settings = TrackingParams()
+    uri = tracking_uri(root)
+    if not settings.enabled or (uri.startswith("sqlite:///") and not (root / STORE_FILE).is_file()):
+        return
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(settings.experiment)
+    if experiment is None:
+        return
+    found = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=(
+            f"tags.`{TAG_PREFIX}execution` = '{current_execution().key}' "
+            f"and tags.`{TAG_PREFIX}kind` = 'pipeline'"
+        ),
+        max_results=1,
+    )
+    if found and found[0].info.status != status:
+        client.set_terminated(found[0].info.run_id, status)
+
+
+FAILURE_HOOKS.append(fail_execution)
