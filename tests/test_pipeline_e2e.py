@@ -574,7 +574,7 @@ def test_editing_a_module_or_the_data_makes_exactly_its_stages_stale(project):
     """Last in this module: it edits the project's code and data. A helper module only the
     transformer family runs re-trains the transformer (and what combines it), not the others;
     rows deleted from the data file re-run fetch and then what depends on its outputs."""
-    helper = project / "src/reprotune/models/token_cache.py"
+    helper = project / "src/reprotune/families/hf_transformer/token_cache.py"
     helper.write_text(helper.read_text() + "\n# edited\n")
     assert changed_by(project, "src/") == {"configure"}  # it digests every family's modules
     done = run(["dvc", "repro", "configure"], project)
