@@ -1,5 +1,6 @@
 """`reprotune dvc`: the dvc CLI, less the "No file hash info found" lines of a first run."""
 
+import sys
 from pathlib import Path
 
 from commands import git_commit_all, run
@@ -55,3 +56,21 @@ def test_verbose_keeps_the_warning(tmp_path):
     project = tiny_project(tmp_path / "p")
     done = run(["reprotune", "dvc", "exp", "run"], project, env={"REPROTUNE_VERBOSE": "1"})
     assert HASH_WARNING in done.stdout + done.stderr
+
+
+def test_a_second_run_in_the_same_workspace_stops_at_once_pointing_to_the_queue(tmp_path):
+    from filelock import FileLock
+
+    from reprotune.dvc_cli import LOCK, runs_in_workspace
+
+    project = tiny_project(tmp_path / "p")
+    reprotune = str(Path(sys.executable).parent / "reprotune")
+    with FileLock(project / LOCK):  # another `reprotune dvc exp run` in this workspace
+        done = run([reprotune, "dvc", "exp", "run", "-S", "lr=0.2"], project, check=False)
+    assert done.returncode == 1
+    assert "another `dvc exp run` or `dvc repro` is running" in done.stderr
+    assert "dvc exp run --queue" in done.stderr
+    assert not (project / "m.json").exists()  # nothing ran
+    assert runs_in_workspace(["exp", "run", "-S", "lr=1"]) and runs_in_workspace(["repro"])
+    assert not runs_in_workspace(["exp", "run", "--queue", "-S", "lr=1"])
+    assert not runs_in_workspace(["exp", "show"])

@@ -4,7 +4,10 @@ Running dvc in-process (not through a pipe) keeps its progress bars, colours and
 """
 
 import logging
+import sys
+from pathlib import Path
 
+from reprotune.paths import find_project_root
 from reprotune.runtime import verbose
 
 # The first `dvc exp run` before a dvc.lock exists warns once per output that it cannot be checked
@@ -28,8 +31,41 @@ def quiet_checkout_warnings() -> None:
             logger.addFilter(_DropNotProducedYet())
 
 
+# Commands that run the pipeline in the workspace itself (not in the experiments queue): two at
+# once would run every stage twice over the same files, and DVC would then refuse to save the
+# second experiment.
+WORKSPACE_RUNS = (("exp", "run"), ("repro",))
+QUEUED = ("--queue", "--run-all", "--temp")
+LOCK = Path(".dvc") / "tmp" / "reprotune-workspace.lock"
+
+
+def runs_in_workspace(argv: list[str]) -> bool:
+    words = [a for a in argv if not a.startswith("-")]
+    in_workspace = any(tuple(words[: len(cmd)]) == cmd for cmd in WORKSPACE_RUNS)
+    return in_workspace and not any(a in QUEUED for a in argv)
+
+
 def run(argv: list[str]) -> int:
     from dvc.cli import main
 
     quiet_checkout_warnings()
-    return main(argv)
+    if not runs_in_workspace(argv):
+        return main(argv)
+    from filelock import FileLock, Timeout
+
+    root = find_project_root()
+    if not (root / ".dvc").is_dir():
+        return main(argv)
+    (root / LOCK).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(root / LOCK, timeout=0):
+            return main(argv)
+    except Timeout:
+        print(
+            f"reprotune dvc {' '.join(argv)}: another `dvc exp run` or `dvc repro` is running in "
+            f"this workspace ({root}); two at once would run every stage twice and DVC would "
+            "not save the second experiment. fix: wait for it, or queue this one: "
+            "`dvc exp run --queue ...` then `dvc queue start`",
+            file=sys.stderr,
+        )
+        return 1
