@@ -263,3 +263,17 @@ def tabular_inputs(frame, features: dict[str, str]) -> pd.DataFrame:
         column: FEATURE_TYPES[kind].inputs(frame[column]) for column, kind in features.items()
     }
     return pd.DataFrame(columns, index=frame.index)
+
+
+class BoostedTrees(SklearnTabular):
+    """Gradient-boosted trees (xgboost, lightgbm): TreeExplainer on their log-odds, one history
+    row per boosting round, category codes split on natively when `categorical: native`."""
+
+    shap_explainer = "tree"
+    tree_output = "log-odds"
+    iterative = True
+    passes_name = "boosting rounds"
+
+    @property
+    def native_categories(self) -> bool:
+        return self.params.categorical == "native"

@@ -5,7 +5,7 @@ and the final model is refitted on train + validation for the rounds it chose.""
 import numpy as np
 
 from reprotune.models.tabular import (
-    SklearnTabular,
+    BoostedTrees,
     categorical_output_columns,
     positive_weight,
     round_history,
@@ -23,16 +23,8 @@ BINARY_METRICS = ["average_precision", "auc", "binary_logloss"]
 MULTICLASS_METRICS = ["multi_logloss"]
 
 
-class Lightgbm(SklearnTabular):
+class Lightgbm(BoostedTrees):
     family = "lightgbm"
-    shap_explainer = "tree"
-    tree_output = "log-odds"
-    iterative = True
-    passes_name = "boosting rounds"
-
-    @property
-    def native_categories(self) -> bool:
-        return self.params.categorical == "native"
 
     def build_classifier(self, train_labels: np.ndarray, pre):
         from lightgbm import LGBMClassifier

@@ -3,23 +3,15 @@ stopping on the validation split, one history row per boosting round for the cha
 
 import numpy as np
 
-from reprotune.models.tabular import SklearnTabular, positive_weight, round_history
+from reprotune.models.tabular import BoostedTrees, positive_weight, round_history
 from reprotune.runtime import thread_count
 
 # XGBoost's evaluation names -> the history's metric names.
 ROUND_METRICS = {"logloss": "loss", "mlogloss": "loss", "auc": "roc_auc", "aucpr": "pr_auc"}
 
 
-class Xgboost(SklearnTabular):
+class Xgboost(BoostedTrees):
     family = "xgboost"
-    shap_explainer = "tree"
-    tree_output = "log-odds"
-    iterative = True
-    passes_name = "boosting rounds"
-
-    @property
-    def native_categories(self) -> bool:
-        return self.params.categorical == "native"
 
     def build_classifier(self, train_labels: np.ndarray, pre):
         from xgboost import XGBClassifier
