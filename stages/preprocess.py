@@ -73,7 +73,7 @@ def check_committed_contract(splits, mode: str) -> str | None:
         return None
     schema = contract.read(committed)
     tables = dict(splits.items())
-    found = contract.check_tables(schema, tables, str(contract.COMMITTED))
+    found = contract.check_tables(schema, tables)
     return contract.enforce(found, mode, str(contract.COMMITTED))
 
 

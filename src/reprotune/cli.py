@@ -97,9 +97,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
             f"--model {model}: saved before models carried a reference profile; fix: retrain "
             "it (dvc repro), or pass a newer model"
         )
-    report = table_drift(served.profile, args.data)
-    report["share_threshold"] = args.share
-    report["dataset_drift"] = bool(report["features"]) and report["drifted_share"] >= args.share
+    report = table_drift(served.profile, args.data, args.share)
     report["model"], report["data"] = model, args.data
     if args.out:
         write_json(Path(args.out), report)

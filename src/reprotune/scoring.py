@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from reprotune.drift import Sample
+from reprotune.drift import DATASET_SHARE, Sample
 from reprotune.errors import DataError
 from reprotune.features import FEATURE_TYPES
 from reprotune.io import publish_mode
@@ -110,7 +110,9 @@ def profiled_columns(table: pa.Table, profile: dict) -> "pd.DataFrame":
     return table.select(names).to_pandas()
 
 
-def table_drift(profile: dict, source: str, chunk_rows: int = CHUNK_ROWS) -> dict:
+def table_drift(
+    profile: dict, source: str, share: float = DATASET_SHARE, chunk_rows: int = CHUNK_ROWS
+) -> dict:
     """`source`'s rows (a sample of them, for a large file) against the reference profile."""
     checked = False
     sample = Sample(profile)
@@ -129,7 +131,7 @@ def table_drift(profile: dict, source: str, chunk_rows: int = CHUNK_ROWS) -> dic
             sample.add(profiled_columns(table, profile))
     if not sample.rows:
         raise DataError(f"--data {source!r} has no rows; fix: point it at a file with data")
-    return sample.report()
+    return sample.report(share)
 
 
 def score_chunk(

@@ -119,12 +119,9 @@ def render(found: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def check_tables(schema, tables: dict[str, pd.DataFrame], source: str) -> list[dict]:
-    """All violations of `tables` (split -> table) against the contract read from `source`."""
-    found = [v for split, table in tables.items() for v in violations(schema, table, split)]
-    for v in found:
-        v["contract"] = source
-    return found
+def check_tables(schema, tables: dict[str, pd.DataFrame]) -> list[dict]:
+    """All violations of `tables` (split -> table) against the contract."""
+    return [v for split, table in tables.items() for v in violations(schema, table, split)]
 
 
 def enforce(found: list[dict], mode: str, source: str) -> str | None:
@@ -150,16 +147,16 @@ class RequestChecks:
     itself checks any other at preprocess."""
 
     def __init__(self, spec: dict):
-        self.checks: list[tuple[str, str, object, bool]] = []  # field, name, test, nullable
+        self.checks: list[tuple[str, str, object]] = []  # field, check name, test
         for column, settings in (spec.get("columns") or {}).items():
             settings = settings or {}
             nullable = bool(settings.get("nullable", False))  # pandera's default
             if not nullable:
-                self.checks.append((column, "not_nullable", None, False))
+                self.checks.append((column, "not_nullable", None))
             for name, argument in (settings.get("checks") or settings).items():
                 test = _request_test(name, argument)
                 if test is not None:
-                    self.checks.append((column, _label(name, argument), test, nullable))
+                    self.checks.append((column, _label(name, argument), test))
 
     @classmethod
     def read(cls, path: Path) -> "RequestChecks":
@@ -170,7 +167,7 @@ class RequestChecks:
     def violations(self, records: list[dict]) -> list[dict]:
         found = []
         for index, record in enumerate(records):
-            for column, name, test, _nullable in self.checks:
+            for column, name, test in self.checks:
                 if column not in record:
                     continue
                 value = record[column]

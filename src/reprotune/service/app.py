@@ -142,6 +142,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     if wait_ms is None:
         wait_ms = DEFAULT_BATCH_WAIT_MS if served.candidate.gains_from_batches else 0
     batcher = MicroBatcher(holder, wait_ms / 1000, settings.max_batch, metrics.forward_rows.observe)
+    # The last records scored, whose drift /metrics reports.
+    window: collections.deque = collections.deque(maxlen=max(settings.drift_window, 1))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -290,8 +292,6 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     def version(response: Response) -> dict:
         response.headers["X-Model-Version"] = holder.current.version
         return holder.current.info
-
-    window: collections.deque = collections.deque(maxlen=max(settings.drift_window, 1))
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
