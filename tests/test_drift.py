@@ -90,6 +90,20 @@ def test_markdown_lists_every_feature_most_moved_first(profile):
     assert len(body) == len(TYPED) and "**yes**" in body[0]
 
 
+def test_the_drift_stage_reports_each_held_out_split_per_feature(profile):
+    tables = {"val": stored(table(800, 6)), "test": stored(shifted(table(800, 7), 8))}
+    reports = drift.split_reports(profile, tables, share=0.3)
+    metrics = drift.stage_metrics(reports)
+    assert metrics["val"]["dataset_drift"] is False and metrics["val"]["drifted_features"] == 0
+    assert metrics["test"]["dataset_drift"] is True and metrics["test"]["drifted_features"] == 5
+    assert metrics["test"]["psi"]["balance"] > 1 > metrics["val"]["psi"]["balance"]
+    bars = drift.plot_rows(reports["test"], "test")
+    assert {bar["feature"] for bar in bars} == set(TYPED) and bars[0]["split"] == "test"
+    text = drift.splits_markdown(reports)
+    assert text.index("## validation split") < text.index("## test split")
+    assert "**Drift against the training rows: drifted** — 5 of 9" in text
+
+
 @pytest.fixture(scope="module")
 def candidate_folder(tmp_path_factory):
     train = make_bank_like(600, seed=1)

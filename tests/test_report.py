@@ -5,11 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from commands import git_commit_all, run
 
-from reprotune.report import MetricChange, Rule
+from reprotune.drift import build_profile
+from reprotune.report import MetricChange, Rule, data_drift
 
 DVC_YAML = {
     "params": ["params.yaml"],
@@ -32,12 +35,36 @@ def write_state(repo: Path, params: dict, evaluate: dict, champion: str) -> None
     )
 
 
+FEATURES = {"age": "number", "balance": "number", "job": "category"}
+
+
+def training_rows(seed: int, age_shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = 3000
+    return pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n).round() + age_shift,
+            "balance": rng.lognormal(6, 1, n).round(),
+            "job": rng.choice(["admin", "technician", "services", "retired"], n),
+        }
+    )
+
+
+def write_training_data(repo: Path, rows: pd.DataFrame) -> None:
+    """What preprocess and drift leave: the training split (DVC's) and its profile (git's)."""
+    (repo / "data/processed").mkdir(parents=True, exist_ok=True)
+    rows.to_parquet(repo / "data/processed/train.parquet", index=False)
+    (repo / "data/profile.json").write_text(json.dumps(build_profile(rows, FEATURES)))
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     repo = tmp_path_factory.mktemp("repo")
     run(["git", "init", "-q", "-b", "main"], repo)
     run(["dvc", "init", "-q"], repo)
+    (repo / ".gitignore").write_text("/data/processed/\n")
     (repo / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML))
+    write_training_data(repo, training_rows(seed=1))
     write_state(
         repo,
         {"lr": 0.001, "C": 10.0},
@@ -55,6 +82,7 @@ def repo(tmp_path_factory) -> Path:
     )
     write_explain(repo, "baseline", {"job": 0.25, "age": 0.05, "loan": 0.012})
     write_explain(repo, "transformer", {"balance": 0.3, "age": 0.1})
+    write_training_data(repo, training_rows(seed=2, age_shift=12))  # ages moved, rest did not
     git_commit_all(repo, "change")
     return repo
 
@@ -169,3 +197,17 @@ def test_the_champion_line_carries_its_interval_and_why(tmp_path):
         "pr_auc 0.3152, 95% CI [0.25, 0.38] (paired bootstrap of the test rows); "
         "not told apart from the best-scoring stack"
     )
+
+
+def test_new_training_rows_are_measured_against_the_base_revisions(repo):
+    md = report(repo).stdout
+    section = md.split("### Data drift: the training rows changed since `base`")[1]
+    assert "1 of 3 features moved" in section
+    rows = {line.split(" | ")[0].strip("| "): line for line in section.splitlines() if "|" in line}
+    assert rows["age"].endswith("| **yes** |")
+    assert rows["balance"].endswith("| no |") and rows["job"].endswith("| no |")
+
+
+def test_no_drift_section_when_the_training_rows_did_not_change(repo):
+    assert data_drift("HEAD", repo) == ""  # the workspace's profile is HEAD's
+    assert data_drift("no-such-revision", repo) == ""

@@ -152,6 +152,18 @@ def test_runs_command_ranks_by_a_binary_metric(project):
     assert costs == sorted(costs) and all(r["pr_auc"] is not None for r in rows)
 
 
+def test_drift_stage_measures_the_held_out_splits_and_keeps_the_profile_in_git(project):
+    found = read(project, "metrics/drift.json")
+    features = {"age", "balance", "campaign", "job", "month", "housing", "loan"}
+    for split in ("val", "test"):  # a seeded random split of one file: nothing moved
+        assert found[split]["dataset_drift"] is False and set(found[split]["psi"]) == features
+        assert {r["feature"] for r in read(project, f"plots/drift/{split}.json")} == features
+    assert read(project, "data/profile.json") == read(project, "data/processed/profile.json")
+    assert "## test split" in (project / "metrics/drift.md").read_text()
+    ignored = run(["git", "check-ignore", "data/profile.json"], project, check=False)
+    assert ignored.returncode == 1  # committed with the metrics, for the next report
+
+
 def test_plots_show_draws_the_overlaid_curves(project):
     out = project / "plots_html"
     run(["dvc", "plots", "show", "-o", str(out)], project)
@@ -159,6 +171,8 @@ def test_plots_show_draws_the_overlaid_curves(project):
     for kind in ("roc", "pr", "calibration", "threshold"):
         assert f"plots/compare/curves/{kind}.json" in page, kind
     assert "plots/train/xgboost/loss.json" in page
+    drawn = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
+    assert {"plots/drift/val.json", "plots/drift/test.json"} <= set(drawn.get("data", drawn))
 
 
 def test_second_repro_does_nothing(project):

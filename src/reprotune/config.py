@@ -169,6 +169,13 @@ class CompareParams(Strict):
         return RANKABLE_METRICS[self.metric]
 
 
+class DriftParams(Strict):
+    """drift: the held-out splits against the training rows' profile (metrics/drift.json)."""
+
+    # The data set drifted when at least this share of its features did.
+    share: float = Field(0.3, gt=0, le=1)
+
+
 class Params(Strict):
     seed: int = 42
     # Top-level knobs of the fine-tuned transformer (`dvc exp run -S lr=...`).
@@ -178,6 +185,7 @@ class Params(Strict):
     checkpoint: str | None = None
     data: DataParams = DataParams()
     preprocess: PreprocessParams = PreprocessParams()
+    drift: DriftParams = DriftParams()
     train: TrainParams
     evaluate: EvaluateParams = EvaluateParams()
     compare: CompareParams = CompareParams()

@@ -66,6 +66,45 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+HELD_OUT = ("val", "test")  # the splits the drift stage measures against the training rows
+
+
+def split_reports(profile: dict, tables: dict[str, pd.DataFrame], share: float) -> dict:
+    """Each held-out split (split -> stored table) against the training profile."""
+    return {split: compare(profile, table, share) for split, table in tables.items()}
+
+
+def stage_metrics(reports: dict[str, dict]) -> dict:
+    """What DVC and MLflow track per split: the verdict, how many features moved, and each
+    feature's PSI (the number `dvc metrics diff` shows moving between revisions)."""
+    return {
+        split: {
+            "dataset_drift": r["dataset_drift"],
+            "drifted_share": r["drifted_share"],
+            "drifted_features": len(r["drifted_features"]),
+            "psi": {c: f["psi"] for c, f in r["features"].items() if f["psi"] is not None},
+        }
+        for split, r in reports.items()
+    }
+
+
+def plot_rows(report: dict, split: str) -> list[dict]:
+    """One bar per feature: its PSI (DVC's bar_horizontal template)."""
+    return [
+        {"feature": column, "psi": round(found["psi"], 6), "split": split}
+        for column, found in sorted(report["features"].items())
+        if found["psi"] is not None
+    ]
+
+
+def splits_markdown(reports: dict[str, dict]) -> str:
+    names = {"val": "validation", "test": "test"}
+    sections = ["# Drift of the held-out splits against the training rows", ""]
+    for split, report in reports.items():
+        sections += [f"## {names.get(split, split)} split", "", markdown(report)]
+    return "\n".join(sections)
+
+
 def _num(value) -> str:
     return "-" if value is None else f"{value:.4g}"
 
@@ -108,10 +147,10 @@ class Sample:
         return found
 
 
-def summary_line(report: dict) -> str:
+def summary_line(report: dict, against: str = "the model's training rows") -> str:
     moved = ", ".join(report["drifted_features"][:8]) or "none"
     verdict = "DRIFTED" if report["dataset_drift"] else "no data set drift"
     return (
-        f"drift vs the model's training rows: {verdict} ({len(report['drifted_features'])} of "
+        f"drift vs {against}: {verdict} ({len(report['drifted_features'])} of "
         f"{len(report['features'])} features moved: {moved})"
     )

@@ -38,6 +38,9 @@ FEATURES = PROCESSED_DIR / "features.json"
 COMMITTED_CONTRACT = Path("contract.yaml")
 CONTRACT = PROCESSED_DIR / "contract.yaml"  # data/reference.py's file names
 PROFILE = PROCESSED_DIR / "profile.json"
+# The same profile kept in git by the drift stage: a later revision's report measures its
+# training rows against it (the base revision's champion trained on those rows).
+REFERENCE_PROFILE = Path("data/profile.json")
 RAW_SPLITS = ("train", "test")
 
 

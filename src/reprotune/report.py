@@ -154,10 +154,7 @@ def champion_at(rev: str | None, cwd: Path = Path(), path: str = "metrics/compar
         file = Path(cwd) / path
         text = file.read_text(encoding="utf-8") if file.is_file() else None
     else:
-        done = subprocess.run(
-            ["git", "show", f"{rev}:{path}"], cwd=cwd, capture_output=True, text=True
-        )
-        text = done.stdout if done.returncode == 0 else None
+        text = _at_revision(rev, path, cwd)
     return json.loads(text).get("champion") if text else None
 
 
@@ -177,6 +174,42 @@ def champion_interval(cwd: Path = Path(), path: str = "metrics/compare.json") ->
     )
     reason = compare.get("champion_reason")
     return f"{said}; {reason}" if reason else said
+
+
+def _at_revision(rev: str, path: str, cwd: Path) -> str | None:
+    done = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=cwd, capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else None
+
+
+def data_drift(base: str, cwd: Path = Path()) -> str:
+    """When the training rows changed since `base`: the new ones against base's training
+    profile (data/profile.json, the rows base's champion trained on), as markdown; empty
+    when they did not change or base has no profile yet."""
+    from reprotune import paths
+
+    old = _at_revision(base, paths.REFERENCE_PROFILE.as_posix(), cwd)
+    new = Path(cwd) / paths.REFERENCE_PROFILE
+    if old is None or not new.is_file() or json.loads(old) == json.loads(new.read_text()):
+        return ""
+    heading = f"### Data drift: the training rows changed since `{base}`"
+    train = Path(cwd) / paths.processed_split("train")
+    if not train.is_file():
+        return f"{heading}\n\n{train} is not here to measure (run `dvc repro` or `dvc pull`).\n"
+    import pandas as pd
+
+    from reprotune.drift import DATASET_SHARE, compare, markdown
+
+    share = (_read_params(cwd).get("drift") or {}).get("share", DATASET_SHARE)
+    found = compare(json.loads(old), pd.read_parquet(train), share)
+    said = f"Measured against `{base}`'s training rows, the ones its champion trained on."
+    return f"{heading}\n\n{said}\n\n{markdown(found)}"
+
+
+def _read_params(cwd: Path) -> dict:
+    from reprotune.io import read_yaml
+
+    file = Path(cwd) / "params.yaml"
+    return read_yaml(file.read_text(encoding="utf-8")) if file.is_file() else {}
 
 
 def changed_plots(base: str, cwd: Path = Path()) -> list[str]:
@@ -237,6 +270,7 @@ def render(
     show_unchanged: bool = False,
     top_features: str = "",
     champion_note: str = "",
+    drift: str = "",
 ) -> str:
     lines = [MARKER, f"## reprotune: changes against `{base}`", ""]
     if failures:
@@ -296,6 +330,8 @@ def render(
             f"{cell(r['change'].new)} | {_signed(r['change'].delta)} |"
             for r in moves
         ]
+    if drift:
+        lines += ["", drift.rstrip("\n")]
     if plots:
         lines += ["", "### Plots changed", ""]
         lines += [f"- `{p}`" for p in plots]
@@ -321,5 +357,6 @@ def build_report(
         show_unchanged,
         top_features_markdown(champion, read_summary(champion, cwd)) if champion else "",
         champion_interval(cwd),
+        data_drift(base, cwd),
     )
     return markdown, failures
