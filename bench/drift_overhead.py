@@ -4,6 +4,7 @@ on the real Bank Marketing file (a seasonal split and random splits).
 
     python bench/drift_overhead.py --rows 1000000
     python bench/drift_overhead.py --bank ../shared/data/bank_marketing/bank.csv
+    python bench/drift_overhead.py --rows --predict 1000000   # reprotune predict's share
 """
 
 import argparse
@@ -58,6 +59,40 @@ def overhead(rows: int) -> None:
     )
 
 
+def predict(rows: int, scratch: Path) -> None:
+    """`reprotune predict`'s own path (a logistic regression with its contract and profile):
+    the contract check off vs on, drift measured in both."""
+    from tabular_data import FEATURES, make_bank_like
+
+    from reprotune import models
+    from reprotune.config import PARAMS_CLASSES
+    from reprotune.data import reference
+    from reprotune.scoring import score_table
+    from reprotune.service.model import ModelRef, load
+
+    train = make_bank_like(5_000, seed=1)
+    model = models.create(
+        PARAMS_CLASSES["logreg"](family="logreg"), ["no", "yes"], seed=0, features=FEATURES
+    )
+    labels = (train["y"] == "yes").astype(int).to_numpy()
+    model.fit(train[list(FEATURES)], labels, train[list(FEATURES)].head(0), labels[:0])
+    folder = scratch / "logreg"
+    folder.mkdir()
+    model.save(folder, extra={"train": {}, "input_example": None})
+    reference.write(folder, stored(train, FEATURES), FEATURES)
+    make_bank_like(rows, seed=2).drop(columns=["y"]).to_parquet(scratch / "new.parquet")
+    served = load(ModelRef.parse(str(folder)), "", scratch)
+    seconds = {}
+    for mode in ("off", "count", "off", "count"):  # each twice, the second counted
+        out = scratch / f"scored-{mode}.parquet"
+        report = score_table(served, str(scratch / "new.parquet"), out, contract=mode)
+        seconds[mode] = report.seconds
+    print(
+        f"| predict {rows:,} rows | contract off {seconds['off']:.2f} s | contract count "
+        f"{seconds['count']:.2f} s | check's share {seconds['count'] - seconds['off']:.2f} s |"
+    )
+
+
 def bank(path: Path) -> None:
     raw = pd.read_csv(path, sep=";")
     table = stored(raw, BANK_FEATURES)
@@ -87,9 +122,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--bank", type=Path, help="bank.csv (UCI, ;-separated)")
+    parser.add_argument("--predict", type=int, nargs="*", default=[], help="rows to score")
     args = parser.parse_args()
     if args.bank:
         bank(args.bank)
+    for rows in args.predict:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            predict(rows, Path(scratch))
     for rows in args.rows:
         overhead(rows)
 

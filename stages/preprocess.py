@@ -22,9 +22,10 @@ def main() -> None:
         splits = prepare_tabular(frames, params.data, params.seed)
     else:
         splits = prepare(frames, manifest, params.data, params.preprocess, params.seed)
-    warning = check_committed_contract(splits, params.data.contract)
+    committed = committed_contract(params.data.contract)
+    warning = check_committed_contract(splits, committed, params.data.contract)
     with stage_run("preprocess", params.tracking) as run:
-        write_splits(splits)
+        write_splits(splits, contract_file=committed)
         summary = {**class_counts(splits), "features": feature_counts(splits.schema)}
         without_target = sum((splits.schema.get("dropped_without_target") or {}).values())
         if splits.schema.get("dropped_without_target") is not None:
@@ -65,11 +66,17 @@ def main() -> None:
         say(f"inferred feature types: {inferred}")
 
 
-def check_committed_contract(splits, mode: str) -> str | None:
-    """Every split against the contract committed beside params.yaml, if there is one: stop
-    on a violation (fail), or return the table to print (warn)."""
+def committed_contract(mode: str):
+    """The contract committed beside params.yaml, unless there is none or data.contract is
+    off: it wins over the inferred one (checked here, and saved with every model)."""
     committed = paths.project_root() / contract.COMMITTED
-    if mode == "off" or not committed.is_file():
+    return committed if mode != "off" and committed.is_file() else None
+
+
+def check_committed_contract(splits, committed, mode: str) -> str | None:
+    """Every split against the committed contract: stop on a violation (fail), or return the
+    table to print (warn)."""
+    if committed is None:
         return None
     schema = contract.read(committed)
     tables = dict(splits.items())

@@ -152,3 +152,37 @@ def test_predict_reports_drift_as_it_scores(candidate_folder, tmp_path, capsys):
     assert cli.main(argv) == 0
     assert "drift vs the model's training rows: no data set drift" in capsys.readouterr().err
     assert json.loads((tmp_path / "d.json").read_text())["rows"] == 700
+
+
+def test_predict_checks_every_row_against_the_models_contract(
+    candidate_folder, tmp_path, capsys, monkeypatch
+):
+    from reprotune.data import contract
+
+    monkeypatch.setattr(contract.Tally, "BLOCK_ROWS", 250)  # each 300-row chunk its own block
+    rows = make_bank_like(700, seed=6).drop(columns=["y"])
+    rows.loc[[5, 420, 690], "age"] = 150  # out of the training range, in three blocks
+    rows.loc[[7], "job"] = "astronaut"  # a level training never saw
+    rows.to_parquet(tmp_path / "new.parquet")
+    argv = ["predict", "--model", str(candidate_folder), "--data", str(tmp_path / "new.parquet")]
+    argv += ["--out", str(tmp_path / "scored.parquet"), "--chunk-rows", "300"]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "contract: 2 check(s) failed (the rows were scored" in err
+    age = next(line for line in err.splitlines() if line.startswith("| input | age |"))
+    assert "| 3 | 150.0, 150.0, 150.0 | 5, 420, 690 |" in age
+    assert "| input | job | isin(" in err and "'astronaut'" in err
+    assert len(pd.read_parquet(tmp_path / "scored.parquet")) == 700
+
+    (tmp_path / "scored.parquet").unlink()
+    assert cli.main([*argv, "--contract", "enforce"]) == 2
+    err = capsys.readouterr().err
+    assert "break the model's data contract (--contract enforce" in err and "| age |" in err
+    assert not (tmp_path / "scored.parquet").exists()
+
+    clean = make_bank_like(300, seed=8).drop(columns=["y"])
+    clean["age"] = clean["age"].clip(30, 50)  # inside any training range
+    clean.to_parquet(tmp_path / "clean.parquet")
+    argv[argv.index(str(tmp_path / "new.parquet"))] = str(tmp_path / "clean.parquet")
+    assert cli.main(argv) == 0
+    assert "contract: every row meets the model's data contract" in capsys.readouterr().err

@@ -93,6 +93,30 @@ def test_init_never_overwrites_without_force(tmp_path, capsys, monkeypatch):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_init_writes_the_contract_every_row_meets_and_never_replaces_it(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    frame = mixed_table(n=6000, seed=4)  # more rows than init samples
+    frame.loc[5990, "tenure"] = 400  # past the sample, far outside its range
+    frame.loc[5995, "plan"] = "enterprise"  # a level the sample never saw
+    frame.to_csv(tmp_path / "customers.csv", index=False)
+    code, _, err = init("--data", "customers.csv", "--target", "churn", capsys=capsys)
+    assert code == 0, err
+    assert "wrote params.yaml and contract.yaml (the data contract every row meets)" in err
+    written = yaml.safe_load(Path("contract.yaml").read_text())
+    columns = written["columns"]
+    assert set(columns) == {"tenure", "monthly_fee", "plan", "paperless", "addons", "last_review"}
+    assert columns["tenure"]["in_range"]["max_value"] == 400
+    assert "enterprise" in columns["plan"]["isin"]
+    assert "every row of" in Path("contract.yaml").read_text().splitlines()[1]
+
+    Path("contract.yaml").write_text(Path("contract.yaml").read_text() + "# tightened\n")
+    code, _, err = init("--data", "customers.csv", "--target", "churn", "--force", capsys=capsys)
+    assert code == 0 and "kept the contract.yaml beside it" in err
+    assert Path("contract.yaml").read_text().endswith("# tightened\n")
+
+
 def test_init_multiclass_and_a_misspelt_target(tmp_path, capsys):
     frame = mixed_table().drop(columns=["churn", "churned_flag"])
     data = tmp_path / "plans.csv"
@@ -152,8 +176,11 @@ def test_generated_params_run_in_the_pipeline(tmp_path):
     (project / "params.yaml").unlink()
     run([str(Path(sys.executable).parent / "reprotune"), "init", "--data", str(data),
          "--target", "churn"], project)  # fmt: skip
+    assert (project / "contract.yaml").is_file()  # committed with params.yaml
     git_commit_all(project)
-    run(["dvc", "repro", "evaluate@logreg"], project)
+    run(["dvc", "repro", "evaluate@logreg"], project)  # the contract passes every split
+    carried = (project / "models/logreg/contract.yaml").read_text()
+    assert carried == (project / "contract.yaml").read_text()  # the committed one wins
     metrics = yaml.safe_load((project / "metrics/evaluate/logreg.json").read_text())
     assert 0.5 < metrics["roc_auc"] <= 1.0
     assert (

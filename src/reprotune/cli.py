@@ -54,6 +54,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             rejects=Path(args.rejects) if args.rejects else None,
             chunk_rows=args.chunk_rows,
             progress=not args.quiet and sys.stderr.isatty(),
+            contract=args.contract,
         )
     rate = report.rows / report.seconds if report.seconds else 0.0
     print(
@@ -66,8 +67,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"{report.rejected:,} row(s) with values the model cannot take -> {report.rejects}",
             file=sys.stderr,
         )
+    _report_contract(report.contract, args.contract)
     _report_drift(report.drift, args.drift)
     return 0
+
+
+def _report_contract(found: list[dict] | None, mode: str) -> None:
+    if mode == "off":
+        return
+    if found is None:
+        print("contract: not checked (the model predates data contracts)", file=sys.stderr)
+    elif not found:
+        print("contract: every row meets the model's data contract", file=sys.stderr)
+    else:
+        from reprotune.data.contract import render
+
+        print(
+            f"contract: {len(found)} check(s) failed (the rows were scored; --contract enforce "
+            f"stops instead):\n{render(found)}",
+            file=sys.stderr,
+        )
 
 
 def _report_drift(report: dict | None, out: str | None) -> None:
@@ -301,7 +320,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(text, end="")
     else:
-        print(f"wrote {args.output}; next: review it, then `dvc repro`", file=sys.stderr)
+        if found.contract:
+            wrote = f"{args.output} and {found.contract} (the data contract every row meets)"
+        else:
+            wrote = f"{args.output} (kept the contract.yaml beside it)"
+        print(f"wrote {wrote}; next: review them, then `dvc repro`", file=sys.stderr)
     return 0
 
 
@@ -412,6 +435,13 @@ def build_parser() -> argparse.ArgumentParser:
         "as spark-submit sets it, else local[*])",
     )
     predict_cmd.add_argument("--drift", help="also write the scored rows' drift report (JSON) here")
+    predict_cmd.add_argument(
+        "--contract",
+        choices=["count", "enforce", "off"],
+        default="count",
+        help="rows breaking the model's data contract: reported after scoring (default), or "
+        "stop before writing anything (enforce)",
+    )
     predict_cmd.add_argument(
         "--tracking-uri", help="default: MLFLOW_TRACKING_URI, else mlflow.db at the project root"
     )

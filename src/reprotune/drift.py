@@ -109,6 +109,17 @@ def _num(value) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
+def stored_columns(profile: dict, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame`'s profiled columns as training stored them (what profiles and contracts
+    describe), from raw values: a scored table's or a request's."""
+    columns = {
+        column: FEATURE_TYPES[spec["type"]].inputs(frame[column].reset_index(drop=True))
+        for column, spec in profile["features"].items()
+        if column in frame.columns
+    }
+    return pd.DataFrame(columns, index=range(len(frame)))
+
+
 SAMPLE_ROWS = 200_000  # drift of a large table is measured on a uniform sample this big
 
 
@@ -125,14 +136,13 @@ class Sample:
         self.rows = 0
 
     def add(self, frame: pd.DataFrame) -> None:
-        columns = {
-            column: FEATURE_TYPES[spec["type"]].inputs(frame[column].reset_index(drop=True))
-            for column, spec in self.profile["features"].items()
-            if column in frame.columns
-        }
-        chunk = pd.DataFrame(columns, index=range(len(frame)))
-        chunk["__key"] = self.rng.random(len(frame))
-        self.rows += len(frame)
+        self.add_stored(stored_columns(self.profile, frame))
+
+    def add_stored(self, stored: pd.DataFrame) -> None:
+        """Rows already in their stored form (`stored_columns`)."""
+        chunk = stored.reset_index(drop=True)
+        chunk["__key"] = self.rng.random(len(chunk))
+        self.rows += len(chunk)
         joined = chunk if self.kept is None else pd.concat([self.kept, chunk], ignore_index=True)
         if len(joined) > self.size:
             joined = joined.iloc[

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from reprotune.errors import DataError, ParamsError, did_you_mean
+from reprotune.paths import COMMITTED_CONTRACT
 from reprotune.features import infer_type
 
 SAMPLE_ROWS = 5000
@@ -42,6 +43,7 @@ class Profile:
     dropped: dict[str, str] = field(default_factory=dict)  # column -> reason
     candidates: list[str] = field(default_factory=list)
     hints: dict[str, str] = field(default_factory=dict)  # column -> what to check by hand
+    contract: str | None = None  # the data contract written beside params.yaml, if one was
 
     @property
     def positive_label(self) -> str | None:
@@ -362,10 +364,39 @@ def init(
     text = render(found)
     validate(text)
     if not dry_run:
+        contract_text = first_contract(text, location)  # before writing: it may stop
         temporary = out.with_name(out.name + ".tmp")
         temporary.write_text(text)
         temporary.replace(out)
+        contract_file = out.parent / COMMITTED_CONTRACT
+        if not contract_file.exists():  # a hand-tightened one is never replaced, --force or not
+            contract_file.write_text(contract_text, encoding="utf-8")
+            found.contract = str(contract_file)
     return found, text
+
+
+def first_contract(params_text: str, location: str) -> str:
+    """The data contract every row of the file meets, as the pipeline will store them (read,
+    typed and split by its own code): the first `dvc repro` passes it, and a user tightens it
+    by hand. Image columns are left out (each image is checked as it is decoded)."""
+    from reprotune.config import parse_params
+    from reprotune.data import contract
+    from reprotune.data.sources import load_source
+    from reprotune.data.tabular import prepare_tabular
+    from reprotune.io import read_yaml
+
+    params = parse_params(read_yaml(params_text), source="the generated params.yaml")
+    files = params.data.files.model_copy(update={"train": location})
+    features = {c: k for c, k in params.data.features.items() if k != "image"}
+    data = params.data.model_copy(update={"files": files, "features": features})
+    raw = load_source(data, params.seed)
+    splits = prepare_tabular(raw.splits, data, params.seed)
+    rows = pd.concat([table for _, table in splits.items()], ignore_index=True)
+    origin = (
+        f"Inferred by `reprotune init` from every row of {location};\n# tighten it by hand "
+        "(e.g. age in_range 18..100) and commit it: preprocess checks every split against it."
+    )
+    return contract.to_yaml(contract.infer(rows, features), origin)
 
 
 def summary(found: Profile) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from reprotune.drift import DATASET_SHARE, Sample
+from reprotune.drift import DATASET_SHARE, Sample, stored_columns
 from reprotune.errors import DataError
 from reprotune.features import FEATURE_TYPES
 from reprotune.io import publish_mode
@@ -42,6 +42,8 @@ class ScoreReport:
     out: Path
     rejects: Path | None
     drift: dict | None = None  # the scored rows against the model's training rows
+    # Every breach of the model's data contract (per column and check); None: not checked.
+    contract: list[dict] | None = None
 
 
 def score_table(
@@ -54,12 +56,17 @@ def score_table(
     rejects: Path | None = None,
     chunk_rows: int = CHUNK_ROWS,
     progress: bool = False,
+    contract: str = "count",
 ) -> ScoreReport:
     """Score every row of `source` with `model` (a service.model.ServedModel) into `out`.
 
     on_error "fail": the first chunk holding a value the model cannot take stops the run
     (DataError naming rows, columns and values; nothing is written). "skip": such rows go
-    to `rejects` (Parquet, with an `error` column) and the others are scored."""
+    to `rejects` (Parquet, with an `error` column) and the others are scored.
+
+    contract "count": every row is checked against the model's data contract and the breaches
+    are reported (the rows are still scored); "enforce": the first chunk with a breach stops
+    the run (DataError with the table; nothing is written); "off"."""
     start = time.perf_counter()
     out = Path(out)
     rejects = Path(rejects) if rejects else out.with_name(f"{out.stem}.rejects.parquet")
@@ -74,10 +81,14 @@ def score_table(
         stack.enter_context(_terminate_as_interrupt())
         offset = scored = rejected = 0
         sample = Sample(model.profile) if model.profile else None
+        tally = _contract_tally(model, contract, source)
         for batch in batches:
             table = pa.Table.from_batches([batch])
             if sample is not None:
-                sample.add(profiled_columns(table, model.profile))
+                stored = stored_columns(model.profile, profiled_columns(table, model.profile))
+                sample.add_stored(stored)
+                if tally is not None:
+                    _check_contract(tally, stored, offset, contract)
             good, errors, typed = find_bad_rows(model, table, offset, path.parent)
             if errors is not None and on_error == "fail":
                 raise DataError(errors.describe())
@@ -92,6 +103,8 @@ def score_table(
             scored += len(rows)
             offset += batch.num_rows
             bar.update(batch.num_rows)
+        if tally is not None:
+            _check_contract(tally, None, offset, contract)  # the last block
         if rejected_writer is not None and not rejected:
             rejected_writer.discard()
     return ScoreReport(
@@ -102,7 +115,34 @@ def score_table(
         out,
         rejects if rejected else None,
         sample.report() if sample is not None else None,
+        tally.violations() if tally is not None else None,
     )
+
+
+def _contract_tally(model, mode: str, source: str):
+    """The model's whole data contract (pandera, vectorized), or None: off, or a model saved
+    before models carried one."""
+    if mode == "off" or model.contract is None or model.contract.path is None:
+        return None
+    if not model.profile:
+        return None
+    from reprotune.data import contract
+
+    return contract.Tally(contract.read(model.contract.path), source)
+
+
+def _check_contract(tally, stored: "pd.DataFrame | None", offset: int, mode: str) -> None:
+    """Gather `stored` (None: the end of the table); stop on a breach under enforce (the
+    output is published only at the end, so nothing is written)."""
+    found = tally.add(stored, offset) if stored is not None else tally.flush()
+    if found and mode == "enforce":
+        from reprotune.data.contract import render
+
+        raise DataError(
+            f"{tally.source}: rows break the model's data contract (--contract enforce; "
+            f"nothing written):\n{render(found)}\nfix: correct those rows, or score them with "
+            "--contract count to only report the breaches"
+        )
 
 
 def profiled_columns(table: pa.Table, profile: dict) -> "pd.DataFrame":

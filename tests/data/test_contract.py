@@ -117,3 +117,5 @@ def test_preprocess_writes_the_contract_and_a_committed_one_is_enforced(project)
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     warned = run(["python", "stages/preprocess.py"], project)
     assert "going on" in warned.stdout + warned.stderr
+    # The committed contract wins: it is the one saved with the data and every model.
+    assert inferred.read_text() == (project / "contract.yaml").read_text()

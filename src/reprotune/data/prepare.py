@@ -234,9 +234,11 @@ def class_counts(splits: Splits) -> dict:
     return counts
 
 
-def write_splits(splits: Splits, out_dir: Path = paths.PROCESSED_DIR) -> None:
-    """The splits, labels and features, with the training split's data contract and
-    reference profile (data/reference.py)."""
+def write_splits(
+    splits: Splits, out_dir: Path = paths.PROCESSED_DIR, contract_file: Path | None = None
+) -> None:
+    """The splits, labels and features, with the data contract (`contract_file`, else the
+    training split's) and the training split's reference profile (data/reference.py)."""
     from reprotune.data import reference
 
     with staged_dir(out_dir) as staging:
@@ -244,7 +246,7 @@ def write_splits(splits: Splits, out_dir: Path = paths.PROCESSED_DIR) -> None:
             table.to_parquet(staging / f"{split}.parquet", index=False)
         write_json(staging / "labels.json", {"names": splits.label_names})
         write_json(staging / "features.json", splits.schema)
-        reference.write(staging, splits.train, splits.schema["features"])
+        reference.write(staging, splits.train, splits.schema["features"], contract_file)
 
 
 def load_split(split: str, processed_dir: Path = paths.PROCESSED_DIR) -> pd.DataFrame:

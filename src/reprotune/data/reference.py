@@ -17,12 +17,18 @@ PROFILE_FILE = paths.PROFILE.name
 MEMBERS_DIR = "members"  # an ensemble keeps its members' folders here
 
 
-def write(folder: Path, train: pd.DataFrame, features: dict[str, str]) -> None:
-    """The contract and profile of the training split, into `folder`."""
+def write(
+    folder: Path, train: pd.DataFrame, features: dict[str, str], committed: Path | None = None
+) -> None:
+    """The contract (the `committed` one, else the training split's) and the training
+    split's profile, into `folder`."""
     from reprotune.drift import build_profile
 
-    schema = contract.infer(train, features)
-    (Path(folder) / CONTRACT_FILE).write_text(contract.to_yaml(schema), encoding="utf-8")
+    if committed is not None:
+        shutil.copyfile(committed, Path(folder) / CONTRACT_FILE)
+    else:
+        schema = contract.infer(train, features)
+        (Path(folder) / CONTRACT_FILE).write_text(contract.to_yaml(schema), encoding="utf-8")
     profile = build_profile(train, features)
     (Path(folder) / PROFILE_FILE).write_text(json.dumps(profile, indent=1), encoding="utf-8")
 
