@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from reprotune.errors import DataError, ParamsError, did_you_mean
-from reprotune.paths import COMMITTED_CONTRACT
 from reprotune.features import infer_type
+from reprotune.paths import COMMITTED_CONTRACT
 
 SAMPLE_ROWS = 5000
 # The Bank Marketing example's commented params.yaml: its families, phases, study, ensemble
