@@ -14,6 +14,13 @@ padding (DataCollatorWithPadding), lr 5e-5, batch 8, 3 epochs, evaluation each e
 training runs in its own process (peak memory is that process's). Training time is wall time
 from loading the checkpoint to the trained model, evaluation each epoch included.
 
+On a CUDA machine (issue 35) the same command also runs the Trainer with bf16, batch 64 and
+length-grouped batches (`--trainers fp32_b8 bf16_b64`), reports peak GPU memory, and
+`--random-init` replaces the checkpoint's weights by random ones of the same shape (only its
+config.json and tokenizer need to travel: throughput, not accuracy); `--repeat-train K` tiles
+the training rows K times (throughput at 100k+ rows from a small file). `--runs ours` skips
+the Trainer, `--formats` none skips serving.
+
 Then ours (the first seed's model) is scored in each serving format (`inference`: pytorch,
 onnx, onnx_int8): batched samples/s over the test rows, median single-example latency, test
 accuracy and agreement with the PyTorch model's predictions.
@@ -38,7 +45,21 @@ FORMATS = ("pytorch", "onnx", "onnx_int8")
 
 
 def peak_mib() -> float:
+    """Peak GPU memory on CUDA (what bounds the batch there), else the process's peak RSS."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def read_train(args) -> pd.DataFrame:
+    train = read_split(args.processed_dir, "train")
+    return (
+        pd.concat([train] * args.repeat_train, ignore_index=True)
+        if args.repeat_train > 1
+        else train
+    )
 
 
 def read_split(processed_dir: Path, split: str) -> pd.DataFrame:
@@ -82,7 +103,7 @@ def train_ours(args) -> dict:
     from reprotune import models
     from reprotune.data.prepare import load_label_names
 
-    train, val = read_split(args.processed_dir, "train"), read_split(args.processed_dir, "val")
+    train, val = read_train(args), read_split(args.processed_dir, "val")
     params = our_params(args, args.seed)
     model = models.create(params, load_label_names(args.processed_dir), args.seed)
     # Imported before the clock starts, as the Trainer script imports them at its top.
@@ -96,13 +117,22 @@ def train_ours(args) -> dict:
     )  # fmt: skip
     seconds = time.perf_counter() - start
     test = test_rows(args)
-    result = quality(test["label"], model.predict(test["text"].tolist()))
+    texts = test["text"].tolist()
+    model.predict_proba(texts[:256])  # warm-up
+    start = time.perf_counter()
+    probabilities = model.predict_proba(texts)
+    inference = len(texts) / (time.perf_counter() - start)
+    result = quality(test["label"], probabilities.argmax(axis=1))
     if args.save:
         model.save(args.save, extra={})
+    if args.save_probabilities:
+        np.save(args.save_probabilities, probabilities)
     epochs = len(history)
+    settings = model.device_settings()
     return {
-        "seconds": seconds, "epochs": epochs, "batch_size": params.batch_size, "lr": params.lr,
-        "samples_per_s": len(train) * epochs / seconds, **result,
+        "seconds": seconds, "epochs": epochs, "batch_size": settings["batch_size"],
+        "lr": settings["lr"], "loop": settings["train_loop"],
+        "samples_per_s": len(train) * epochs / seconds, "inference_per_s": inference, **result,
     }  # fmt: skip
 
 
@@ -120,7 +150,8 @@ def train_trainer(args) -> dict:
 
     from reprotune.data.prepare import load_label_names
 
-    train, val = read_split(args.processed_dir, "train"), read_split(args.processed_dir, "val")
+    train, val = read_train(args), read_split(args.processed_dir, "val")
+    recipe = TRAINER_RECIPES[args.recipe]
     start = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(args.checkpoint)
 
@@ -141,7 +172,10 @@ def train_trainer(args) -> dict:
             args=TrainingArguments(
                 output_dir=scratch,
                 learning_rate=5e-5,
-                per_device_train_batch_size=8,
+                per_device_train_batch_size=recipe["batch_size"],
+                per_device_eval_batch_size=recipe["batch_size"],
+                bf16=recipe["bf16"],
+                group_by_length=recipe["group_by_length"],
                 num_train_epochs=args.epochs or 3,
                 eval_strategy="epoch",
                 save_strategy="no",
@@ -156,14 +190,36 @@ def train_trainer(args) -> dict:
         )
         trainer.train()
         seconds = time.perf_counter() - start
-        test = test_rows(args)
-        logits = trainer.predict(tokenized(test)).predictions
+        test = tokenized(test_rows(args))
+        start = time.perf_counter()
+        logits = trainer.predict(test).predictions
+        inference = len(test) / (time.perf_counter() - start)
     epochs = args.epochs or 3
     return {
-        "seconds": seconds, "epochs": epochs, "batch_size": 8, "lr": 5e-5,
-        "samples_per_s": len(train) * epochs / seconds,
-        **quality(test["label"], np.asarray(logits).argmax(axis=1)),
+        "seconds": seconds, "epochs": epochs, "batch_size": recipe["batch_size"], "lr": 5e-5,
+        "loop": args.recipe, "samples_per_s": len(train) * epochs / seconds,
+        "inference_per_s": inference,
+        **quality(test_rows(args)["label"], np.asarray(logits).argmax(axis=1)),
     }  # fmt: skip
+
+
+# The Trainer as users write it (fp32, batch 8), and as a GPU user tunes it (issue 35).
+TRAINER_RECIPES = {
+    "fp32_b8": {"batch_size": 8, "bf16": False, "group_by_length": False},
+    "bf16_b64": {"batch_size": 64, "bf16": True, "group_by_length": True},
+}
+
+
+def random_checkpoint(source: str, folder: Path) -> str:
+    """A model of `source`'s shape with random weights (from its config.json alone), and its
+    tokenizer: throughput without carrying the weights."""
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    torch.manual_seed(0)
+    AutoModel.from_config(AutoConfig.from_pretrained(source)).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(source).save_pretrained(folder)
+    return str(folder)
 
 
 def serve_format(args) -> dict:
@@ -222,31 +278,35 @@ def common_options(args) -> dict:
     return {
         "processed_dir": args.processed_dir, "checkpoint": args.checkpoint,
         "test_csv": args.test_csv, "epochs": args.epochs, "candidate": args.candidate,
-        "latency_repeats": args.latency_repeats,
+        "latency_repeats": args.latency_repeats, "repeat_train": args.repeat_train,
     }  # fmt: skip
 
 
 def training_table(results: dict[str, list[dict]]) -> list[str]:
     lines = [
-        "| training | seed | lr | batch | epochs | train s | train samples/s | test accuracy "
-        "| test macro F1 | peak MiB |",
-        "| --- " * 10 + "|",
+        "| training | seed | lr | batch | loop | epochs | train s | train samples/s | "
+        "inference samples/s | test accuracy | test macro F1 | peak MiB |",
+        "| --- " * 12 + "|",
     ]
     for name, runs in results.items():
         for run in runs:
             lines.append(
                 f"| {name} | {run['seed']} | {run['lr']:g} | {run['batch_size']} | "
-                f"{run['epochs']} | {run['seconds']:.1f} | {run['samples_per_s']:.1f} | "
+                f"{run['loop']} | {run['epochs']} | {run['seconds']:.1f} | "
+                f"{run['samples_per_s']:.1f} | {run['inference_per_s']:.1f} | "
                 f"{run['accuracy']:.4f} | {run['macro_f1']:.4f} | {run['peak_mib']:.0f} |"
             )
-        mean = {k: statistics.mean(r[k] for r in runs) for k in runs[0] if k != "seed"}
+        numeric = [k for k, v in runs[0].items() if k != "seed" and isinstance(v, int | float)]
+        mean = {k: statistics.mean(r[k] for r in runs) for k in numeric}
         lines.append(
-            f"| **{name}, mean** | - | | | | {mean['seconds']:.1f} | "
-            f"{mean['samples_per_s']:.1f} | {mean['accuracy']:.4f} | {mean['macro_f1']:.4f} | "
-            f"{mean['peak_mib']:.0f} |"
+            f"| **{name}, mean** | - | | | | | {mean['seconds']:.1f} | "
+            f"{mean['samples_per_s']:.1f} | {mean['inference_per_s']:.1f} | "
+            f"{mean['accuracy']:.4f} | {mean['macro_f1']:.4f} | {mean['peak_mib']:.0f} |"
         )
-    ours, theirs = (statistics.mean(r["samples_per_s"] for r in results[k]) for k in results)
-    lines.append(f"\ntraining speed: ours / Trainer = {ours / theirs:.2f}x")
+    speeds = {k: statistics.mean(r["samples_per_s"] for r in runs) for k, runs in results.items()}
+    ours = speeds.pop("reprotune candidate")
+    for name, theirs in speeds.items():
+        lines.append(f"\ntraining speed: ours / {name} = {ours / theirs:.2f}x")
     return lines
 
 
@@ -280,9 +340,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--epochs", type=int, help="both trainings (default: 3 / params.yaml)")
     parser.add_argument("--candidate", default="transformer", help="in params.yaml")
-    parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
+    parser.add_argument("--formats", nargs="*", choices=FORMATS, default=list(FORMATS))
+    parser.add_argument(
+        "--keep-probabilities", type=Path, help="a folder: ours' test probabilities per seed"
+    )
     parser.add_argument("--latency-repeats", type=int, default=50)
+    parser.add_argument(
+        "--runs", nargs="+", choices=["ours", "trainer"], default=["ours", "trainer"]
+    )
+    parser.add_argument(
+        "--trainers", nargs="+", choices=list(TRAINER_RECIPES), default=None,
+        help="Trainer recipes (default: fp32_b8, plus bf16_b64 on CUDA)",
+    )  # fmt: skip
+    parser.add_argument("--random-init", action="store_true", help="random weights, same shape")
+    parser.add_argument("--repeat-train", type=int, default=1, help="tile the training rows")
     parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
+    parser.add_argument("--recipe", choices=list(TRAINER_RECIPES), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
@@ -296,19 +369,35 @@ def main() -> None:
         args.out.write_text(json.dumps({**result, "peak_mib": peak_mib()}))
         return
 
+    import torch
+
+    recipes = args.trainers or (
+        ["fp32_b8", "bf16_b64"] if torch.cuda.is_available() else ["fp32_b8"]
+    )
     with tempfile.TemporaryDirectory() as scratch:
+        if args.random_init:
+            args.checkpoint = random_checkpoint(args.checkpoint, Path(scratch) / "random")
         saved = Path(scratch) / "ours"
-        results = {"reprotune candidate": [], "transformers.Trainer": []}
+        runs = [("reprotune candidate", "ours", None)] if "ours" in args.runs else []
+        if "trainer" in args.runs:
+            runs += [(f"transformers.Trainer {r}", "trainer", r) for r in recipes]
+        results = {name: [] for name, _, _ in runs}
         for seed in args.seeds:
-            for name, worker in (
-                ("reprotune candidate", "ours"),
-                ("transformers.Trainer", "trainer"),
-            ):
-                extra = {"seed": seed}
-                if worker == "ours" and seed == args.seeds[0]:
-                    extra["save"] = saved
+            for name, worker, recipe in runs:
+                extra = {"seed": seed, "recipe": recipe}
+                if worker == "ours":
+                    extra["save_probabilities"] = Path(scratch) / f"ours-{seed}.npy"
+                    if seed == args.seeds[0]:
+                        extra["save"] = saved
                 results[name].append({"seed": seed, **run_worker(args, worker, **extra)})
                 print(f"{name} seed {seed}: {results[name][-1]}", flush=True)
+                if worker == "ours" and args.keep_probabilities:
+                    shutil.copy(
+                        extra["save_probabilities"], args.keep_probabilities / f"{seed}.npy"
+                    )
+        if not args.formats or "ours" not in args.runs:
+            print("\n".join(training_table(results)))
+            return
         served = {}
         for fmt in ["pytorch", *[f for f in args.formats if f != "pytorch"]]:
             probabilities = Path(scratch) / f"{fmt}.npy"

@@ -76,6 +76,10 @@ def main(candidate: str) -> None:
             "processes": getattr(model, "processes", 1),
             **({"threshold": model.threshold} if model.decision else {}),
         }
+        chosen = model.device_settings()
+        if chosen:  # printed by the family as it starts; kept here for `dvc exp show`
+            summary["device_settings"] = chosen
+            run.set_tags({f"reprotune.device.{k}": str(v) for k, v in chosen.items()})
         model_id = run.create_model(candidate, tags)
         lineage = {"mlflow": {"run_id": run.run_id, "model_id": model_id}} if run.enabled else {}
         example = {"input_example": input_example(val, features)} if model.features else {}

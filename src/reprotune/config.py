@@ -29,7 +29,7 @@ from reprotune.explanation.settings import ExplainParams
 from reprotune.io import read_yaml
 from reprotune.models import registry as families
 from reprotune.paths import PARAMS_FILE
-from reprotune.schema import Strict, describe_error
+from reprotune.schema import PositiveFloatOrAuto, PositiveIntOrAuto, Strict, describe_error
 from reprotune.tracking import TrackingParams
 from reprotune.tuning_settings import TuneParams, check_dimension, with_value
 
@@ -178,10 +178,11 @@ class DriftParams(Strict):
 
 class Params(Strict):
     seed: int = 42
-    # Top-level knobs of the fine-tuned transformer (`dvc exp run -S lr=...`).
-    lr: PositiveFloat | None = None
+    # Top-level knobs of the fine-tuned transformer (`dvc exp run -S lr=...`); lr and
+    # batch_size may be `auto`: chosen for the device it trains on.
+    lr: PositiveFloatOrAuto = None
     epochs: PositiveInt | None = None
-    batch_size: PositiveInt | None = None
+    batch_size: PositiveIntOrAuto = None
     checkpoint: str | None = None
     data: DataParams = DataParams()
     preprocess: PreprocessParams = PreprocessParams()

@@ -1,9 +1,9 @@
 """The base of every params model: unknown keys rejected, values frozen once read; and the
 bases the families' params classes share."""
 
-from typing import Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, PositiveFloat, PositiveInt
 
 from reprotune.errors import did_you_mean
 
@@ -84,6 +84,28 @@ class KerasTypedParams(FamilyParams):
     class_weight: bool = True
     # The validation score early stopping watches; pr_auc and roc_auc need a binary task.
     monitor: Literal["pr_auc", "roc_auc", "macro_f1", "loss"] = "pr_auc"
+
+
+def _positive_or_auto(kind: type):
+    """A positive number, or `auto` (chosen where it runs); one clear error otherwise, not
+    one per member of a union."""
+
+    def check(value):
+        if value is None or value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("use a positive number or 'auto' (chosen for the device)")
+        if kind is int and value != int(value):
+            raise ValueError("use a whole number or 'auto' (chosen for the device)")
+        if value <= 0:
+            raise ValueError("must be greater than 0, or 'auto' (chosen for the device)")
+        return kind(value)
+
+    return PlainValidator(check, json_schema_input_type=kind | str | None)
+
+
+PositiveFloatOrAuto = Annotated[float | Literal["auto"] | None, _positive_or_auto(float)]
+PositiveIntOrAuto = Annotated[int | Literal["auto"] | None, _positive_or_auto(int)]
 
 
 def describe_error(error: dict[str, Any], root: type[BaseModel], tags: dict[str, type]) -> str:

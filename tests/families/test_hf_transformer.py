@@ -71,9 +71,15 @@ def test_fitting_from_a_folder_prints_one_short_line_per_epoch_and_nothing_else(
     model.fit(*texts_and_labels(8, 1), *texts_and_labels(2, 2))
     out, err = capfd.readouterr()
     lines = [line for line in (out + err).splitlines() if line.strip()]
+    # What was chosen for the device first (eval batch and loop left auto here).
+    assert lines[0] == (
+        "transformer on cpu: batch 8, lr 0.003, eval batch 64, dynamic loop, fp32 "
+        "(eval_batch_size, train_loop: auto for cpu)"
+    )
     metrics = r"train_loss [\d.]+, val_loss [\d.]+, val_accuracy [\d.]+, val_macro_f1 [\d.]+"
-    assert [line for line in lines if not re.fullmatch(rf"epoch [12]/2: {metrics}", line)] == []
-    assert len(lines) == 2  # no load report of the new head, no progress bars
+    epochs = lines[1:]
+    assert [line for line in epochs if not re.fullmatch(rf"epoch [12]/2: {metrics}", line)] == []
+    assert len(epochs) == 2  # no load report of the new head, no progress bars
 
 
 def initial_lr_by_parameter_name(model) -> dict[str, float]:

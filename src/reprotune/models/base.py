@@ -72,6 +72,11 @@ class Candidate(abc.ABC):
         too (the tabular ones: `refit_on_val`). Returns whether it refitted."""
         return False
 
+    def device_settings(self) -> dict:
+        """What the family chose for the device it ran on (batch sizes, lr, loop, precision),
+        logged with the training run; {} when nothing depends on the device."""
+        return {}
+
     @property
     def threshold(self) -> float | None:
         return self.decision.get("threshold")

@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from reprotune.schema import FamilyParams
+from reprotune.schema import FamilyParams, PositiveFloatOrAuto, PositiveIntOrAuto
 
 
 class TransformerParams(FamilyParams):
@@ -30,13 +30,17 @@ class TransformerParams(FamilyParams):
     # Data-parallel processes (torchrun): one per GPU, or gloo processes on a CPU. batch_size
     # is per process, so the global batch is num_processes * batch_size.
     num_processes: int = Field(default=1, ge=1, le=64)
-    eval_batch_size: PositiveInt = 64
+    # auto: 64 on a CPU, 512 on a CUDA device (device.py); a number always wins.
+    eval_batch_size: PositiveIntOrAuto = "auto"
+    # How batches reach the model: dynamic (padded per batch, grouped by length) or bucketed
+    # (padded once into length buckets kept on the device); auto: bucketed on CUDA only.
+    train_loop: Literal["auto", "dynamic", "bucketed"] = "auto"
     # How evaluate, the MLflow model and the service run the trained model: pytorch, or its
     # ONNX Runtime export (fused graph), or that export with int8 weights (fastest on a CPU).
     inference: Literal["pytorch", "onnx", "onnx_int8"] = "pytorch"
-    lr: PositiveFloat | None = None
+    lr: PositiveFloatOrAuto = None
     epochs: PositiveInt | None = None
-    batch_size: PositiveInt | None = None
+    batch_size: PositiveIntOrAuto = None
     checkpoint: str | None = None
 
     def check_in(self, name: str, params: Any) -> None:

@@ -1,9 +1,12 @@
 """A Hugging Face sequence classifier fine-tuned with PyTorch.
 
-The loop is plain PyTorch on purpose: dynamic padding (each batch padded to its longest
-example), batches grouped by length, AdamW with linear warmup and decay, gradient clipping,
-early stopping on validation macro F1 keeping the best epoch's weights. CUDA (with bf16 or fp16
-autocast) is used when present, the CPU otherwise, through the same code.
+The loop is plain PyTorch on purpose: AdamW (fused) with linear warmup and decay, gradient
+clipping, early stopping on validation macro F1 keeping the best epoch's weights. Two ways to
+feed it (`train_loop`): `dynamic` pads each batch to its longest example, batches grouped by
+length (the CPU's default); `bucketed` pads the token ids once into length buckets kept on the
+device, so a step reads no tokenizer and copies nothing from the host (CUDA's default, with
+bf16 autocast). Train metrics are gathered on the device and read once an epoch: no host sync
+per step. Batch sizes and the learning rate left `auto` follow the device (device.py).
 """
 
 import contextlib
@@ -16,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from reprotune.errors import ParamsError
-from reprotune.families.hf_transformer import TransformerParams, token_cache
+from reprotune.families.hf_transformer import TransformerParams, device, token_cache
 from reprotune.families.hf_transformer.checkpoint import check_checkpoint, check_hub_for
 from reprotune.models.base import Candidate
 from reprotune.models.training import EarlyStopping, epoch_line, epoch_metrics
@@ -60,6 +63,8 @@ class HfTransformer(Candidate):
         # Set when the saved model is served from its ONNX export (params.inference).
         self.onnx = None
         self.export_sample: list[str] = []
+        # Batch sizes, lr and loop for this device (device.resolve), set by fit and load.
+        self.settings: device.DeviceSettings | None = None
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -73,7 +78,13 @@ class HfTransformer(Candidate):
             self.device = torch.device("cuda", local_rank() if world_size() > 1 else 0)
         else:
             self.device = torch.device("cpu")
+        self.settings = device.resolve(self.params, self.device.type, self._precision(torch))
         return torch
+
+    def _precision(self, torch) -> str:
+        if self.device.type != "cuda":
+            return "fp32"
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
     def _process_group(self, torch):
         """torch.distributed when launched as several processes (torchrun), else None."""
@@ -134,11 +145,14 @@ class HfTransformer(Candidate):
         """Training's rows: tokenized once, then read back by later runs and tuning trials."""
         return token_cache.cached_token_ids(self.tokenizer, texts, self.params.max_length)
 
-    def _collate(self, torch, encoded: list[list[int]], indices: list[int]):
-        batch = self.tokenizer.pad(
-            {"input_ids": [encoded[i] for i in indices]}, return_tensors="pt"
+    def _collate(self, torch, encoded: list[list[int]], indices: list[int], multiple: int = 1):
+        ids, mask = device.pad(
+            encoded, indices, self.tokenizer.pad_token_id, self.tokenizer.padding_side, multiple
         )
-        return {k: v.to(self.device) for k, v in batch.items()}
+        return {
+            "input_ids": torch.from_numpy(ids).to(self.device),
+            "attention_mask": torch.from_numpy(mask).to(self.device),
+        }
 
     def _optimizer(self, torch, steps: int):
         from transformers import get_linear_schedule_with_warmup
@@ -153,12 +167,12 @@ class HfTransformer(Candidate):
             [
                 {
                     "params": params,
-                    "lr": self.params.lr * factor,
+                    "lr": self.settings.lr * factor,
                     "weight_decay": 0.0 if exempt else self.params.weight_decay,
                 }
                 for (factor, exempt), params in groups.items()
             ],
-            lr=self.params.lr,
+            lr=self.settings.lr,
             # One kernel for every parameter's update instead of a loop of small ops: the
             # optimizer step was a quarter of a CPU training step at batch 8.
             fused=True,
@@ -225,13 +239,14 @@ class HfTransformer(Candidate):
         self.export_sample = [min(train_texts, key=len), max(train_texts, key=len)]
         encoded = self._encode_cached(train_texts)
         val_encoded = self._encode_cached(val_texts)
-        lengths = [len(ids) for ids in encoded]
-        labels = torch.tensor(np.array(train_labels), dtype=torch.long)
+        if is_main_process():
+            print(self.settings.line(), flush=True)
+        draw, fetch = self._batch_source(torch, encoded, train_labels)
         rng = random.Random(self.seed)
-        batches_per_epoch = len(self._my_batches(lengths, random.Random(self.seed), dist))
+        batches_per_epoch = len(self._my_batches(draw(random.Random(self.seed)), dist))
         if batches_per_epoch == 0:
             raise ParamsError(
-                f"{len(encoded)} training rows make fewer batches of {self.params.batch_size} "
+                f"{len(encoded)} training rows make fewer batches of {self.settings.batch_size} "
                 f"than there are processes ({world_size()}); fix: lower num_processes or "
                 "batch_size"
             )
@@ -242,17 +257,16 @@ class HfTransformer(Candidate):
         stopper, history, best_state = EarlyStopping(self.params.patience), [], None
         for epoch in range(1, self.params.epochs + 1):
             self.model.train()
-            batches = self._my_batches(lengths, rng, dist)
+            batches = self._my_batches(draw(rng), dist)
             seen_probs, seen_labels = [], []
             # disable=None: a progress bar on a terminal, none in logs (nor on other ranks).
-            for indices in tqdm(
+            for key in tqdm(
                 batches,
                 desc=f"train transformer epoch {epoch}",
                 unit="batch",
                 disable=None if is_main_process() else True,
             ):
-                inputs = self._collate(torch, encoded, indices)
-                target = labels[indices].to(self.device)
+                inputs, target = fetch(key)
                 with self._autocast(torch):
                     logits = trained(**inputs).logits
                     loss = torch.nn.functional.cross_entropy(logits.float(), target)
@@ -263,8 +277,11 @@ class HfTransformer(Candidate):
                 scaler.step(optimizer)
                 scaler.update()
                 scheduler.step()
-                seen_probs.append(torch.softmax(logits.detach().float(), -1).cpu().numpy())
-                seen_labels.append(target.cpu().numpy())
+                # Kept on the device: read once an epoch, not a host sync each step.
+                seen_probs.append(torch.softmax(logits.detach().float(), -1))
+                seen_labels.append(target)
+            seen_probs = [torch.cat(seen_probs).cpu().numpy()]
+            seen_labels = [torch.cat(seen_labels).cpu().numpy()]
             # Train metrics come from the batches as they were trained on, at no extra cost.
             train_labels_seen = self._gathered(dist, seen_labels)
             train_probs_seen = self._gathered(dist, seen_probs)
@@ -301,10 +318,31 @@ class HfTransformer(Candidate):
               flush=True)  # fmt: skip
         return DistributedDataParallel(self.model, device_ids=ids)
 
-    def _my_batches(self, lengths: list[int], rng: random.Random, dist) -> list[list[int]]:
+    def _batch_source(self, torch, encoded: list[list[int]], labels):
+        """(draw an epoch's batches from a seeded rng, fetch one batch's inputs and labels on
+        the device) for the settings' loop."""
+        size = self.settings.batch_size
+        if self.settings.train_loop == "bucketed":
+            buckets = device.Buckets(
+                torch,
+                encoded,
+                labels,
+                self.tokenizer.pad_token_id,
+                self.device,
+                self.tokenizer.padding_side,
+            )
+            return (lambda rng: buckets.draw(size, rng)), buckets.batch
+        lengths = [len(ids) for ids in encoded]
+        targets = torch.tensor(np.array(labels), dtype=torch.long)
+
+        def fetch(indices):
+            return self._collate(torch, encoded, indices), targets[indices].to(self.device)
+
+        return (lambda rng: length_grouped_batches(lengths, size, rng)), fetch
+
+    def _my_batches(self, batches: list, dist) -> list:
         """This process's share of the epoch's batches. Every process draws the same batches
         (same seed) and takes every n-th; all take the same count, as DDP needs."""
-        batches = length_grouped_batches(lengths, self.params.batch_size, rng)
         if dist is None:
             return batches
         world, rank = dist.get_world_size(), dist.get_rank()
@@ -318,7 +356,7 @@ class HfTransformer(Candidate):
     def _length_sorted_batches(self, encoded: list[list[int]]):
         """Batches of indices, shortest examples first: each batch pads little."""
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        size = self.params.eval_batch_size
+        size = self.settings.eval_batch_size
         return [order[start : start + size] for start in range(0, len(order), size)]
 
     def _predict_encoded(self, encoded: list[list[int]]) -> np.ndarray:
@@ -328,11 +366,16 @@ class HfTransformer(Candidate):
 
         self.model.eval()
         probs = np.zeros((len(encoded), len(self.label_names)), dtype=np.float64)
+        # Tensor-core friendly widths on a GPU; exactly the longest row on a CPU.
+        multiple = 8 if self.device.type == "cuda" else 1
+        found = []
         with torch.inference_mode():
             for indices in self._length_sorted_batches(encoded):
                 with self._autocast(torch):
-                    logits = self.model(**self._collate(torch, encoded, indices)).logits
-                probs[indices] = torch.softmax(logits.float(), -1).cpu().numpy()
+                    logits = self.model(**self._collate(torch, encoded, indices, multiple)).logits
+                found.append((indices, torch.softmax(logits.float(), -1)))
+            for indices, batch_probs in found:  # read back once the device is done
+                probs[indices] = batch_probs.cpu().numpy()
         return probs
 
     def _predict_onnx(self, encoded: list[list[int]]) -> np.ndarray:
@@ -340,11 +383,15 @@ class HfTransformer(Candidate):
 
         probs = np.zeros((len(encoded), len(self.label_names)), dtype=np.float64)
         for indices in self._length_sorted_batches(encoded):
-            batch = self.tokenizer.pad(
-                {"input_ids": [encoded[i] for i in indices]}, return_tensors="np"
+            ids, mask = device.pad(
+                encoded, indices, self.tokenizer.pad_token_id, self.tokenizer.padding_side
             )
+            batch = {"input_ids": ids, "attention_mask": mask}
             probs[indices] = softmax(self.onnx.logits(batch).astype(np.float64), axis=-1)
         return probs
+
+    def device_settings(self) -> dict:
+        return self.settings.as_dict() if self.settings else {}
 
     def n_parameters(self) -> int:
         if self.onnx is not None:
@@ -369,6 +416,7 @@ class HfTransformer(Candidate):
         model = cls(TransformerParams(**card["params"]), card["label_names"], card["seed"])
         model.tokenizer = AutoTokenizer.from_pretrained(folder)
         if model.params.inference != "pytorch":
+            model.settings = device.resolve(model.params, "cpu", "fp32")  # ONNX Runtime's CPU
             model._load_onnx(Path(folder))
             return model
         from transformers import AutoModelForSequenceClassification
