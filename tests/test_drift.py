@@ -186,3 +186,31 @@ def test_predict_checks_every_row_against_the_models_contract(
     argv[argv.index(str(tmp_path / "new.parquet"))] = str(tmp_path / "clean.parquet")
     assert cli.main(argv) == 0
     assert "contract: every row meets the model's data contract" in capsys.readouterr().err
+
+
+def photos(n: int, seed: int, shift: int = 0) -> pd.Series:
+    """PNG bytes of noisy photos whose brightness varies around 130 (+ shift)."""
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    values = []
+    for level in np.clip(rng.normal(130 + shift, 20, n), 0, 255):
+        pixels = np.clip(rng.normal(level, 25, (24, 24, 3)), 0, 255).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="PNG")
+        values.append(buffer.getvalue())
+    return pd.Series(values, dtype=object)
+
+
+def test_darker_photos_drift_and_a_sample_keeps_their_brightness_not_their_bytes():
+    features = {"photo": "image"}
+    profile = drift.build_profile(pd.DataFrame({"photo": photos(300, 1)}), features)
+    assert profile["features"]["photo"]["of"] == "mean brightness (0-255)"
+    same = drift.compare(profile, pd.DataFrame({"photo": photos(200, 2)}))
+    darker = drift.compare(profile, pd.DataFrame({"photo": photos(200, 3, shift=-50)}))
+    assert same["drifted_features"] == [] and darker["drifted_features"] == ["photo"]
+    sample = drift.Sample(profile, size=100)
+    sample.add(pd.DataFrame({"photo": photos(150, 4, shift=-50)}))
+    assert sample.kept["photo"].dtype == float and sample.report()["drifted_features"] == ["photo"]

@@ -140,7 +140,10 @@ class Sample:
 
     def add_stored(self, stored: pd.DataFrame) -> None:
         """Rows already in their stored form (`stored_columns`)."""
-        chunk = stored.reset_index(drop=True)
+        kinds = {c: FEATURE_TYPES[spec["type"]] for c, spec in self.profile["features"].items()}
+        chunk = pd.DataFrame(
+            {c: kinds[c].sampled(values.reset_index(drop=True)) for c, values in stored.items()}
+        )
         chunk["__key"] = self.rng.random(len(chunk))
         self.rows += len(chunk)
         joined = chunk if self.kept is None else pd.concat([self.kept, chunk], ignore_index=True)

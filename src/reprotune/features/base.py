@@ -85,6 +85,11 @@ class FeatureType(abc.ABC):
         """How far `stored` moved from `profile` (test, statistic, p-value, PSI, drifted)."""
         return None
 
+    def sampled(self, values: pd.Series) -> pd.Series:
+        """What a drift sample keeps of the stored values (all of them, unless a type keeps a
+        measure of large values instead: an image's brightness)."""
+        return values
+
     def contract_checks(self, stored: pd.Series) -> list:
         """pandera checks the training split's values pass (range, levels, length...)."""
         return []

@@ -1,7 +1,8 @@
 """`image`: a column of image files. fetch copies (or downloads) them into data/raw/images/;
 preprocess decodes each, converts it to RGB (grayscale, palette and RGBA too), resizes it to
 `data.images.size` and stores it in the split as PNG bytes, so training reads small lossless
-images and a changed image changes the split (DVC re-runs what depends on it).
+images and a changed image changes the split (DVC re-runs what depends on it). Drift watches
+each image's mean brightness (darker photos, another camera, a lighting change).
 
 At prediction time a value may be PNG/JPEG bytes, a base64 string of them, or a file path.
 Only families that declare `image` read it (the tabular families do not)."""
@@ -68,6 +69,20 @@ class ImageFeature(FeatureType):
         values = series.astype(object)
         return ~is_missing(values) & values.map(image_bytes).isna()
 
+    def profile(self, stored: pd.Series) -> dict:
+        from reprotune.features.stats import numeric_profile
+
+        return {**numeric_profile(_brightness(stored)), "of": "mean brightness (0-255)"}
+
+    def drift(self, profile: dict, stored: pd.Series) -> dict:
+        from reprotune.features.stats import numeric_drift
+
+        return {**numeric_drift(profile, _brightness(stored)), "of": "mean brightness (0-255)"}
+
+    def sampled(self, values: pd.Series) -> pd.Series:
+        """A drift sample keeps each image's brightness, not its bytes."""
+        return pd.Series(_brightness(values), index=values.index)
+
     def sklearn_encoder(self):
         """None: no scikit-learn family reads images (their `reads` leave `image` out, so
         check_reads stops such a candidate before any encoder is built)."""
@@ -90,6 +105,28 @@ def image_bytes(value) -> bytes | None:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+BRIGHTNESS_SIZE = 32  # an image is shrunk to this many pixels a side before it is measured
+
+
+def brightness(value) -> float:
+    """Mean grey level (0-255) of an image value (bytes, base64 or a path); NaN when missing
+    or unreadable. A number passes through: a drift sample keeps the measure, not the image."""
+    if isinstance(value, float | np.floating):
+        return float(value)
+    data = image_bytes(value)
+    if data is None:
+        return float("nan")
+    try:
+        image = open_image(data)
+    except Exception:  # PIL raises OSError, ValueError, SyntaxError... by format
+        return float("nan")
+    return float(np.asarray(to_rgb_square(image, BRIGHTNESS_SIZE).convert("L")).mean())
+
+
+def _brightness(values: pd.Series) -> np.ndarray:
+    return np.array([brightness(v) for v in values], dtype=float)
 
 
 def decode(data: bytes | None, size: int) -> np.ndarray:
