@@ -139,6 +139,7 @@ def train_ours(args) -> dict:
 def train_trainer(args) -> dict:
     """The script users write with transformers.Trainer (its documented text-classification
     recipe), only the checkpoint and split being ours."""
+    import torch
     from datasets import Dataset
     from transformers import (
         AutoModelForSequenceClassification,
@@ -175,7 +176,11 @@ def train_trainer(args) -> dict:
                 per_device_train_batch_size=recipe["batch_size"],
                 per_device_eval_batch_size=recipe["batch_size"],
                 bf16=recipe["bf16"],
-                group_by_length=recipe["group_by_length"],
+                use_cpu=not torch.cuda.is_available(),  # bf16 on a CPU needs it said
+                # transformers 5's name for group_by_length
+                train_sampling_strategy="group_by_length"
+                if recipe["group_by_length"]
+                else "random",
                 num_train_epochs=args.epochs or 3,
                 eval_strategy="epoch",
                 save_strategy="no",
