@@ -301,8 +301,9 @@ def render(
     if metrics and all(m.old is None for m in metrics):
         # A first pull request: listing every metric as new says nothing.
         lines.append(
-            f"`{base}` has no metrics yet: all {len(metrics)} are new. Commit `dvc.lock` and "
-            "`metrics/` after a run (and `dvc push`) so the next report has a base."
+            f"`{base}` has no metrics yet: all {len(metrics)} are new. Commit `dvc.lock`, "
+            "`metrics/` and `data/profile.json` after a run (and `dvc push`) so the next "
+            "report has a base to compare metrics and data with."
         )
     elif shown:
         lines += [
