@@ -214,3 +214,18 @@ def test_darker_photos_drift_and_a_sample_keeps_their_brightness_not_their_bytes
     sample = drift.Sample(profile, size=100)
     sample.add(pd.DataFrame({"photo": photos(150, 4, shift=-50)}))
     assert sample.kept["photo"].dtype == float and sample.report()["drifted_features"] == ["photo"]
+
+
+def test_texts_in_new_words_drift_though_their_length_did_not():
+    rng = np.random.default_rng(0)
+    other = ["zorg", "quen", "blat", "myrr", "tosk", "vahl", "drin", "pelo", "skaw", "ombu"]
+
+    def notes(n: int, words: list[str]) -> pd.DataFrame:
+        texts = [" ".join(rng.choice(words, rng.integers(3, 9))) for _ in range(n)]
+        return pd.DataFrame({"note": texts})
+
+    profile = drift.build_profile(notes(1000, WORDS), {"note": "text"})
+    assert set(profile["features"]["note"]["vocabulary"]) == set(WORDS)
+    assert drift.compare(profile, notes(500, WORDS))["drifted_features"] == []
+    found = drift.compare(profile, notes(500, WORDS[:5] + other))["features"]["note"]
+    assert found["drifted"] and found["of"] == "share of words outside the training vocabulary"

@@ -26,14 +26,33 @@ class TextFeature(FeatureType):
         return as_strings(series).fillna("")
 
     def profile(self, stored: pd.Series) -> dict:
+        """Words per text, and each text's share of words outside the training rows' most
+        common VOCABULARY words (new jargon, another language, broken encoding)."""
         from reprotune.features.stats import numeric_profile
 
-        return {**numeric_profile(_words(stored)), "of": "words per text"}
+        vocabulary = _vocabulary(stored)
+        unseen = numeric_profile(_unseen_share(stored, set(vocabulary)))
+        return {
+            **numeric_profile(_words(stored)),
+            "of": "words per text",
+            "vocabulary": vocabulary,
+            "unseen_words": unseen,
+        }
 
     def drift(self, profile: dict, stored: pd.Series) -> dict:
+        """The verdict of whichever measure drifted (else moved more); a profile saved
+        before the second measure existed gets the first alone."""
         from reprotune.features.stats import numeric_drift
 
-        return {**numeric_drift(profile, _words(stored)), "of": "words per text"}
+        lengths = {**numeric_drift(profile, _words(stored)), "of": "words per text"}
+        if "unseen_words" not in profile:
+            return lengths
+        share = _unseen_share(stored, set(profile["vocabulary"]))
+        unseen = {
+            **numeric_drift(profile["unseen_words"], share),
+            "of": "share of words outside the training vocabulary",
+        }
+        return max((lengths, unseen), key=lambda found: (found["drifted"], found["psi"] or 0))
 
     def contract_checks(self, stored: pd.Series) -> list:
         import pandera.pandas as pa
@@ -47,5 +66,30 @@ class TextFeature(FeatureType):
         return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, max_features=20000)
 
 
+VOCABULARY = 2000  # the training rows' most common words a profile keeps
+
+
 def _words(stored: pd.Series):
     return stored.fillna("").astype(str).str.split().str.len().to_numpy(float)
+
+
+def _tokens(stored: pd.Series) -> pd.Series:
+    return stored.fillna("").astype(str).str.lower().str.split()
+
+
+def _vocabulary(stored: pd.Series) -> list[str]:
+    counts = _tokens(stored).explode().dropna().value_counts()
+    return [str(word) for word in counts.index[:VOCABULARY]]
+
+
+def _unseen_share(stored: pd.Series, vocabulary: set[str]):
+    """Per text, the share of its words outside `vocabulary` (NaN for an empty text)."""
+    import numpy as np
+
+    return np.array(
+        [
+            sum(word not in vocabulary for word in words) / len(words) if words else np.nan
+            for words in _tokens(stored)
+        ],
+        dtype=float,
+    )
