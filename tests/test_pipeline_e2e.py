@@ -142,6 +142,7 @@ def test_every_stage_logged_to_mlflow_under_one_parent(project):
         "configure",
         "fetch",
         "preprocess",
+        "drift",
         "compare",
         "tune@logreg_tuned",  # the untuned candidates' tune stages log nothing
         *(f"{stage}@{c}" for stage in ("train", "evaluate") for c in CANDIDATES),
@@ -503,6 +504,7 @@ def test_plots_page_renders_offline_in_headless_chromium(project, tmp_path):
     [
         "fetch",
         "preprocess",
+        "drift",
         "configure",
         "tune logreg_tuned",
         "train baseline",

@@ -19,6 +19,7 @@ GRID = ("0.1", "1.0", "10.0")
 STAGES = {
     "fetch",
     "preprocess",
+    "drift",
     "configure",
     "train@baseline",
     "evaluate@baseline",

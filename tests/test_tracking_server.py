@@ -17,6 +17,7 @@ ROOT = Path(__file__).parents[1]
 STAGES = {
     "fetch",
     "preprocess",
+    "drift",
     "configure",
     "train@baseline",
     "evaluate@baseline",
