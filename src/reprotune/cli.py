@@ -17,6 +17,9 @@ def _default_experiment() -> str:
     return load_params(params_file).tracking.experiment if params_file.is_file() else "reprotune"
 
 
+CONTRACT_MODES = ["count", "enforce", "off"]  # predict and serve check rows the same ways
+
+
 def _default_model() -> str:
     params_file = project_root() / PARAMS_FILE
     name = load_params(params_file).compare.registered_model
@@ -437,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict_cmd.add_argument("--drift", help="also write the scored rows' drift report (JSON) here")
     predict_cmd.add_argument(
         "--contract",
-        choices=["count", "enforce", "off"],
+        choices=CONTRACT_MODES,
         default="count",
         help="rows breaking the model's data contract: reported after scoring (default), or "
         "stop before writing anything (enforce)",
@@ -510,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_cmd.add_argument(
         "--contract",
-        choices=["count", "enforce", "off"],
+        choices=CONTRACT_MODES,
         default="count",
         help="records breaking the model's data contract: counted in /metrics (default), "
         "also refused with 422 (enforce), or not checked",
