@@ -37,6 +37,8 @@ def test_auto_follows_the_device_and_a_number_wins():
         "(batch_size, eval_batch_size, train_loop: auto for cuda)"
     )
     assert cuda.as_dict()["chosen"] == "batch_size,eval_batch_size,train_loop"
+    found = device.resolve(knobs(), "cpu", "fp32", device.environment(torch, "cpu")).as_dict()
+    assert found["torch"] == torch.__version__ and int(found["threads"]) >= 1
 
 
 def test_params_accept_auto_and_refuse_other_words():

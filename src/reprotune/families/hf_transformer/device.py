@@ -29,9 +29,12 @@ class DeviceSettings:
     train_loop: str  # dynamic: padded per batch; bucketed: padded once into length buckets
     precision: str  # fp32, or the CUDA autocast dtype (bf16, fp16)
     chosen: tuple[str, ...]  # the settings that were `auto` and resolved for the device
+    # What makes a rerun comparable beside the seed: versions, the GPU, numeric flags.
+    environment: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "chosen": ",".join(self.chosen)}
+        fields = {k: v for k, v in asdict(self).items() if k != "environment"}
+        return {**fields, "chosen": ",".join(self.chosen), **dict(self.environment)}
 
     def line(self) -> str:
         auto = f" ({', '.join(self.chosen)}: auto for {self.device})" if self.chosen else ""
@@ -41,9 +44,23 @@ class DeviceSettings:
         )
 
 
-def resolve(params, device: str, precision: str) -> DeviceSettings:
-    """The params' settings, each `auto` one (or unset eval batch) taken from the device's
-    defaults."""
+def environment(torch, device: str) -> tuple[tuple[str, str], ...]:
+    """The versions and flags a rerun on this device must match to be comparable (CUDA
+    kernels are not bit-reproducible across GPUs, drivers or TF32 settings)."""
+    found = {"torch": torch.__version__, "threads": str(torch.get_num_threads())}
+    if device == "cuda":
+        found |= {
+            "gpu": torch.cuda.get_device_name(),
+            "cuda": str(torch.version.cuda),
+            "tf32_matmul": str(torch.backends.cuda.matmul.allow_tf32),
+            "cudnn_deterministic": str(torch.backends.cudnn.deterministic),
+        }
+    return tuple(found.items())
+
+
+def resolve(params, device: str, precision: str, found_in=()) -> DeviceSettings:
+    """The params' settings, each `auto` one taken from the device's defaults; `found_in`:
+    the environment() they run in."""
     defaults = CUDA if device == "cuda" else CPU
     values, chosen = {}, []
     for knob in ("batch_size", "lr", "eval_batch_size", "train_loop"):
@@ -52,7 +69,9 @@ def resolve(params, device: str, precision: str) -> DeviceSettings:
             value = defaults[knob]
             chosen.append(knob)
         values[knob] = value
-    return DeviceSettings(device, precision=precision, chosen=tuple(chosen), **values)
+    return DeviceSettings(
+        device, precision=precision, chosen=tuple(chosen), environment=tuple(found_in), **values
+    )
 
 
 def pad(

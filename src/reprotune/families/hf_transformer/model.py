@@ -78,7 +78,12 @@ class HfTransformer(Candidate):
             self.device = torch.device("cuda", local_rank() if world_size() > 1 else 0)
         else:
             self.device = torch.device("cpu")
-        self.settings = device.resolve(self.params, self.device.type, self._precision(torch))
+        self.settings = device.resolve(
+            self.params,
+            self.device.type,
+            self._precision(torch),
+            device.environment(torch, self.device.type),
+        )
         return torch
 
     def _precision(self, torch) -> str:
