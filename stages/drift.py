@@ -30,7 +30,6 @@ def main() -> None:
         for split, report in reports.items():
             write_json(paths.stage_plots("drift") / f"{split}.json", drift.plot_rows(report, split))
         write_text(report_file, drift.splits_markdown(reports))
-        paths.REFERENCE_PROFILE.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(paths.PROFILE, paths.REFERENCE_PROFILE)
         run.log_params({"drift": params.drift.model_dump()})
         run.log_metrics(metrics)

@@ -207,8 +207,9 @@ def data_drift(base: str, cwd: Path = Path()) -> str:
 
 def _read_params(cwd: Path) -> dict:
     from reprotune.io import read_yaml
+    from reprotune.paths import PARAMS_FILE
 
-    file = Path(cwd) / "params.yaml"
+    file = Path(cwd) / PARAMS_FILE
     return read_yaml(file.read_text(encoding="utf-8")) if file.is_file() else {}
 
 

@@ -65,8 +65,9 @@ def score_table(
     to `rejects` (Parquet, with an `error` column) and the others are scored.
 
     contract "count": every row is checked against the model's data contract and the breaches
-    are reported (the rows are still scored); "enforce": the first chunk with a breach stops
-    the run (DataError with the table; nothing is written); "off"."""
+    are reported (the rows are still scored); "enforce": the first block of rows (Tally's
+    BLOCK_ROWS) with a breach stops the run (DataError with the table; nothing is written);
+    "off"."""
     start = time.perf_counter()
     out = Path(out)
     rejects = Path(rejects) if rejects else out.with_name(f"{out.stem}.rejects.parquet")
@@ -122,9 +123,8 @@ def score_table(
 def _contract_tally(model, mode: str, source: str):
     """The model's whole data contract (pandera, vectorized), or None: off, or a model saved
     before models carried one."""
-    if mode == "off" or model.contract is None or model.contract.path is None:
-        return None
-    if not model.profile:
+    # The check runs on the rows' stored form, which the profile's feature types give.
+    if mode == "off" or not model.profile or model.contract is None or not model.contract.path:
         return None
     from reprotune.data import contract
 

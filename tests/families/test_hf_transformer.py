@@ -57,10 +57,11 @@ def test_save_pretrained_reloads_with_from_pretrained(trained, tmp_path):
     assert card["params"]["checkpoint"] == model.params.checkpoint
 
 
-def test_training_is_deterministic_on_cpu(checkpoint):
+@pytest.mark.parametrize("loop", ["dynamic", "bucketed"])  # bucketed: CUDA's default
+def test_training_is_deterministic_on_cpu(checkpoint, loop):
     probas = []
     for _ in range(2):
-        model = models.create(params(checkpoint, epochs=1), LABEL_NAMES, seed=0)
+        model = models.create(params(checkpoint, epochs=1, train_loop=loop), LABEL_NAMES, seed=0)
         model.fit(*texts_and_labels(8, 1), *texts_and_labels(2, 2))
         probas.append(model.predict_proba(["minister election treaty"]))
     np.testing.assert_array_equal(*probas)

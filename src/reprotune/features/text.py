@@ -1,6 +1,7 @@
 """`text`: free text, as TF-IDF word uni- and bigrams inside tabular models; the text families
 (TF-IDF baseline, Keras MLP, transformer) read it whole."""
 
+import numpy as np
 import pandas as pd
 
 from reprotune.features.base import FeatureType, as_strings, is_missing
@@ -84,8 +85,6 @@ def _vocabulary(stored: pd.Series) -> list[str]:
 
 def _unseen_share(stored: pd.Series, vocabulary: set[str]):
     """Per text, the share of its words outside `vocabulary` (NaN for an empty text)."""
-    import numpy as np
-
     return np.array(
         [
             sum(word not in vocabulary for word in words) / len(words) if words else np.nan
