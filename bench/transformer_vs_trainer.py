@@ -19,7 +19,8 @@ length-grouped batches (`--trainers fp32_b8 bf16_b64`), reports peak GPU memory,
 `--random-init` replaces the checkpoint's weights by random ones of the same shape (only its
 config.json and tokenizer need to travel: throughput, not accuracy); `--repeat-train K` tiles
 the training rows K times (throughput at 100k+ rows from a small file). `--runs ours` skips
-the Trainer, `--formats` none skips serving.
+the Trainer, `--formats` none skips serving, `--set batch_size=256` (repeatable) changes one
+of ours' settings beside params.yaml's. bench/gpu_kit.py packs what a bare GPU machine needs.
 
 Then ours (the first seed's model) is scored in each serving format (`inference`: pytorch,
 onnx, onnx_int8): batched samples/s over the test rows, median single-example latency, test
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 AG_NEWS_COLUMNS = ["label", "title", "description"]
 FORMATS = ("pytorch", "onnx", "onnx_int8")
@@ -93,7 +95,11 @@ def our_params(args, seed: int):
     updates = {"checkpoint": args.checkpoint}
     if args.epochs:
         updates["epochs"] = args.epochs
-    return params.model_copy(update=updates)
+    for setting in args.set or []:
+        key, _, value = setting.partition("=")
+        updates[key] = yaml.safe_load(value)
+    # Validated as params.yaml would be: a misspelt --set key or a bad value stops here.
+    return type(params).model_validate({**params.model_dump(), **updates})
 
 
 # -- workers: one training (or one serving format) per process ----------------------------
@@ -131,7 +137,8 @@ def train_ours(args) -> dict:
     settings = model.device_settings()
     return {
         "seconds": seconds, "epochs": epochs, "batch_size": settings["batch_size"],
-        "lr": settings["lr"], "loop": settings["train_loop"],
+        "lr": settings["lr"],
+        "loop": settings["train_loop"] + (" compiled" if settings["compile"] else ""),
         "samples_per_s": len(train) * epochs / seconds, "inference_per_s": inference, **result,
     }  # fmt: skip
 
@@ -140,7 +147,6 @@ def train_trainer(args) -> dict:
     """The script users write with transformers.Trainer (its documented text-classification
     recipe), only the checkpoint and split being ours."""
     import torch
-    from datasets import Dataset
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -156,16 +162,22 @@ def train_trainer(args) -> dict:
     start = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(args.checkpoint)
 
-    def tokenized(frame: pd.DataFrame):
-        rows = Dataset.from_pandas(frame[["text", "label"]].reset_index(drop=True))
-        return rows.map(
-            lambda batch: tokenizer(batch["text"], truncation=True, max_length=128), batched=True
-        )
+    def tokenized(frame: pd.DataFrame) -> list[dict]:
+        # What `datasets.Dataset.map(tokenizer, batched=True)` gives the Trainer, as a plain
+        # list of dicts: the bench then needs no `datasets` on a bare GPU machine.
+        encoded = tokenizer(frame["text"].tolist(), truncation=True, max_length=128)
+        return [
+            {**{key: values[i] for key, values in encoded.items()}, "label": int(label)}
+            for i, label in enumerate(frame["label"])
+        ]
 
     model = AutoModelForSequenceClassification.from_pretrained(
         args.checkpoint,
         num_labels=len(load_label_names(args.processed_dir)),
         ignore_mismatched_sizes=True,  # a checkpoint that comes with another head
+        # fp32 weights, as the original checkpoint loads, also from a kit's fp16-packed copy
+        # (transformers 5 would otherwise keep the file's dtype).
+        dtype=torch.float32,
     )
     with tempfile.TemporaryDirectory() as scratch:
         trainer = Trainer(
@@ -272,6 +284,7 @@ def run_worker(args, worker: str, **extra) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "result.json"
         command = [sys.executable, __file__, "--worker", worker, "--out", str(out)]
+        command += set_options(args)
         for key, value in {**common_options(args), **extra}.items():
             if value is not None:
                 command += [f"--{key.replace('_', '-')}", str(value)]
@@ -285,6 +298,10 @@ def common_options(args) -> dict:
         "test_csv": args.test_csv, "epochs": args.epochs, "candidate": args.candidate,
         "latency_repeats": args.latency_repeats, "repeat_train": args.repeat_train,
     }  # fmt: skip
+
+
+def set_options(args) -> list[str]:
+    return [option for setting in args.set or [] for option in ("--set", setting)]
 
 
 def training_table(results: dict[str, list[dict]]) -> list[str]:
@@ -359,6 +376,10 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--random-init", action="store_true", help="random weights, same shape")
     parser.add_argument("--repeat-train", type=int, default=1, help="tile the training rows")
+    parser.add_argument(
+        "--set", action="append", metavar="KEY=VALUE",
+        help="ours: a candidate setting beside params.yaml's (batch_size=256, compile=true)",
+    )  # fmt: skip
     parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     parser.add_argument("--recipe", choices=list(TRAINER_RECIPES), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)

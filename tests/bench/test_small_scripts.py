@@ -12,6 +12,7 @@ from corpus import write_ag_news_csv
 pytestmark = pytest.mark.e2e  # a real server, pipeline or browser: `make test-e2e`
 
 BENCH = Path(__file__).parents[2] / "bench"
+SPLITS = ("train", "val", "test")
 
 
 def test_baseline_reference_scores_the_plain_script_and_the_pipelines_metrics(tmp_path):
@@ -229,3 +230,49 @@ def test_transformer_vs_trainer_trains_both_and_times_each_serving_format(tmp_pa
     # The fused fp32 graph predicts as PyTorch does (int8: tests/families/test_hf_transformer.py).
     assert float(rows["onnx"].split("|")[7]) == 1.0, rows["onnx"]
     assert "40 test rows" in done.stdout
+
+
+def test_gpu_kit_packs_the_split_fp16_weights_and_the_runs_and_the_bench_reads_it(tmp_path):
+    """The kit that travels to a GPU machine, built here without wheels (offline), and the
+    benchmark run from it: fp16-packed weights load back as float32, `--set` wins."""
+    import pandas as pd
+    import torch
+    from safetensors.torch import load_file
+    from tiny_bert import build_tiny_bert
+    from transformers import AutoModel
+
+    ag_news = tmp_path / "ag_news"
+    write_ag_news_csv(ag_news / "train.csv", n_per_class=10, seed=1)
+    write_ag_news_csv(ag_news / "test.csv", n_per_class=5, seed=2)
+    checkpoint = build_tiny_bert(tmp_path / "tiny-bert", pd.read_csv(
+        ag_news / "train.csv", header=None)[2].tolist())  # fmt: skip
+    kit = tmp_path / "kit"
+    options = ["--ag-news-dir", str(ag_news), "--checkpoint", str(checkpoint), "--out", str(kit)]
+    done = run([sys.executable, str(BENCH / "gpu_kit.py"), *options, "--no-wheels"], cwd=tmp_path)
+    assert "MiB of repository" in done.stdout
+
+    rows = {s: len(pd.read_parquet(kit / "processed" / f"{s}.parquet")) for s in SPLITS}
+    assert rows == {"train": 36, "val": 4, "test": 20}  # every row: 90/10, the test file
+    weights = load_file(kit / "model" / "model.safetensors")
+    assert {t.dtype for t in weights.values()} == {torch.float16}
+    original = AutoModel.from_pretrained(checkpoint).state_dict()
+    widened = AutoModel.from_pretrained(kit / "model", dtype=torch.float32).state_dict()
+    for name, tensor in original.items():
+        assert widened[name].dtype == torch.float32
+        assert torch.equal(widened[name], tensor.half().float()), name
+    script = (kit / "run.sh").read_text()
+    assert "--set batch_size=256 --set compile=true" in script
+    assert script.count("bench/transformer_vs_trainer.py") == 3
+
+    command = [sys.executable, str(BENCH / "transformer_vs_trainer.py")]
+    command += ["--processed-dir", str(kit / "processed"), "--checkpoint", str(kit / "model")]
+    command += ["--runs", "ours", "--seeds", "1", "--epochs", "1", "--formats"]
+    done = run(
+        [*command, "--set", "batch_size=8", "--set", "train_loop=bucketed"], cwd=BENCH.parent
+    )
+    (row,) = [
+        line for line in done.stdout.splitlines() if line.startswith("| reprotune candidate |")
+    ]
+    assert [c.strip() for c in row.split("|")[4:6]] == ["8", "bucketed"], row
+    failed = run([*command, "--set", "batch_sise=8"], cwd=BENCH.parent, check=False)
+    assert failed.returncode != 0 and "batch_sise" in failed.stderr

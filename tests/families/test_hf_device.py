@@ -14,6 +14,7 @@ from tiny_bert import build_tiny_bert
 from transformers import AutoTokenizer
 
 from reprotune import models
+from reprotune.errors import ParamsError
 from reprotune.families.hf_transformer import TransformerParams, device
 
 
@@ -68,22 +69,36 @@ def test_padding_without_the_tokenizer_matches_tokenizer_pad(checkpoint, side):
     assert wide.shape[1] % 16 == 0 and wide.shape[1] - ids.shape[1] < 16
 
 
-def test_buckets_cover_every_row_once_an_epoch_in_few_shapes():
+def test_buckets_cover_every_row_once_an_epoch_in_full_batches_of_few_shapes():
     rng = np.random.default_rng(0)
     encoded = [list(range(1, n + 1)) for n in rng.integers(3, 70, 200)]
     labels = np.arange(200) % 4
-    buckets = device.Buckets(torch, encoded, labels, 0, torch.device("cpu"))
+    buckets = device.Buckets(torch, encoded, labels, 0, torch.device("cpu"), batch_size=32)
     assert all(width % device.BUCKET_MULTIPLE == 0 for width in buckets.widths)
     assert len(buckets.widths) <= 5  # 3-70 tokens: widths 16, 32, 48, 64, 80
-    seen = []
-    for key in buckets.draw(32, random.Random(1)):
-        inputs, target = buckets.batch(key)
+    seen, shapes = [], set()
+    for key in buckets.draw(random.Random(1)):
+        inputs, target, real = buckets.batch(key)
+        # Static shapes: every batch is full, its filler rows after `real`.
         assert inputs["input_ids"].shape == inputs["attention_mask"].shape
-        assert len(target) <= 32
-        lengths = inputs["attention_mask"].sum(1).tolist()
-        rows = zip(inputs["input_ids"].tolist(), lengths, target.tolist(), strict=True)
+        assert len(target) == 32 and 0 < real <= 32
+        shapes.add(tuple(inputs["input_ids"].shape))
+        lengths = inputs["attention_mask"].sum(1).tolist()[:real]
+        rows = zip(inputs["input_ids"].tolist(), lengths, target[:real].tolist(), strict=False)
         seen += [(tuple(row[:n]), int(t)) for row, n, t in rows]
+    assert len(shapes) == len(buckets.widths)
     assert sorted(seen) == sorted((tuple(e), int(t)) for e, t in zip(encoded, labels, strict=True))
+
+
+def test_a_bucket_smaller_than_a_batch_joins_the_next_wider_one():
+    # widths 16 (3 rows), 32 (10 rows), 48 (6 rows); batch 5
+    lengths = [5, 9, 12] + [20] * 10 + [40] * 6
+    assert [rows.tolist() for rows in device.bucket_rows(lengths, 5)] == [
+        list(range(13)), list(range(13, 19))
+    ]  # fmt: skip
+    # A last remainder (2 rows of width 64) joins the widest bucket before it.
+    assert [len(rows) for rows in device.bucket_rows([*lengths, 60, 61], 5)] == [13, 8]
+    assert [len(rows) for rows in device.bucket_rows([5, 9], 5)] == [2]  # fewer than a batch
 
 
 def bucketed(checkpoint, **overrides) -> TransformerParams:
@@ -102,3 +117,26 @@ def test_the_bucketed_loop_trains_on_cpu(checkpoint):
     assert (model.predict(test_x) == test_y).mean() > 0.6  # chance is 0.25
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert model.device_settings()["train_loop"] == "bucketed"
+
+
+def test_the_compiled_bucketed_loop_builds_one_graph_per_bucket(checkpoint):
+    """torch.compile through aot_eager (dynamo's tracing and AOT autograd, without inductor's
+    C++ build): static shapes mean one graph per bucket and no recompiles per batch."""
+    from torch._dynamo.utils import counters
+
+    params = bucketed(checkpoint, epochs=2, compile=True, compile_backend="aot_eager")
+    model = models.create(params, LABEL_NAMES, seed=0)
+    torch._dynamo.reset()
+    counters.clear()
+    texts, labels = texts_and_labels(60, 1)
+    model.fit(texts, labels, *texts_and_labels(10, 2))
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    lengths = [len(tokenizer(text, truncation=True, max_length=128)["input_ids"]) for text in texts]
+    assert counters["stats"]["unique_graphs"] == len(device.bucket_rows(lengths, 8))
+    assert model.device_settings()["compile"] is True
+
+
+def test_an_unknown_compile_backend_stops_with_the_choices(checkpoint):
+    model = models.create(bucketed(checkpoint, compile=True, compile_backend="tvmx"), LABEL_NAMES, 0)
+    with pytest.raises(ParamsError, match="compile_backend = 'tvmx'.*inductor"):
+        model.fit(*texts_and_labels(20, 1), *texts_and_labels(8, 2))

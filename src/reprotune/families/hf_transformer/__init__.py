@@ -35,6 +35,12 @@ class TransformerParams(FamilyParams):
     # How batches reach the model: dynamic (padded per batch, grouped by length) or bucketed
     # (padded once into length buckets kept on the device); auto: bucketed on CUDA only.
     train_loop: Literal["auto", "dynamic", "bucketed"] = "auto"
+    # torch.compile the training steps (as the Trainer's torch_compile*): with the bucketed
+    # loop one graph per bucket (static shapes), else dynamic shapes. Off by default until
+    # measured faster on a GPU; compile_mode "reduce-overhead" adds CUDA graphs.
+    compile: bool = False
+    compile_backend: str = Field(default="inductor", min_length=1)
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default"
     # How evaluate, the MLflow model and the service run the trained model: pytorch, or its
     # ONNX Runtime export (fused graph), or that export with int8 weights (fastest on a CPU).
     inference: Literal["pytorch", "onnx", "onnx_int8"] = "pytorch"

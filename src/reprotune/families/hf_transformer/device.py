@@ -29,6 +29,7 @@ class DeviceSettings:
     train_loop: str  # dynamic: padded per batch; bucketed: padded once into length buckets
     precision: str  # fp32, or the CUDA autocast dtype (bf16, fp16)
     chosen: tuple[str, ...]  # the settings that were `auto` and resolved for the device
+    compile: bool = False  # training steps run through torch.compile
     # What makes a rerun comparable beside the seed: versions, the GPU, numeric flags.
     environment: tuple[tuple[str, str], ...] = ()
 
@@ -40,7 +41,8 @@ class DeviceSettings:
         auto = f" ({', '.join(self.chosen)}: auto for {self.device})" if self.chosen else ""
         return (
             f"transformer on {self.device}: batch {self.batch_size}, lr {self.lr:g}, eval batch "
-            f"{self.eval_batch_size}, {self.train_loop} loop, {self.precision}{auto}"
+            f"{self.eval_batch_size}, {self.train_loop} loop{', compiled' if self.compile else ''}"
+            f", {self.precision}{auto}"
         )
 
 
@@ -70,7 +72,12 @@ def resolve(params, device: str, precision: str, found_in=()) -> DeviceSettings:
             chosen.append(knob)
         values[knob] = value
     return DeviceSettings(
-        device, precision=precision, chosen=tuple(chosen), environment=tuple(found_in), **values
+        device,
+        precision=precision,
+        chosen=tuple(chosen),
+        compile=bool(getattr(params, "compile", False)),
+        environment=tuple(found_in),
+        **values,
     )
 
 
@@ -95,18 +102,24 @@ def pad(
 class Buckets:
     """Training rows padded once into length buckets (widths rounded up to
     BUCKET_MULTIPLE) and kept on the device with their labels: a step slices tensors already
-    there, with no tokenizer call and no copy from the host. Each epoch draws a seeded
-    permutation of every bucket (one copy per bucket) and shuffles the batches across them."""
+    there, with no tokenizer call and no copy from the host.
 
-    def __init__(self, torch, encoded: list[list[int]], labels, pad_id: int, device, side="right"):
+    Every batch has the same shape within a bucket (static shapes: a compiled model builds one
+    graph per bucket, not one per batch): a bucket holds at least a batch of rows (a smaller
+    one joins the next wider bucket), and its last batch of an epoch is filled up with copies
+    of its rows that the loss leaves out. Each epoch draws a seeded permutation of every
+    bucket (one copy per bucket) and shuffles the batches across them."""
+
+    def __init__(
+        self, torch, encoded: list[list[int]], labels, pad_id: int, device, side="right",
+        batch_size: int = 1,
+    ):  # fmt: skip
         self.torch = torch
         self.device = device
-        lengths = np.array([len(tokens) for tokens in encoded])
-        widths = -(-lengths // BUCKET_MULTIPLE) * BUCKET_MULTIPLE
+        self.batch_size = batch_size
         labels = np.asarray(labels, dtype=np.int64)
         self.groups = []
-        for width in np.unique(widths):
-            rows = np.flatnonzero(widths == width)
+        for rows in bucket_rows([len(tokens) for tokens in encoded], batch_size):
             ids, mask = pad(encoded, rows, pad_id, side, BUCKET_MULTIPLE)
             self.groups.append(
                 {
@@ -121,24 +134,46 @@ class Buckets:
     def widths(self) -> list[int]:
         return [int(group["ids"].shape[1]) for group in self.groups]
 
-    def draw(self, batch_size: int, rng) -> list[tuple[int, int, int]]:
-        """This epoch's batches as (bucket, start, stop) into its permutation."""
-        batches = []
+    def draw(self, rng) -> list[tuple[int, int, int]]:
+        """This epoch's batches as (bucket, start, real): the first `real` rows of the batch
+        are the epoch's, the rest fill it to the batch size."""
+        batches, size = [], self.batch_size
         for index, group in enumerate(self.groups):
-            order = list(range(len(group["labels"])))
+            n = len(group["labels"])
+            order = list(range(n))
             rng.shuffle(order)
+            filler = -n % size if n >= size else 0  # a lone bucket smaller than a batch
+            order += order[:filler]
             self.orders[index] = self.torch.tensor(order, dtype=self.torch.long).to(self.device)
             batches += [
-                (index, start, min(start + batch_size, len(order)))
-                for start in range(0, len(order), batch_size)
+                (index, start, min(size, n - start)) for start in range(0, len(order), size)
             ]
         rng.shuffle(batches)
         return batches
 
     def batch(self, key: tuple[int, int, int]):
-        """(model inputs, labels) of one drawn batch, on the device."""
-        index, start, stop = key
-        rows = self.orders[index][start:stop]
+        """(model inputs, labels, how many rows are real) of one drawn batch, on the device:
+        the rows after the first `real` are filler, left out of the loss."""
+        index, start, real = key
+        rows = self.orders[index][start : start + self.batch_size]
         group = self.groups[index]
         inputs = {"input_ids": group["ids"][rows], "attention_mask": group["mask"][rows]}
-        return inputs, group["labels"][rows]
+        return inputs, group["labels"][rows], real
+
+
+def bucket_rows(lengths: list[int], batch_size: int) -> list[np.ndarray]:
+    """Row indices per bucket: rows of one width (length rounded up to BUCKET_MULTIPLE),
+    narrow buckets of fewer than `batch_size` rows joining the next wider one, and a last
+    such remainder the widest bucket before it."""
+    widths = -(-np.asarray(lengths) // BUCKET_MULTIPLE) * BUCKET_MULTIPLE
+    buckets, pending = [], np.array([], dtype=np.int64)
+    for width in np.unique(widths):
+        pending = np.concatenate([pending, np.flatnonzero(widths == width)])
+        if len(pending) >= batch_size:
+            buckets.append(pending)
+            pending = np.array([], dtype=np.int64)
+    if len(pending) and buckets:
+        buckets[-1] = np.concatenate([buckets[-1], pending])
+    elif len(pending):
+        buckets.append(pending)
+    return buckets

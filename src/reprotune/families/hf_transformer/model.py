@@ -246,7 +246,8 @@ class HfTransformer(Candidate):
         val_encoded = self._encode_cached(val_texts)
         if is_main_process():
             print(self.settings.line(), flush=True)
-        draw, fetch = self._batch_source(torch, encoded, train_labels)
+        draw, fetch, shapes = self._batch_source(torch, encoded, train_labels)
+        trained = self._compiled(torch, trained, shapes)
         rng = random.Random(self.seed)
         batches_per_epoch = len(self._my_batches(draw(random.Random(self.seed)), dist))
         if batches_per_epoch == 0:
@@ -271,10 +272,12 @@ class HfTransformer(Candidate):
                 unit="batch",
                 disable=None if is_main_process() else True,
             ):
-                inputs, target = fetch(key)
+                inputs, target, real = fetch(key)
                 with self._autocast(torch):
                     logits = trained(**inputs).logits
-                    loss = torch.nn.functional.cross_entropy(logits.float(), target)
+                # A bucketed batch's filler rows (after `real`) keep its shape, not the loss.
+                logits, target = logits[:real], target[:real]
+                loss = torch.nn.functional.cross_entropy(logits.float(), target)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
@@ -335,15 +338,37 @@ class HfTransformer(Candidate):
                 self.tokenizer.pad_token_id,
                 self.device,
                 self.tokenizer.padding_side,
+                batch_size=size,
             )
-            return (lambda rng: buckets.draw(size, rng)), buckets.batch
+            return buckets.draw, buckets.batch, len(buckets.widths)
         lengths = [len(ids) for ids in encoded]
         targets = torch.tensor(np.array(labels), dtype=torch.long)
 
         def fetch(indices):
-            return self._collate(torch, encoded, indices), targets[indices].to(self.device)
+            inputs = self._collate(torch, encoded, indices)
+            return inputs, targets[indices].to(self.device), len(indices)
 
-        return (lambda rng: length_grouped_batches(lengths, size, rng)), fetch
+        return (lambda rng: length_grouped_batches(lengths, size, rng)), fetch, None
+
+    def _compiled(self, torch, module, shapes: int | None):
+        """`module` through torch.compile when params.compile is set: one static graph per
+        bucket's shape (`shapes` of them), or dynamic shapes for the dynamic loop."""
+        if not self.settings.compile:
+            return module
+        backend = self.params.compile_backend
+        if backend not in torch._dynamo.list_backends(exclude_tags=()):
+            raise ParamsError(
+                f"train.candidates.<name>.compile_backend = {backend!r} is not a torch.compile "
+                f"backend here; fix: one of {torch._dynamo.list_backends()} (inductor: the "
+                "default)"
+            )
+        if shapes is not None:
+            # A recompile per bucket is expected; past the limit torch would fall back to eager.
+            limit = torch._dynamo.config.recompile_limit
+            torch._dynamo.config.recompile_limit = max(limit, shapes + 1)
+        return torch.compile(
+            module, backend=backend, mode=self.params.compile_mode, dynamic=shapes is None
+        )
 
     def _my_batches(self, batches: list, dist) -> list:
         """This process's share of the epoch's batches. Every process draws the same batches
