@@ -117,6 +117,7 @@ def test_the_bucketed_loop_trains_on_cpu(checkpoint):
     assert (model.predict(test_x) == test_y).mean() > 0.6  # chance is 0.25
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert model.device_settings()["train_loop"] == "bucketed"
+    assert model.device_settings()["attention"] == "sdpa"  # transformers' default, recorded
 
 
 def test_the_compiled_bucketed_loop_builds_one_graph_per_bucket(checkpoint):
@@ -137,6 +138,7 @@ def test_the_compiled_bucketed_loop_builds_one_graph_per_bucket(checkpoint):
 
 
 def test_an_unknown_compile_backend_stops_with_the_choices(checkpoint):
-    model = models.create(bucketed(checkpoint, compile=True, compile_backend="tvmx"), LABEL_NAMES, 0)
-    with pytest.raises(ParamsError, match="compile_backend = 'tvmx'.*inductor"):
+    params = bucketed(checkpoint, compile=True, compile_backend="tvmx")
+    model = models.create(params, LABEL_NAMES, seed=0)
+    with pytest.raises(ParamsError, match=r"compile_backend = 'tvmx'.*inductor"):
         model.fit(*texts_and_labels(20, 1), *texts_and_labels(8, 2))

@@ -11,6 +11,7 @@ per step. Batch sizes and the learning rate left `auto` follow the device (devic
 
 import contextlib
 import copy
+import dataclasses
 import random
 import re
 from pathlib import Path
@@ -238,6 +239,11 @@ class HfTransformer(Candidate):
         torch.manual_seed(self.seed)
         self._load_pretrained(self.params.checkpoint)
         self.model.to(self.device)
+        # transformers picks SDPA attention where the model supports it: say which ran.
+        attention = ("attention", str(self.model.config._attn_implementation))
+        self.settings = dataclasses.replace(
+            self.settings, environment=(*self.settings.environment, attention)
+        )
         dist = self._process_group(torch)
         trained = self._data_parallel(torch, dist)
         # Texts of different lengths to trace the exported graph with, if one is saved.
