@@ -191,50 +191,10 @@ def test_explain_latency_serves_each_model_and_times_both_endpoints(tmp_path):
     assert all(float(c) > 0 for c in cells[2:]), row
 
 
-def write_processed_split(folder: Path) -> Path:
-    import pandas as pd
-    from corpus import LABEL_NAMES, texts_and_labels
-
-    folder.mkdir(parents=True)
-    for split, (n, seed) in {"train": (30, 1), "val": (5, 2), "test": (10, 3)}.items():
-        texts, labels = texts_and_labels(n, seed)
-        pd.DataFrame({"text": texts, "label": labels}).to_parquet(folder / f"{split}.parquet")
-    (folder / "labels.json").write_text(json.dumps({"names": LABEL_NAMES}))
-    return folder
-
-
-def test_transformer_vs_trainer_trains_both_and_times_each_serving_format(tmp_path):
-    from corpus import texts_and_labels
-    from tiny_bert import build_tiny_bert
-
-    processed = write_processed_split(tmp_path / "processed")
-    checkpoint = build_tiny_bert(tmp_path / "tiny-bert", texts_and_labels(30, seed=1)[0])
-    command = [sys.executable, str(BENCH / "transformer_vs_trainer.py")]
-    options = ["--processed-dir", str(processed), "--checkpoint", str(checkpoint)]
-    quick = ["--seeds", "1", "--epochs", "2", "--formats", "onnx", "--latency-repeats", "3"]
-    # From the repository: ours trains with params.yaml's transformer settings.
-    done = run([*command, *options, *quick], cwd=BENCH.parent)
-
-    rows = {line.split("|")[1].strip(): line for line in done.stdout.splitlines() if "|" in line}
-    for name in ("reprotune candidate", "transformers.Trainer fp32_b8"):  # no CUDA: no bf16
-        cells = [c.strip() for c in rows[name].split("|")[1:-1]]
-        assert cells[1] == "1" and cells[5] == "2", rows[name]  # seed, epochs
-        assert float(cells[7]) > 0 and float(cells[8]) > 0  # train and inference samples/s
-        assert 0 <= float(cells[9]) <= 1  # accuracy
-    # params.yaml's `auto` on a CPU: lr 2e-4, batch 16, batches padded one by one.
-    assert [c.strip() for c in rows["reprotune candidate"].split("|")[3:6]] == [
-        "0.0002", "16", "dynamic"
-    ]  # fmt: skip
-    assert re.search(r"training speed: ours / transformers.Trainer fp32_b8 = [\d.]+x", done.stdout)
-    assert set(rows) >= {"pytorch", "onnx"}
-    # The fused fp32 graph predicts as PyTorch does (int8: tests/families/test_hf_transformer.py).
-    assert float(rows["onnx"].split("|")[7]) == 1.0, rows["onnx"]
-    assert "40 test rows" in done.stdout
-
-
-def test_gpu_kit_packs_the_split_fp16_weights_and_the_runs_and_the_bench_reads_it(tmp_path):
-    """The kit that travels to a GPU machine, built here without wheels (offline), and the
-    benchmark run from it: fp16-packed weights load back as float32, `--set` wins."""
+def test_gpu_kit_then_transformer_vs_trainer_trains_both_and_times_each_format(tmp_path):
+    """The kit that travels to a GPU machine (built here without wheels: offline), then the
+    benchmark run from it: fp16-packed weights load back as float32 for both trainings,
+    params.yaml's `auto` settings and a `--set` beside them."""
     import pandas as pd
     import torch
     from safetensors.torch import load_file
@@ -244,13 +204,12 @@ def test_gpu_kit_packs_the_split_fp16_weights_and_the_runs_and_the_bench_reads_i
     ag_news = tmp_path / "ag_news"
     write_ag_news_csv(ag_news / "train.csv", n_per_class=10, seed=1)
     write_ag_news_csv(ag_news / "test.csv", n_per_class=5, seed=2)
-    checkpoint = build_tiny_bert(tmp_path / "tiny-bert", pd.read_csv(
-        ag_news / "train.csv", header=None)[2].tolist())  # fmt: skip
+    texts = pd.read_csv(ag_news / "train.csv", header=None)[2].tolist()
+    checkpoint = build_tiny_bert(tmp_path / "tiny-bert", texts)
     kit = tmp_path / "kit"
     options = ["--ag-news-dir", str(ag_news), "--checkpoint", str(checkpoint), "--out", str(kit)]
-    done = run([sys.executable, str(BENCH / "gpu_kit.py"), *options, "--no-wheels"], cwd=tmp_path)
+    done = run([sys.executable, str(BENCH / "gpu_kit.py"), *options, "--no-wheels"], tmp_path)
     assert "MiB of repository" in done.stdout
-
     rows = {s: len(pd.read_parquet(kit / "processed" / f"{s}.parquet")) for s in SPLITS}
     assert rows == {"train": 36, "val": 4, "test": 20}  # every row: 90/10, the test file
     weights = load_file(kit / "model" / "model.safetensors")
@@ -258,21 +217,40 @@ def test_gpu_kit_packs_the_split_fp16_weights_and_the_runs_and_the_bench_reads_i
     original = AutoModel.from_pretrained(checkpoint).state_dict()
     widened = AutoModel.from_pretrained(kit / "model", dtype=torch.float32).state_dict()
     for name, tensor in original.items():
-        assert widened[name].dtype == torch.float32
         assert torch.equal(widened[name], tensor.half().float()), name
     script = (kit / "run.sh").read_text()
+    assert script.count("bench/transformer_vs_trainer.py") == len(gpu_kit_runs())
     assert "--set batch_size=256 --set compile=true" in script
-    assert script.count("bench/transformer_vs_trainer.py") == 3
 
     command = [sys.executable, str(BENCH / "transformer_vs_trainer.py")]
     command += ["--processed-dir", str(kit / "processed"), "--checkpoint", str(kit / "model")]
-    command += ["--runs", "ours", "--seeds", "1", "--epochs", "1", "--formats"]
-    done = run(
-        [*command, "--set", "batch_size=8", "--set", "train_loop=bucketed"], cwd=BENCH.parent
-    )
-    (row,) = [
-        line for line in done.stdout.splitlines() if line.startswith("| reprotune candidate |")
-    ]
-    assert [c.strip() for c in row.split("|")[4:6]] == ["8", "bucketed"], row
-    failed = run([*command, "--set", "batch_sise=8"], cwd=BENCH.parent, check=False)
+    quick = ["--seeds", "1", "--epochs", "2", "--formats", "onnx", "--latency-repeats", "3"]
+    # From the repository: ours trains with params.yaml's transformer settings.
+    done = run([*command, *quick, "--set", "batch_size=8"], cwd=BENCH.parent)
+
+    rows = {line.split("|")[1].strip(): line for line in done.stdout.splitlines() if "|" in line}
+    for name in ("reprotune candidate", "transformers.Trainer fp32_b8"):  # no CUDA: no bf16
+        cells = [c.strip() for c in rows[name].split("|")[1:-1]]
+        assert cells[1] == "1" and cells[5] == "2", rows[name]  # seed, epochs
+        assert float(cells[7]) > 0 and float(cells[8]) > 0  # train and inference samples/s
+        assert 0 <= float(cells[9]) <= 1  # accuracy
+    # params.yaml's `auto` on a CPU: lr 2e-4, batches padded one by one; --set's batch wins.
+    assert [c.strip() for c in rows["reprotune candidate"].split("|")[3:6]] == [
+        "0.0002", "8", "dynamic"
+    ]  # fmt: skip
+    assert re.search(r"training speed: ours / transformers.Trainer fp32_b8 = [\d.]+x", done.stdout)
+    assert set(rows) >= {"pytorch", "onnx"}
+    # The fused fp32 graph predicts as PyTorch does (int8: tests/families/test_hf_transformer.py).
+    assert float(rows["onnx"].split("|")[7]) == 1.0, rows["onnx"]
+    assert "20 test rows" in done.stdout
+    failed = run([*command, "--runs", "ours", "--set", "batch_sise=8"], BENCH.parent, check=False)
     assert failed.returncode != 0 and "batch_sise" in failed.stderr
+
+
+def gpu_kit_runs() -> dict:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import gpu_kit
+    finally:
+        sys.path.remove(str(BENCH))
+    return gpu_kit.RUNS
