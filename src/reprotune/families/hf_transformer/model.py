@@ -236,6 +236,7 @@ class HfTransformer(Candidate):
         check_checkpoint(self.params.checkpoint)
         check_hub_for(self.params.checkpoint)
         torch = self._torch()
+        self._check_compile_backend(torch)
         torch.manual_seed(self.seed)
         self._load_pretrained(self.params.checkpoint)
         self.model.to(self.device)
@@ -361,20 +362,26 @@ class HfTransformer(Candidate):
         bucket's shape (`shapes` of them), or dynamic shapes for the dynamic loop."""
         if not self.settings.compile:
             return module
-        backend = self.params.compile_backend
-        if backend not in torch._dynamo.list_backends(exclude_tags=()):
-            raise ParamsError(
-                f"train.candidates.<name>.compile_backend = {backend!r} is not a torch.compile "
-                f"backend here; fix: one of {torch._dynamo.list_backends()} (inductor: the "
-                "default)"
-            )
         if shapes is not None:
             # A recompile per bucket is expected; past the limit torch would fall back to eager.
             limit = torch._dynamo.config.recompile_limit
             torch._dynamo.config.recompile_limit = max(limit, shapes + 1)
         return torch.compile(
-            module, backend=backend, mode=self.params.compile_mode, dynamic=shapes is None
+            module,
+            backend=self.params.compile_backend,
+            mode=self.params.compile_mode,
+            dynamic=shapes is None,
         )
+
+    def _check_compile_backend(self, torch) -> None:
+        """Before the checkpoint loads: a backend torch does not have stops at once."""
+        backend = self.params.compile_backend
+        if self.settings.compile and backend not in torch._dynamo.list_backends(exclude_tags=()):
+            raise ParamsError(
+                f"train.candidates.<name>.compile_backend = {backend!r} is not a torch.compile "
+                f"backend here; fix: one of {torch._dynamo.list_backends()} (inductor: the "
+                "default)"
+            )
 
     def _my_batches(self, batches: list, dist) -> list:
         """This process's share of the epoch's batches. Every process draws the same batches
