@@ -296,13 +296,12 @@ def test_mlflow_ui_shows_the_runs_and_per_epoch_charts(project, tmp_path):
             str(tmp_path / "runs.html"),
             "--screenshot",
             str(tmp_path / "runs.png"),
+            *("--also", f"/runs/{train.info.run_id}/model-metrics", str(tmp_path / "run.html")),
         ],
         project,
     )
     assert parent.info.run_name in (tmp_path / "runs.html").read_text()
     assert (tmp_path / "runs.png").stat().st_size > 20_000
-    page = f"/runs/{train.info.run_id}/model-metrics"
-    run([*snapshot, store, "--page", page, "--dom", str(tmp_path / "run.html")], project)
     dom = (tmp_path / "run.html").read_text()
     assert "train@transformer" in dom and "Model metrics" in dom
 
@@ -368,13 +367,15 @@ def test_second_repro_does_nothing(project):
     assert stale_stages(project) == set()
 
 
-def test_exp_run_lr_reruns_only_the_transformer_data_parallel_under_torchrun(project):
-    """One experiment for three questions (CI time): a transformer-only change re-runs only
-    what depends on the transformer, num_processes=2 trains it under torchrun, and
-    inference=onnx_int8 exports it, evaluate scoring the export."""
+def test_exp_run_reruns_only_what_depends_on_its_changes(project):
+    """One experiment for several questions (CI time): a transformer change (lr) and a
+    baseline change (C) re-run only their own stages and what joins them, never mlp's or
+    logreg_tuned's; num_processes=2 trains the transformer under torchrun; inference=onnx_int8
+    exports it, evaluate scoring the export; the parent run is named after the experiment."""
     done = run(
         [
-            *("dvc", "exp", "run", "-n", "lower-lr", "-S", "lr=0.002"),
+            *("dvc", "exp", "run", "-n", "tweaks", "-S", "lr=0.002"),
+            *("-S", "train.candidates.baseline.C=1.0"),
             *("-S", "train.candidates.transformer.num_processes=2"),
             *("-S", "train.candidates.transformer.inference=onnx_int8"),
         ],
@@ -388,8 +389,13 @@ def test_exp_run_lr_reruns_only_the_transformer_data_parallel_under_torchrun(pro
         "train@transformer",
         "evaluate@transformer",
         "explain@transformer",
-        f"ensemble@{ENSEMBLE}",  # the transformer is one of its members
-        f"explain_ensemble@{ENSEMBLE}",
+        "tune@baseline",
+        "train@baseline",
+        "evaluate@baseline",
+        "explain@baseline",
+        f"ensemble@{ENSEMBLE}",  # the transformer is one of its members (and ensembles
+        # depend on models/ as a whole)
+        f"explain_ensemble@{ENSEMBLE}",  # its bundle's card names the new MLflow runs
         "compare",
     }
     assert "torch.distributed.run --standalone --nproc_per_node=2" in done.stderr
@@ -400,47 +406,27 @@ def test_exp_run_lr_reruns_only_the_transformer_data_parallel_under_torchrun(pro
     assert evaluation["accuracy"] > 0.6  # chance is 0.25
     assert evaluation["efficiency"]["inference"] == "onnx_int8"
     assert (project / "models/transformer/onnx/model.onnx").is_file()
+    runs = mlflow_runs(project)
     train_runs = [
         r
-        for r in mlflow_runs(project)
-        if r.info.run_name == "train@transformer" and r.data.tags.get("dvc.exp_name") == "lower-lr"
+        for r in runs
+        if r.info.run_name == "train@transformer" and r.data.tags.get("dvc.exp_name") == "tweaks"
     ]
     assert len(train_runs) == 1  # only the first process logs
     assert train_runs[0].data.metrics["processes"] == 2
-
-
-def test_exp_run_reruns_only_what_depends_on_the_change(project):
-    done = run(
-        ["dvc", "exp", "run", "-n", "lower-c", "-S", "train.candidates.baseline.C=1.0"], project
-    )
-    assert stages_run(done.stdout) == {
-        ALWAYS_RUNS,
-        "configure",
-        "tune@baseline",
-        "train@baseline",
-        "evaluate@baseline",
-        "explain@baseline",
-        f"ensemble@{ENSEMBLE}",  # not a member, but ensembles depend on models/ as a whole
-        f"explain_ensemble@{ENSEMBLE}",  # its bundle's card names the new MLflow run
-        "compare",
-    }
-    names = {
-        r.info.run_name
-        for r in mlflow_runs(project)
-        if r.data.tags.get("reprotune.kind") == "pipeline"
-    }
+    names = {r.info.run_name for r in runs if r.data.tags.get("reprotune.kind") == "pipeline"}
     # Parent runs read `<experiment>@<commit>` in the MLflow UI, the plain run `<branch>@...`.
-    assert any(re.fullmatch(r"lower-c@[0-9a-f]{7}", name) for name in names), names
-    assert any(re.fullmatch(r"(?!lower-)[\w./-]+@[0-9a-f]{7}", name) for name in names), names
+    assert any(re.fullmatch(r"tweaks@[0-9a-f]{7}", name) for name in names), names
+    assert any(re.fullmatch(r"(?!tweaks@)[\w./-]+@[0-9a-f]{7}", name) for name in names), names
     shown = run(["dvc", "exp", "show", "--md"], project).stdout
-    assert "lower-c" in shown and "macro_f1" in shown
+    assert "tweaks" in shown and "macro_f1" in shown
 
 
 def test_runs_command_ranks_every_evaluation_across_executions(project):
     reprotune = str(Path(sys.executable).parent / "reprotune")
     out = run([reprotune, "runs", "--format", "csv"], project).stdout
     rows = list(csv.DictReader(io.StringIO(out)))
-    experiments = {"lower-lr", "lower-c"}  # the `dvc exp run -n` tests above
+    experiments = {"tweaks"}  # the `dvc exp run -n` test above
     assert experiments <= {r["execution"] for r in rows}
     assert {r["candidate"] for r in rows} == set(RANKED)
     first = [r for r in rows if r["execution"] not in experiments]
@@ -449,8 +435,8 @@ def test_runs_command_ranks_every_evaluation_across_executions(project):
     assert scores == sorted(scores, reverse=True)
     assert {"param.lr", "param.C"} <= set(rows[0])
     by_execution = {(r["execution"], r["candidate"]): r for r in rows}
-    assert by_execution["lower-c", "baseline"]["param.C"] == "1.0"
-    assert by_execution["lower-lr", "transformer"]["param.lr"] == "0.002"
+    assert by_execution["tweaks", "baseline"]["param.C"] == "1.0"
+    assert by_execution["tweaks", "transformer"]["param.lr"] == "0.002"
     markdown = run([reprotune, "runs", "--metric", "accuracy"], project).stdout
     assert markdown.startswith("| rank | execution |")
 

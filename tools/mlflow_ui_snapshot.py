@@ -146,7 +146,10 @@ def snapshot(
     window: str = "1600,1000",
     wait_ms: int = 20000,
     columns: tuple[str, ...] = (),
+    more_doms: tuple[tuple[str, Path], ...] = (),
 ) -> None:
+    """`page`'s screenshot and DOM, then each (page, DOM file) of `more_doms`, from one
+    server (its start is most of a snapshot's time)."""
     experiment_id = _experiment_id(store, experiment)
     port = _free_port()
     with tempfile.TemporaryDirectory() as profile:
@@ -158,7 +161,8 @@ def snapshot(
             f"--virtual-time-budget={wait_ms}",
         ]
         _seed_preferences(flags, port, _runs_table_state(store, experiment_id, list(columns)))
-        url = f"http://127.0.0.1:{port}/#/experiments/{experiment_id}{page}"
+        base = f"http://127.0.0.1:{port}/#/experiments/{experiment_id}"
+        url = f"{base}{page}"
         server = _start_mlflow_ui(store, port)
         try:
             _wait(f"http://127.0.0.1:{port}/health", server)
@@ -170,11 +174,15 @@ def snapshot(
                     timeout=180,
                     check=True,
                 )
-            if dom:
+            doms = ([(page, dom)] if dom else []) + list(more_doms)
+            for shown, path in doms:
                 done = subprocess.run(
-                    [*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180
+                    [*flags, "--dump-dom", f"{base}{shown}"],
+                    capture_output=True,
+                    text=True,
+                    timeout=180,
                 )
-                dom.write_text(done.stdout, encoding="utf-8")
+                path.write_text(done.stdout, encoding="utf-8")
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
@@ -208,6 +216,10 @@ def main() -> None:
     parser.add_argument(
         "--column", action="append", default=[], help="a runs-table column, e.g. metrics.`macro_f1`"
     )
+    parser.add_argument(
+        "--also", nargs=2, action="append", default=[], metavar=("PAGE", "DOM"),
+        help="another page's rendered HTML, from the same server",
+    )  # fmt: skip
     args = parser.parse_args()
     snapshot(
         args.store,
@@ -218,6 +230,7 @@ def main() -> None:
         args.window,
         args.wait_ms,
         columns=tuple(args.column),
+        more_doms=tuple((page, Path(dom)) for page, dom in args.also),
     )
 
 
