@@ -86,9 +86,11 @@ def wheels(out: Path) -> None:
 
 
 RUN_SH = """#!/usr/bin/env bash
-# Written by bench/gpu_kit.py. Usage, from the repository's root: bash .gpu_kit/run.sh OUT_DIR
+# Written by bench/gpu_kit.py. From the repository's root: bash .gpu_kit/run.sh OUT_DIR [RUN...]
+# (every run by default; name some to split them over calls that each fit a time limit)
 set -euo pipefail
 out="${1:?OUT_DIR}"
+shift
 kit="$(dirname "$0")"
 if ls "$kit"/wheels/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/kit-site \\
@@ -103,12 +105,22 @@ export PYTHONPATH="$PWD/src:$PWD/bench:/tmp/kit-site" PYTHONUNBUFFERED=1
 
 def run_script() -> str:
     """What runs on the GPU machine: the wheels installed beside its torch, then each run."""
-    runs = [
-        f'python3 bench/transformer_vs_trainer.py --processed-dir "$kit/processed" '
-        f'--checkpoint "$kit/model" {options} 2>&1 | tee "$out/{name}.log"'
+    cases = [
+        f"    {name}) python3 bench/transformer_vs_trainer.py --processed-dir "
+        f'"$kit/processed" --checkpoint "$kit/model" {options} 2>&1 | tee "$out/{name}.log" ;;'
         for name, options in RUNS.items()
     ]
-    return RUN_SH + "\n".join(runs) + "\n"
+    return (
+        RUN_SH
+        + f'runs=("$@"); [ ${{#runs[@]}} -gt 0 ] || runs=({" ".join(RUNS)})\n'
+        + 'for run in "${runs[@]}"; do\n'
+        + '  case "$run" in\n'
+        + "\n".join(cases)
+        + '\n    *) echo "unknown run $run: one of '
+        + " ".join(RUNS)
+        + '" >&2; exit 2 ;;\n'
+        + "  esac\ndone\n"
+    )
 
 
 def size_mib(folder: Path) -> float:

@@ -221,6 +221,11 @@ def test_gpu_kit_then_transformer_vs_trainer_trains_both_and_times_each_format(t
     script = (kit / "run.sh").read_text()
     assert script.count("bench/transformer_vs_trainer.py") == len(gpu_kit_runs())
     assert "--set batch_size=256 --set compile=true" in script
+    out = tmp_path / "out"
+    out.mkdir()
+    bogus = run(["bash", str(kit / "run.sh"), str(out), "bogus"], BENCH.parent, check=False)
+    assert bogus.returncode == 2 and "unknown run bogus: one of shipped_vs_trainers" in bogus.stderr
+    assert torch.__version__ in (out / "gpu.txt").read_text()  # versions before the runs
 
     command = [sys.executable, str(BENCH / "transformer_vs_trainer.py")]
     command += ["--processed-dir", str(kit / "processed"), "--checkpoint", str(kit / "model")]
