@@ -65,13 +65,18 @@ def packed_checkpoint(source: str, out: Path) -> None:
 
 
 def wheels(out: Path) -> None:
-    pins = dict(
-        line.strip().split("==")
-        for line in (ROOT / "constraints.txt").read_text().splitlines()
-        if "==" in line and not line.startswith("#")
-    )
-    names = {name.lower().replace("_", "-"): version for name, version in pins.items()}
-    wanted = [f"{n}=={names[n.lower().replace('_', '-')]}" for n in WHEELS]
+    def normalized(name: str) -> str:
+        return name.strip().lower().replace("_", "-")
+
+    pins = {
+        normalized(name): version.strip()
+        for name, _, version in (
+            line.partition("==")
+            for line in (ROOT / "constraints.txt").read_text().splitlines()
+            if "==" in line and not line.startswith("#")
+        )
+    }
+    wanted = [f"{name}=={pins[normalized(name)]}" for name in WHEELS]
     platforms = [
         arg
         for tag in ("manylinux_2_28", "manylinux_2_17", "manylinux2014")
