@@ -6,7 +6,7 @@ handoff(__name__, __file__)  # a warm process runs the stage when one is up
 
 import sys
 
-from reprotune import paths, plots
+from reprotune import paths, planning, plots
 from reprotune.config import load_params
 from reprotune.explanation import read_summary, top_features_markdown
 from reprotune.io import read_json, staged_dir, write_json, write_text
@@ -96,6 +96,9 @@ def main() -> None:
         top = top_features_markdown(result["champion"], read_summary(result["champion"]))
         if top:
             markdown += f"\n{top}\n"
+        plan = planning.read_plan()
+        if plan is not None:
+            markdown += f"\n{planning.markdown(plan)}"
         write_text(paths.METRICS_DIR / "compare.md", markdown)
         write_json(paths.stage_metrics("compare"), result)
         run.log_params(params.compare.model_dump())

@@ -8,7 +8,7 @@ handoff(__name__, __file__)  # a warm process runs the stage when one is up
 
 import sys
 
-from reprotune import paths
+from reprotune import paths, planning
 from reprotune.config import load_params
 from reprotune.data.prepare import load_features, load_label_names, load_split
 from reprotune.data.reference import save_with_model
@@ -47,7 +47,7 @@ def main(name: str) -> None:
     tags = {"reprotune.candidate": name, "reprotune.family": "ensemble"}
     with stage_run("ensemble", params.tracking, name, tags=tags) as run:
         run.log_params({**settings.model_dump(mode="json"), "seed": params.seed})
-        ensemble.fit(*fit_inputs(ensemble, train, val))
+        ensemble.fit(*fit_inputs(ensemble, *planned_rows(name, params, train, val)))
         ensemble.decision = decision(ensemble, params)
         summary = ensemble.cost_summary(cards, len(train), len(val))
         model_id = run.create_model(name, tags)
@@ -75,6 +75,22 @@ def main(name: str) -> None:
     members_shown = ", ".join(settings.members)
     say(f"{name}: {settings.method} of {members_shown}: {ensemble.combination()}")
     evaluate_model(name, paths.ensemble_dir(name), params)
+
+
+def planned_rows(name: str, params, train, val):
+    """The rows the members' out-of-fold predictions are made on: all of them, or the
+    budget's stratified share (train and validation alike)."""
+    plan = planning.read_candidate_plan(name, params, ensemble=True)
+    if plan is None or not plan.ensemble_rows or plan.ensemble_rows >= len(train) + len(val):
+        return train, val
+    share = plan.ensemble_rows / (len(train) + len(val))
+    picked = []
+    for frame in (train, val):
+        kept = planning.stratified_rows(
+            frame["label"].to_numpy(), max(round(len(frame) * share), 2), params.seed
+        )
+        picked.append(frame.iloc[kept].reset_index(drop=True))
+    return picked
 
 
 def decision(ensemble, params) -> dict:

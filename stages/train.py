@@ -8,13 +8,14 @@ import subprocess
 import sys
 import time
 
-from reprotune import models, paths, plots, runtime, summaries
+from reprotune import models, paths, planning, plots, runtime, summaries
 from reprotune.config import load_params, read_decision_settings, read_resolved_config
 from reprotune.data.prepare import load_features, load_label_names, load_split
 from reprotune.data.reference import save_with_model
 from reprotune.io import staged_dir, write_json
 from reprotune.models.background import save_background
 from reprotune.models.base import fit_inputs, input_example
+from reprotune.progress import Progress
 from reprotune.stage import run_stage, say, single_argument
 from reprotune.tracking import stage_run
 from reprotune.tuning_settings import apply_tuned, read_tuned_params
@@ -29,6 +30,11 @@ def main(candidate: str) -> None:
     if processes > 1 and runtime.world_size() == 1:
         raise SystemExit(relaunch_with_torchrun(candidate, processes))
     train, val = load_split("train"), load_split("val")
+    plan = planning.read_candidate_plan(candidate, params)
+    whole = len(train)
+    if plan is not None and plan.train_rows and plan.train_rows < whole:
+        kept = planning.stratified_rows(train["label"].to_numpy(), plan.train_rows, seed)
+        train = train.iloc[kept].reset_index(drop=True)
     features = load_features()
     models.check_reads(candidate, candidate_params, features)
     model = models.create(candidate_params, load_label_names(), seed, features)
@@ -59,7 +65,11 @@ def main(candidate: str) -> None:
         run.log_dataset(train, "train")
         run.log_dataset(val, "val")
         start = time.perf_counter()
-        history = model.fit(*fit_inputs(model, train, val))
+        with Progress(f"train@{candidate}", 0, "epochs" if model.iterative else "fits") as bar:
+            history = model.fit(
+                *fit_inputs(model, train, val),
+                on_epoch=lambda row: bar.advance(detail=epoch_text(row)),
+            )
         passes = len(history) if model.iterative else 1  # epochs or boosting rounds
         model.decision = decision(model, val, read_decision_settings(candidate))
         refitted = model.refit_with_validation(*fit_inputs(model, train, val))
@@ -71,6 +81,7 @@ def main(candidate: str) -> None:
             "best_epoch": getattr(model, "best_epoch", len(history)),
             "n_train": len(train),
             "n_val": len(val),
+            **({"planned_rows_of": whole} if len(train) < whole else {}),
             "refit_on_train_and_val": refitted,
             "n_parameters": model.n_parameters(),
             "processes": getattr(model, "processes", 1),
@@ -100,6 +111,13 @@ def main(candidate: str) -> None:
         run.log_artifacts([paths.candidate_config(candidate), paths.best_params_file(candidate)])
         run.upload_model(model_id, paths.model_dir(candidate))
     say(summaries.trained(candidate, model, summary, history, params.compare.metric))
+
+
+def epoch_text(row: dict) -> str:
+    shown = [
+        f"{k} {v:.4f}" for k, v in row.items() if k.startswith("val_") and isinstance(v, float)
+    ]
+    return ", ".join(shown[:2])
 
 
 def decision(model, val, settings: dict) -> dict:

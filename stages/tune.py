@@ -11,7 +11,7 @@ handoff(__name__, __file__)  # a warm process runs the stage when one is up
 import os
 import sys
 
-from reprotune import paths, summaries
+from reprotune import paths, planning, summaries
 from reprotune.config import load_params, read_resolved_config
 from reprotune.io import staged_dir, write_json
 from reprotune.stage import run_stage, say, single_argument
@@ -26,6 +26,11 @@ def main(candidate: str) -> None:
         write_untuned(candidate)
         say(f"{candidate}: no study (not in tune.candidates)")
         return
+    plan = planning.read_candidate_plan(candidate, params)
+    if plan is not None and plan.study_skipped:
+        write_untuned(candidate, plan.study_skipped)
+        say(f"{candidate}: no study, the budget's plan skipped it: {plan.study_skipped}")
+        return
     from reprotune import tuning
 
     with (
@@ -35,10 +40,15 @@ def main(candidate: str) -> None:
     ):
         storage = tuning.storage_url(params.tune, folder)
         run.set_tags({"reprotune.storage": shown_storage(tuning, storage, folder, candidate)})
-        run.log_params(settings(params, candidate, tuning))
-        study, ran = tuning.tune(params, candidate, run, storage, sampler_seed=params.seed)
+        study_plan = plan.study if plan is not None else None
+        run.log_params(settings(params, candidate, tuning, study_plan))
+        study, ran = tuning.tune(
+            params, candidate, run, storage, sampler_seed=params.seed, plan=study_plan
+        )
         tuning.check_can_report(study, candidate)
         cv_folds = params.tune.cv_folds_for(candidate, type(base).quick)
+        if study_plan is not None:
+            cv_folds = study_plan.cv_folds
         result = tuning.summary(
             study, params.tune.study(candidate).space, candidate, params.tune.metric, cv_folds
         )
@@ -51,6 +61,7 @@ def main(candidate: str) -> None:
             f"best_{result['metric']}": result["best_value"],
             "best_trial": result["best_trial"],
             **tuning.trial_counts(study),
+            **({"study_rows": study_plan.rows} if study_plan is not None else {}),
         }
         run.log_params({f"best.{k}": v for k, v in result["params"].items()})
         run.log_metrics({**metrics, "trials_run_here": ran})
@@ -61,12 +72,13 @@ def main(candidate: str) -> None:
     say(summaries.tuned(candidate, result, metrics["n_trials"], ran))
 
 
-def write_untuned(candidate: str) -> None:
+def write_untuned(candidate: str, skipped: str | None = None) -> None:
+    why = {"skipped": skipped} if skipped else {}
     with staged_dir(paths.tune_dir(candidate)) as folder:
-        write_json(folder / "best_params.json", {"candidate": candidate, "params": {}})
+        write_json(folder / "best_params.json", {"candidate": candidate, "params": {}, **why})
     with staged_dir(paths.stage_plots("tune", candidate)):
         pass
-    write_json(paths.stage_metrics("tune", candidate), {"tuned": False})
+    write_json(paths.stage_metrics("tune", candidate), {"tuned": False, **why})
 
 
 def tuning_plot_files(folder, study, importances):
@@ -82,11 +94,14 @@ def study_tags(params, candidate: str) -> dict[str, str]:
     }
 
 
-def settings(params, candidate: str, tuning) -> dict:
+def settings(params, candidate: str, tuning, study_plan=None) -> dict:
     tune = params.tune
+    planned = study_plan.model_dump() if study_plan is not None else None
     return {
         "sampler": tune.sampler,
-        "n_trials": tune.n_trials_for(candidate),
+        "n_trials": study_plan.trials if study_plan else tune.n_trials_for(candidate),
+        "budget_s": params.budget_s,
+        "plan": planned,
         "metric": f"val_{tune.metric}",
         "pruner": tune.pruner,
         "study": tune.study_name(candidate),

@@ -8,6 +8,7 @@ through their registry (reprotune.models.registry).
 """
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -29,6 +30,7 @@ from reprotune.explanation.settings import ExplainParams
 from reprotune.io import read_yaml
 from reprotune.models import registry as families
 from reprotune.paths import PARAMS_FILE
+from reprotune.plan_settings import PlanParams
 from reprotune.schema import PositiveFloatOrAuto, PositiveIntOrAuto, Strict, describe_error
 from reprotune.tracking import TrackingParams
 from reprotune.tuning_settings import TuneParams, check_dimension, with_value
@@ -184,6 +186,10 @@ class Params(Strict):
     epochs: PositiveInt | None = None
     batch_size: PositiveIntOrAuto = None
     checkpoint: str | None = None
+    # The whole pipeline's budget in seconds (the plan stage turns it into counts: trials,
+    # folds, rows); null: params.yaml's counts as they are.
+    budget_s: float | None = None
+    plan: PlanParams = PlanParams()
     data: DataParams = DataParams()
     preprocess: PreprocessParams = PreprocessParams()
     drift: DriftParams = DriftParams()
@@ -194,6 +200,22 @@ class Params(Strict):
     ensemble: EnsembleSection = EnsembleSection()
     explain: ExplainParams = ExplainParams()
     tracking: TrackingParams = TrackingParams()
+
+    @field_validator("budget_s", mode="before")
+    @classmethod
+    def _budget_in_seconds(cls, value: Any) -> Any:
+        fix = "fix: set budget_s to the seconds the whole pipeline may take (e.g. 600), or null"
+        if value is None:
+            return value
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise ValueError(f"not a number of seconds; {fix}")
+        if value <= 0:
+            raise ValueError(f"must be greater than 0; {fix}")
+        return float(value)
 
     @model_validator(mode="after")
     def _families_check_their_candidates(self) -> "Params":

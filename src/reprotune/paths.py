@@ -113,3 +113,13 @@ def local_path(location: str | Path) -> Path:
     """A user's local path: `~` expanded, relative paths from the project root."""
     path = Path(location).expanduser()
     return path if path.is_absolute() else project_root() / path
+
+
+# The budget's plan (the plan stage): the whole plan, and one file per candidate or ensemble
+# that its stages depend on, so a change to one candidate's plan re-runs only that candidate.
+PLAN_FILE = Path("plan.json")
+PLANS_DIR = Path("plans")
+
+
+def candidate_plan(name: str) -> Path:
+    return PLANS_DIR / f"{name}.json"

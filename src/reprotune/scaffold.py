@@ -17,6 +17,7 @@ import pandas as pd
 from reprotune.errors import DataError, ParamsError, did_you_mean
 from reprotune.features import infer_type
 from reprotune.paths import COMMITTED_CONTRACT
+from reprotune.planning import default_budget_s
 
 SAMPLE_ROWS = 5000
 # The Bank Marketing example's commented params.yaml: its families, phases, study, ensemble
@@ -44,6 +45,7 @@ class Profile:
     candidates: list[str] = field(default_factory=list)
     hints: dict[str, str] = field(default_factory=dict)  # column -> what to check by hand
     contract: str | None = None  # the data contract written beside params.yaml, if one was
+    total_rows: int | None = None  # every row of the file (a local file), for the budget
 
     @property
     def positive_label(self) -> str | None:
@@ -267,6 +269,9 @@ def render(found: Profile) -> str:
     _set(doc["evaluate"], "costs", None, "{false_positive: 1, false_negative: 10}: your costs")
     _set(doc["compare"], "metric", metric, None)
     _set(doc["tune"], "metric", metric, "cross-validated over train + validation")
+    rows = found.total_rows or found.rows
+    _set(doc, "budget_s", default_budget_s(rows), f"seconds for the whole pipeline, from the "
+         f"table's {rows:,} rows; null: the counts below as they are")  # fmt: skip
     _set(doc["compare"], "registered_model", f"reprotune-{name}", None)
     _set(doc["tracking"], "experiment", f"reprotune-{name}", None)
     out = io.StringIO()
@@ -360,6 +365,7 @@ def init(
         )
     images_under = images_under or data_folder
     found = profile(frame, location, sep, target, task, images_under)
+    found.total_rows = count_rows(location) if len(frame) >= SAMPLE_ROWS else len(frame)
     found.location = params_location(data, out)
     text = render(found)
     validate(text)
@@ -399,6 +405,26 @@ def first_contract(params_text: str, location: str) -> str:
     return contract.to_yaml(contract.infer(rows, features), origin)
 
 
+def count_rows(location: str) -> int | None:
+    """The rows of a local file (lines of a CSV less its header; a Parquet file's metadata);
+    None for a URL or another format (the sample's size then sets the budget)."""
+    if "://" in location:
+        return None
+    path = Path(location)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if suffix not in (".csv", ".txt", ".tsv"):
+        return None
+    lines = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            lines += block.count(b"\n")
+    return max(lines - 1, 0)
+
+
 def summary(found: Profile) -> str:
     kinds: dict[str, list[str]] = {}
     for column, kind in found.features.items():
@@ -413,4 +439,9 @@ def summary(found: Profile) -> str:
             "dropped: " + "; ".join(f"{c} ({r.split(':')[0]})" for c, r in found.dropped.items())
         )
     lines.append(f"candidates: {', '.join(found.candidates)}")
+    rows = found.total_rows or found.rows
+    lines.append(
+        f"budget_s: {default_budget_s(rows)} s for the whole pipeline (a table of {rows:,} rows); "
+        "change it in params.yaml, or null for the fixed counts"
+    )
     return "\n".join(lines)

@@ -176,6 +176,7 @@ def search_signature(trials: "Objective", digest: str) -> dict[str, Any]:
         "data": digest,
         "pruner": tune.pruner,
         "scored_on": f"{trials.cv_folds}-fold" if trials.cv_folds else "validation",
+        **({"rows": trials.plan.rows} if trials.plan is not None else {}),
     }
 
 
@@ -237,10 +238,11 @@ def data_digest(files: list[Path]) -> str:
 class Objective:
     """Train one trial's settings on train, score them on validation, log a nested run."""
 
-    def __init__(self, params: Params, candidate: str, base, seed: int, run: StageRun):
-        """`base`, `seed`: the candidate's resolved settings, as configure wrote them."""
+    def __init__(self, params: Params, candidate: str, base, seed: int, run: StageRun, plan=None):
+        """`base`, `seed`: the candidate's resolved settings, as configure wrote them; `plan`:
+        the budget's StudyPlan (trials, folds, the rows the study sees), or None."""
         self.params, self.candidate, self.run = params, candidate, run
-        self.base, self.seed = base, seed
+        self.base, self.seed, self.plan = base, seed, plan
         from reprotune.data.prepare import load_features, load_label_names
 
         self.label_names, self.features = load_label_names(), load_features()
@@ -256,7 +258,30 @@ class Objective:
         self.score_key = f"val_{params.tune.metric}"
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.cv_folds = params.tune.cv_folds_for(candidate, type(base).quick)
+        if plan is not None:
+            self.cv_folds = plan.cv_folds
+        self.kept = self._subsample(plan.rows if plan is not None else None)
         self.folds = self._folds(params) if self.cv_folds else None
+        self.progress = None
+
+    def _subsample(self, rows: int | None) -> dict[str, np.ndarray] | None:
+        """The plan's stratified share of the rows (train and validation alike when they are
+        cross-validated together; the training rows alone when validation scores)."""
+        from reprotune.data.folds import take_rows
+        from reprotune.planning import stratified_rows
+
+        n_train, n_val = len(self.train.labels), len(self.val.labels)
+        available = n_train + n_val if self.cv_folds else n_train
+        if rows is None or rows >= available:
+            return None
+        train_rows = round(rows * n_train / available) if self.cv_folds else rows
+        kept = {"train": stratified_rows(self.train.labels, train_rows, self.seed)}
+        if self.cv_folds:
+            kept["val"] = stratified_rows(self.val.labels, max(rows - train_rows, 1), self.seed)
+        for split, index in kept.items():
+            whole = getattr(self, split)
+            setattr(self, split, Split(take_rows(whole.inputs, index), whole.labels[index]))
+        return kept
 
     def _folds(self, params: Params) -> list:
         """Cross-validation folds over train + validation (grouped when the task is)."""
@@ -267,7 +292,13 @@ class Objective:
         groups = None
         if params.data.group_column:
             column = params.data.group_column
-            groups = pd.concat([load_split("train")[column], load_split("val")[column]])
+            parts = []
+            for split in ("train", "val"):
+                values = load_split(split)[column]
+                if self.kept and split in self.kept:
+                    values = values.iloc[self.kept[split]]
+                parts.append(values)
+            groups = pd.concat(parts)
         key = "tune.cv_folds"
         check_fold_count(labels, self.cv_folds, key, None if groups is None else list(groups))
         return fold_indices(labels, self.cv_folds, self.seed, groups)
@@ -321,6 +352,8 @@ class Objective:
     def _train(self, trial: optuna.Trial, settings, child: StageRun) -> float:
         def on_epoch(row: dict) -> None:
             stop_if_terminating()
+            if self.progress is not None:
+                self.progress.note(f"trial {trial.number}, epoch {row['epoch']}")
             child.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
             if self.score_key in row:
                 trial.report(row[self.score_key], row["epoch"])
@@ -354,6 +387,8 @@ class Objective:
         fold_scores = []
         for number, (fit_rows, held_rows) in enumerate(self.folds, start=1):
             stop_if_terminating()
+            if self.progress is not None:
+                self.progress.note(f"trial {trial.number}, fold {number}/{len(self.folds)}")
             model = models.fit_on_rows(
                 settings, self.label_names, self.seed, self.features,
                 take_rows(rows, fit_rows), labels[fit_rows],
@@ -385,19 +420,36 @@ def data_files() -> list[Path]:
 def run_trials(study, objective: Objective, n_trials: int, timeout_s: float | None) -> int:
     """Trials until the study holds `n_trials` finished ones (counting other workers');
     returns how many this call ran."""
+    from reprotune.progress import Progress
+
     remaining = n_trials - len(finished_trials(study))
     if remaining <= 0:
         return 0
     before = _trials_of(study, objective.worker)
-    with sigterm_fails_the_trial():
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=timeout_s,
-            callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=FINISHED)],
-            gc_after_trial=True,
-        )
+
+    with Progress(f"tune@{objective.candidate}", remaining, "trials") as progress:
+        objective.progress = progress
+
+        def finished(study, trial) -> None:
+            best = _best_text(study)
+            progress.advance(detail=f"trial {trial.number} {trial.state.name.lower()}{best}")
+
+        with sigterm_fails_the_trial():
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=timeout_s,
+                callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=FINISHED), finished],
+                gc_after_trial=True,
+            )
     return _trials_of(study, objective.worker) - before
+
+
+def _best_text(study) -> str:
+    try:
+        return f", best {best_trial(study).value:.4f}"
+    except ValueError:  # no completed trial yet
+        return ""
 
 
 @contextlib.contextmanager
@@ -442,10 +494,11 @@ def _trials_of(study, worker: str) -> int:
 
 
 def tune(
-    params: Params, candidate: str, run: StageRun, storage: str, sampler_seed: int
+    params: Params, candidate: str, run: StageRun, storage: str, sampler_seed: int, plan=None
 ) -> tuple[Any, int]:
-    """Join (or create) the candidate's study and run trials until it is complete;
-    returns the study and how many trials this process ran."""
+    """Join (or create) the candidate's study and run trials until it is complete (the
+    plan's trials, folds and rows when the pipeline has a budget); returns the study and how
+    many trials this process ran."""
     import optuna
 
     from reprotune.config import read_resolved_config
@@ -455,9 +508,10 @@ def tune(
         optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     base, seed = read_resolved_config(paths.candidate_config(candidate))
-    objective = Objective(params, candidate, base, seed, run)
+    objective = Objective(params, candidate, base, seed, run, plan)
     study = open_study(objective, storage, sampler_seed, data_digest(data_files()))
-    ran = run_trials(study, objective, params.tune.n_trials_for(candidate), params.tune.timeout_s)
+    n_trials = plan.trials if plan is not None else params.tune.n_trials_for(candidate)
+    ran = run_trials(study, objective, n_trials, params.tune.timeout_s)
     return study, ran
 
 

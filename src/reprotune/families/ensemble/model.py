@@ -21,6 +21,7 @@ import numpy as np
 from reprotune.data.folds import concat_rows, fold_indices, take_rows
 from reprotune.families.ensemble import EnsembleParams
 from reprotune.models.base import Candidate
+from reprotune.progress import Progress
 
 COMBINER = "combiner.joblib"
 MEMBERS_DIR = "members"
@@ -89,7 +90,12 @@ class Ensemble(Candidate):
             labels = np.concatenate([train_labels, val_labels])
             groups = rows[self.group_column] if self.group_column and self.typed_inputs else None
             folds = fold_indices(labels, self.params.cv_folds, self.seed, groups)
-            probas = [self.out_of_fold(m, rows, labels, folds) for m in self.members.values()]
+            total = len(folds) * len(self.members)
+            with Progress("ensemble", total, "out-of-fold fits") as progress:
+                probas = [
+                    self.out_of_fold(m, rows, labels, folds, progress)
+                    for m in self.members.values()
+                ]
             return probas, labels, rows
         probas = []
         for member in self.members.values():
@@ -101,14 +107,18 @@ class Ensemble(Candidate):
                 probas.append(member.predict_proba(self._member_inputs(member, val_inputs)))
         return probas, val_labels, val_inputs
 
-    def out_of_fold(self, member, rows, labels, folds) -> np.ndarray:
+    def out_of_fold(self, member, rows, labels, folds, progress=None) -> np.ndarray:
         """Each row predicted by a copy of `member` fitted without that row's fold."""
         proba = np.zeros((len(labels), len(self.label_names)))
-        for fit_rows, held_rows in folds:
+        for number, (fit_rows, held_rows) in enumerate(folds, start=1):
+            if progress is not None:
+                progress.note(f"{member.params.family} fold {number}/{len(folds)}")
             copy = self._refit(member, take_rows(rows, fit_rows), labels[fit_rows])
             proba[held_rows] = copy.predict_proba(
                 self._member_inputs(copy, take_rows(rows, held_rows))
             )
+            if progress is not None:
+                progress.advance()
         return proba
 
     def cross_fitted(self, member, train_inputs, train_labels, val_inputs, val_labels):
