@@ -24,13 +24,13 @@ from reprotune.tuning_settings import apply_tuned, read_tuned_params
 def main(candidate: str) -> None:
     params = load_params()
     params.candidate(candidate)
+    plan = planning.read_candidate_plan(candidate, params)  # a stale or broken plan stops here
     candidate_params, seed = read_resolved_config(paths.candidate_config(candidate))
     candidate_params = apply_tuned(candidate_params, candidate)
     processes = getattr(candidate_params, "num_processes", 1)
     if processes > 1 and runtime.world_size() == 1:
         raise SystemExit(relaunch_with_torchrun(candidate, processes))
     train, val = load_split("train"), load_split("val")
-    plan = planning.read_candidate_plan(candidate, params)
     whole = len(train)
     if plan is not None and plan.train_rows and plan.train_rows < whole:
         kept = planning.stratified_rows(train["label"].to_numpy(), plan.train_rows, seed)

@@ -231,7 +231,29 @@ def _round_rows(rows: int, most: int) -> int:
     return rows // scale * scale
 
 
-def allot(params, costs: dict[str, Cost], rows: dict[str, int], measured_s: float) -> dict:
+class Traits(_Checked):
+    """What the allotment needs to know of a candidate besides its cost."""
+
+    quick: bool  # trains in seconds: its study is cross-validated (tune.cv_folds)
+    refits: bool  # fits twice in train@ (refit on train + validation)
+
+
+def traits_of(names) -> dict[str, Traits]:
+    found = {}
+    for name in names:
+        candidate, _ = _resolved(name)
+        refits = any(getattr(candidate, key, False) for key in ("refit_on_val", "fit_on_val"))
+        found[name] = Traits(quick=type(candidate).quick, refits=refits)
+    return found
+
+
+def allot(
+    params,
+    costs: dict[str, Cost],
+    rows: dict[str, int],
+    measured_s: float,
+    traits: dict[str, Traits],
+) -> dict:
     """The counts for every candidate and ensemble, from the costs alone (deterministic)."""
     budget = params.budget_s
     plan_settings = params.plan
@@ -253,7 +275,7 @@ def allot(params, costs: dict[str, Cost], rows: dict[str, int], measured_s: floa
     train_each = max(left, 0.0) * plan_settings.train_share / max(len(names), 1)
     train_cost = {}
     for name in names:
-        cost, refits = costs[name], 2 if _refits(name) else 1
+        cost, refits = costs[name], 2 if traits[name].refits else 1
         full = cost.fit(fit_rows) * refits
         if full <= train_each:
             train_cost[name] = full
@@ -303,8 +325,7 @@ def allot(params, costs: dict[str, Cost], rows: dict[str, int], measured_s: floa
     study_cost = {}
     for name in studies:
         entry, cost = entries[name], costs[name]
-        candidate, _ = _resolved(name)
-        folds = params.tune.cv_folds_for(name, type(candidate).quick)
+        folds = params.tune.cv_folds_for(name, traits[name].quick)
         wanted = params.tune.n_trials_for(name)
         most = trainval if folds else fit_rows
 
@@ -349,14 +370,19 @@ def allot(params, costs: dict[str, Cost], rows: dict[str, int], measured_s: floa
             + entries[name].get("explain_s", 0.0), 1,
         )  # fmt: skip
     total = measured_s + sum(e["estimate_s"] for e in entries.values())
-    return {"candidates": entries, "estimate_s": round(total, 1), "left_s": round(left, 1)}
-
-
-def _refits(name: str) -> bool:
-    candidate, _ = _resolved(name)
-    return bool(
-        getattr(candidate, "refit_on_val", False) or getattr(candidate, "fit_on_val", False)
-    )
+    # What no budget can cut: measuring, scoring every test row, a fit on the fewest rows.
+    least = min(plan_settings.min_rows, fit_rows)
+    floor = measured_s + sum(evaluate.values()) + len(explained) * 1.0
+    floor += sum(costs[n].fit(least) * (2 if traits[n].refits else 1) for n in names)
+    found = {"candidates": entries, "estimate_s": round(total, 1), "left_s": round(left, 1)}
+    found["floor_s"] = round(floor, 1)
+    if floor > budget:
+        found["note"] = (
+            f"budget_s {budget:g} is below the least this table takes (about {floor:.0f} s: "
+            "measuring, scoring every test row, fits on the fewest rows); the plan runs that "
+            f"least; fix: raise budget_s to {math.ceil(floor * 1.5 / 10) * 10} or more"
+        )
+    return found
 
 
 def _ensemble_folds(settings) -> int | None:
@@ -434,7 +460,7 @@ def make_plan(params, progress=None) -> tuple[dict, str]:
     # From the recorded fits, not the clock: a replayed measurement allots the same seconds.
     measured_s = round(sum(sum(c.fit_s) for c in costs.values()) + len(costs) * 0.5, 1)
     counts = _split_rows()
-    allotted = allot(params, costs, counts, measured_s)
+    allotted = allot(params, costs, counts, measured_s, traits_of(params.train.candidates))
     plan = {
         "key": key,
         "budget_s": params.budget_s,
@@ -517,6 +543,8 @@ def describe(plan: dict) -> list[str]:
         f"budget {plan['budget_s']:g} s: about {plan['estimate_s']:.0f} s planned "
         f"(measuring took {plan['measure_s']:.0f} s)"
     ]
+    if plan.get("note"):
+        lines.append(f"note: {plan['note']}")
     for name, entry in plan["candidates"].items():
         lines.append(f"{name}: {summary_of(entry)}")
     return lines
@@ -551,6 +579,7 @@ def markdown(plan: dict) -> str:
         f"{plan['measure_s']:.0f} s on a sample ({plan['rows']['train']:,} training rows). "
         "Replayed until the data, the candidates or the budget change (plan.json).",
         "",
+        *([f"**Note:** {plan['note']}", ""] if plan.get("note") else []),
         "| candidate | what the budget allows | notes |",
         "| --- | --- | --- |",
     ]
