@@ -153,7 +153,9 @@ def project(tmp_path_factory) -> Path:
 
 
 def plan_stage(project: Path, check: bool = True):
-    return run([sys.executable, "stages/plan.py"], project, check=check, env={"REPROTUNE_WARM": "0"})
+    return run(
+        [sys.executable, "stages/plan.py"], project, check=check, env={"REPROTUNE_WARM": "0"}
+    )
 
 
 def set_params(project: Path, **changes) -> None:
