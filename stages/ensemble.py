@@ -10,6 +10,7 @@ import sys
 
 from reprotune import paths, planning
 from reprotune.config import load_params
+from reprotune.data.folds import stratified_rows
 from reprotune.data.prepare import load_features, load_label_names, load_split
 from reprotune.data.reference import save_with_model
 from reprotune.errors import DataError
@@ -86,7 +87,7 @@ def planned_rows(name: str, params, train, val):
     share = plan.ensemble_rows / (len(train) + len(val))
     picked = []
     for frame in (train, val):
-        kept = planning.stratified_rows(
+        kept = stratified_rows(
             frame["label"].to_numpy(), max(round(len(frame) * share), 2), params.seed
         )
         picked.append(frame.iloc[kept].reset_index(drop=True))

@@ -11,6 +11,7 @@ import sys
 from reprotune import paths
 from reprotune.config import load_params
 from reprotune.explanation import explain_candidate
+from reprotune.planning import read_candidate_plan
 from reprotune.stage import run_stage, single_argument
 
 
@@ -21,7 +22,18 @@ def main(name: str) -> None:
     else:
         params.candidate(name)  # an unknown name stops here, with the fix
         folder = paths.model_dir(name)
-    explain_candidate(name, folder, params)
+    explain_candidate(name, folder, planned(name, params))
+
+
+def planned(name: str, params):
+    """params with explain.time_budget_s at what the budget's plan gives this model (never
+    more than params.yaml's)."""
+    plan = read_candidate_plan(name, params, ensemble=name in params.ensemble.candidates)
+    if plan is None or plan.explain_s is None:
+        return params
+    seconds = min(plan.explain_s, params.explain.time_budget_s)
+    explain = params.explain.model_copy(update={"time_budget_s": seconds})
+    return params.model_copy(update={"explain": explain})
 
 
 if __name__ == "__main__":

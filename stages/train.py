@@ -10,6 +10,7 @@ import time
 
 from reprotune import models, paths, planning, plots, runtime, summaries
 from reprotune.config import load_params, read_decision_settings, read_resolved_config
+from reprotune.data.folds import stratified_rows
 from reprotune.data.prepare import load_features, load_label_names, load_split
 from reprotune.data.reference import save_with_model
 from reprotune.io import staged_dir, write_json
@@ -33,7 +34,7 @@ def main(candidate: str) -> None:
     train, val = load_split("train"), load_split("val")
     whole = len(train)
     if plan is not None and plan.train_rows and plan.train_rows < whole:
-        kept = planning.stratified_rows(train["label"].to_numpy(), plan.train_rows, seed)
+        kept = stratified_rows(train["label"].to_numpy(), plan.train_rows, seed)
         train = train.iloc[kept].reset_index(drop=True)
     features = load_features()
     models.check_reads(candidate, candidate_params, features)

@@ -129,22 +129,6 @@ def _what(key: str) -> str:
     }[key]
 
 
-def stratified_rows(labels: np.ndarray, rows: int, seed: int) -> np.ndarray:
-    """Indices of a seeded, stratified subsample of `rows` rows (all of them, in order, when
-    there are no more than that)."""
-    labels = np.asarray(labels)
-    if rows >= len(labels):
-        return np.arange(len(labels))
-    from sklearn.model_selection import train_test_split
-
-    index = np.arange(len(labels))
-    try:
-        kept, _ = train_test_split(index, train_size=rows, stratify=labels, random_state=seed)
-    except ValueError:  # a class too small to stratify
-        kept, _ = train_test_split(index, train_size=rows, random_state=seed)
-    return np.sort(kept)
-
-
 # -- measuring ---------------------------------------------------------------------------------
 
 
@@ -182,7 +166,7 @@ def measure(
     """Fit the candidate on a stratified sample and a quarter of it, as a study's fold would
     (models.fit_on_rows), and time a prediction pass."""
     from reprotune import models
-    from reprotune.data.folds import take_rows
+    from reprotune.data.folds import stratified_rows, take_rows
 
     candidate, _ = _resolved(name)
     size = params.plan.sample_rows if type(candidate).quick else params.plan.sample_rows // 4

@@ -267,8 +267,7 @@ class Objective:
     def _subsample(self, rows: int | None) -> dict[str, np.ndarray] | None:
         """The plan's stratified share of the rows (train and validation alike when they are
         cross-validated together; the training rows alone when validation scores)."""
-        from reprotune.data.folds import take_rows
-        from reprotune.planning import stratified_rows
+        from reprotune.data.folds import stratified_rows, take_rows
 
         n_train, n_val = len(self.train.labels), len(self.val.labels)
         available = n_train + n_val if self.cv_folds else n_train

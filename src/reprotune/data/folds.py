@@ -60,3 +60,19 @@ def take_rows(inputs, rows: np.ndarray):
     if isinstance(inputs, pd.DataFrame):
         return inputs.iloc[rows].reset_index(drop=True)
     return [inputs[i] for i in rows]
+
+
+def stratified_rows(labels: np.ndarray, rows: int, seed: int) -> np.ndarray:
+    """Indices of a seeded, stratified subsample of `rows` rows (all of them, in order, when
+    there are no more than that)."""
+    labels = np.asarray(labels)
+    if rows >= len(labels):
+        return np.arange(len(labels))
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(labels))
+    try:
+        kept, _ = train_test_split(index, train_size=rows, stratify=labels, random_state=seed)
+    except ValueError:  # a class too small to stratify
+        kept, _ = train_test_split(index, train_size=rows, random_state=seed)
+    return np.sort(kept)

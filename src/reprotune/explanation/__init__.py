@@ -30,7 +30,6 @@ def explain_candidate(name: str, model_folder: Path, params) -> dict:
         write_json(metrics_file, summary)
         say(f"{name}: skipped (explain.skip)")
         return summary
-    settings = planned_settings(name, params)
     model, card = models.load(model_folder)
     tags = {"reprotune.family": card["family"]}
     with stage_run("explain", params.tracking, name, tags=tags) as run:
@@ -55,19 +54,6 @@ def explain_candidate(name: str, model_folder: Path, params) -> dict:
     for note in summary["notes"]:
         say(f"note: {note}")
     return summary
-
-
-def planned_settings(name: str, params):
-    """explain.* with the time the budget's plan gives this model (never more than
-    explain.time_budget_s)."""
-    from reprotune.planning import read_candidate_plan
-
-    ensemble = name in params.ensemble.candidates
-    plan = read_candidate_plan(name, params, ensemble=ensemble)
-    if plan is None or plan.explain_s is None:
-        return params.explain
-    seconds = min(plan.explain_s, params.explain.time_budget_s)
-    return params.explain.model_copy(update={"time_budget_s": seconds})
 
 
 def read_summary(name: str, root: Path = Path()) -> dict | None:
