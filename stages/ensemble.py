@@ -45,6 +45,7 @@ def main(name: str) -> None:
         {m: paths.model_dir(m) for m in settings.members},
     )
     ensemble.group_column = params.data.group_column
+    ensemble.member_digests = {m: member_digest(m) for m in settings.members}
     tags = {"reprotune.candidate": name, "reprotune.family": "ensemble"}
     with stage_run("ensemble", params.tracking, name, tags=tags) as run:
         run.log_params({**settings.model_dump(mode="json"), "seed": params.seed})
@@ -76,6 +77,14 @@ def main(name: str) -> None:
     members_shown = ", ".join(settings.members)
     say(f"{name}: {settings.method} of {members_shown}: {ensemble.combination()}")
     evaluate_model(name, paths.ensemble_dir(name), params)
+
+
+def member_digest(member: str) -> str:
+    """A member's resolved settings, seed and family code (configs/<member>.json): with its
+    trained params (from its model), what its out-of-fold refits depend on besides the rows."""
+    import hashlib
+
+    return hashlib.sha256(paths.candidate_config(member).read_bytes()).hexdigest()
 
 
 def planned_rows(name: str, params, train, val):

@@ -137,6 +137,36 @@ def test_out_of_fold_predictions_never_see_their_own_fold(members, splits):
     assert 0.4 < oof_accuracy < 0.6, oof_accuracy
 
 
+def test_out_of_fold_predictions_are_cached_per_member_digest(
+    members, splits, monkeypatch, tmp_path
+):
+    """A change to one member refits only that member: the others' out-of-fold predictions
+    come from the cache, the same numbers."""
+    monkeypatch.setenv("REPROTUNE_CACHE_DIR", str(tmp_path))
+    digests = {name: f"{name}-v1" for name in MEMBERS}
+    first = _ensemble(members, method="stacking", fit_on="oof", cv_folds=3)
+    first.member_digests = dict(digests)
+    _fit(first, splits)
+    cached = sorted((tmp_path / "oof").glob("*.npy"))
+    assert len(cached) == len(MEMBERS)
+
+    refits = []
+    real = Ensemble._fit_out_of_fold
+
+    def counted(self, member, *args, **kwargs):
+        refits.append(member.params.family)
+        return real(self, member, *args, **kwargs)
+
+    monkeypatch.setattr(Ensemble, "_fit_out_of_fold", counted)
+    second = _ensemble(members, method="stacking", fit_on="oof", cv_folds=3)
+    second.member_digests = {**digests, "boost": "boost-v2"}  # one member's settings changed
+    _fit(second, splits)
+    assert refits == ["xgboost"]
+    assert len(list((tmp_path / "oof").glob("*.npy"))) == len(MEMBERS) + 1
+    test = second.select_inputs(splits[2])
+    np.testing.assert_allclose(second.predict_proba(test), first.predict_proba(test))
+
+
 def test_cross_fitting_covers_members_that_trained_on_validation(splits):
     """A TF-IDF member with fit_on_val saw every validation row; the ensemble's validation
     predictions for it come from copies that did not see the row's fold."""

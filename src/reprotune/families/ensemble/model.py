@@ -11,6 +11,8 @@ The saved ensemble bundles copies of its members, so it loads, predicts and serv
 model, and its latency, size and parameter count are what it really runs.
 """
 
+import hashlib
+import os
 import shutil
 import time
 from pathlib import Path
@@ -38,6 +40,9 @@ class Ensemble(Candidate):
         self.combiner: dict = {}
         self.fit_seconds = 0.0
         self.group_column: str | None = None  # out-of-fold folds keep a group together
+        # Each member's settings and code digest (the ensemble stage reads them from
+        # configs/): out-of-fold predictions are cached under it.
+        self.member_digests: dict[str, str] = {}
 
     @property
     def typed_inputs(self) -> bool:
@@ -108,7 +113,42 @@ class Ensemble(Candidate):
         return probas, val_labels, val_inputs
 
     def out_of_fold(self, member, rows, labels, folds, progress=None) -> np.ndarray:
-        """Each row predicted by a copy of `member` fitted without that row's fold."""
+        """Each row predicted by a copy of `member` fitted without that row's fold; kept in
+        the user's cache by the member's digest, the rows and the folds, so changing one
+        member (or the combiner) does not refit the others."""
+        key = self._oof_key(member, rows, labels, folds)
+        cached = oof_cache_dir() / f"{key}.npy" if key else None
+        if cached is not None and cached.is_file():
+            if progress is not None:
+                progress.advance(len(folds), detail=f"{member.params.family}: cached")
+            return np.load(cached)
+        proba = self._fit_out_of_fold(member, rows, labels, folds, progress)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.partial.npy")
+            np.save(partial, proba)
+            partial.replace(cached)
+        return proba
+
+    def _oof_key(self, member, rows, labels, folds) -> str | None:
+        """What a member's out-of-fold predictions depend on: its settings and code (the
+        digest the stage gives), the rows, their labels and the folds; None without a digest."""
+        import pandas as pd
+
+        name = next((n for n, m in self.members.items() if m is member), None)
+        digest = self.member_digests.get(name)
+        if digest is None:
+            return None
+        settings = member.params.model_dump_json()
+        key = hashlib.sha256(f"{digest}:{settings}:{member.seed}:{self.label_names}".encode())
+        frame = rows if isinstance(rows, pd.DataFrame) else pd.Series(list(rows))
+        key.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        key.update(np.asarray(labels).tobytes())
+        for _, held_rows in folds:
+            key.update(np.asarray(held_rows).tobytes() + b"|")
+        return key.hexdigest()[:40]
+
+    def _fit_out_of_fold(self, member, rows, labels, folds, progress=None) -> np.ndarray:
         proba = np.zeros((len(labels), len(self.label_names)))
         for number, (fit_rows, held_rows) in enumerate(folds, start=1):
             if progress is not None:
@@ -263,6 +303,13 @@ def fitted_weights(probas: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
     result = minimize(loss, np.zeros(len(probas)), method="Nelder-Mead", options={"xatol": 1e-4})
     weights = np.exp(result.x - result.x.max())
     return weights / weights.sum()
+
+
+def oof_cache_dir() -> Path:
+    """~/.cache/reprotune/oof, or under REPROTUNE_CACHE_DIR: shared by every run and queued
+    experiment of this user."""
+    root = os.environ.get("REPROTUNE_CACHE_DIR") or Path.home() / ".cache" / "reprotune"
+    return Path(root) / "oof"
 
 
 def load_members(names: list[str], label_names: list[str], models_dir: Path | None = None):
