@@ -77,7 +77,8 @@ def test_the_plan_keeps_within_the_budget_and_gives_every_candidate_counts():
 def test_a_large_table_gets_a_study_on_a_subsample_and_slow_families_on_fewer_rows():
     plan = allot(300, ROWS_1M)["candidates"]
     study = plan["xgboost_tuned"]["study"]
-    assert study["cv_folds"] == 5 and 2 <= study["trials"] <= 20
+    assert study["cv_folds"] == 3 and 2 <= study["trials"] <= 20  # fewer folds, then rows
+    assert "3 folds instead of 5 (tune.cv_folds)" in plan["xgboost_tuned"]["notes"]
     assert study["rows"] < 800_000
     assert any("stratified" in note for note in plan["xgboost_tuned"]["notes"])
     assert plan["mlp_embeddings"]["train_rows"] < 600_000

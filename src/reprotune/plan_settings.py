@@ -21,6 +21,9 @@ class PlanParams(Strict):
     min_trials: int = Field(default=10, ge=2, le=1000)
     # No study, training sample or out-of-fold fit on fewer rows than this.
     min_rows: int = Field(default=1000, ge=100)
+    # What starting a stage costs beside its work (a process, imports, its MLflow run, DVC's
+    # checks; docs/benchmarks.md measures it): the budget pays it first.
+    stage_overhead_s: float = Field(default=2.0, ge=0, le=60)
     # Shares of what is left of the budget after measuring, evaluating and explaining.
     train_share: float = Field(default=0.35, gt=0, lt=1)
     ensemble_share: float = Field(default=0.15, ge=0, lt=1)

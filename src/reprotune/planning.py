@@ -30,6 +30,7 @@ from reprotune.errors import ParamsError
 
 VERSION = 1
 MEASURE_HELD_ROWS = 2000  # rows each measured model predicts, for its cost per row
+FEWEST_FOLDS = 3  # a study on a large table gives up folds before rows
 
 
 # -- what a stage reads ------------------------------------------------------------------------
@@ -247,7 +248,9 @@ def allot(
     names = list(params.train.candidates)
     ensembles = params.ensemble.candidates
     explained = [n for n in params.ranked_candidates if n not in params.explain.skip]
-    available = max(budget - measured_s, 0.0)
+    stages = stage_count(params)
+    overhead = stages * plan_settings.stage_overhead_s
+    available = max(budget - measured_s - overhead, 0.0)
     entries: dict[str, dict[str, Any]] = {n: {"notes": []} for n in [*names, *ensembles]}
 
     explain_each = min(params.explain.time_budget_s, 0.15 * available / max(len(explained), 1))
@@ -313,12 +316,21 @@ def allot(
         wanted = params.tune.n_trials_for(name)
         most = trainval if folds else fit_rows
 
-        def trial(count: int, k=folds, cost=cost) -> float:
+        def trial_at(count: int, k, cost=cost) -> float:
             if k:
                 return k * (cost.fit(count * (k - 1) / k) + cost.predict_s_per_row * count / k)
             return cost.fit(count) + cost.predict_s_per_row * rows["val"]
 
         target = min(wanted, plan_settings.min_trials)
+        if folds and folds > FEWEST_FOLDS and trial_at(most, folds) * target > study_each:
+            # Fewer folds before fewer rows: on a large table 3 folds of all rows score a
+            # trial better than 5 folds of a subsample.
+            entry["notes"].append(f"{FEWEST_FOLDS} folds instead of {folds} (tune.cv_folds)")
+            folds = FEWEST_FOLDS
+
+        def trial(count: int, k=folds) -> float:
+            return trial_at(count, k)
+
         count = most
         if trial(most) * target > study_each:
             low, high = 0, most
@@ -353,20 +365,33 @@ def allot(
             train_cost[name] + study_cost.get(name, 0.0) + evaluate[name]
             + entries[name].get("explain_s", 0.0), 1,
         )  # fmt: skip
-    total = measured_s + sum(e["estimate_s"] for e in entries.values())
-    # What no budget can cut: measuring, scoring every test row, a fit on the fewest rows.
+    total = measured_s + overhead + sum(e["estimate_s"] for e in entries.values())
+    # What no budget can cut: measuring, starting each stage, scoring every test row, a fit
+    # on the fewest rows.
     least = min(plan_settings.min_rows, fit_rows)
-    floor = measured_s + sum(evaluate.values()) + len(explained) * 1.0
+    floor = measured_s + overhead + sum(evaluate.values()) + len(explained) * 1.0
     floor += sum(costs[n].fit(least) * (2 if traits[n].refits else 1) for n in names)
     found = {"candidates": entries, "estimate_s": round(total, 1), "left_s": round(left, 1)}
+    found["stage_overhead_s"] = round(overhead, 1)
+    found["stages"] = stages
     found["floor_s"] = round(floor, 1)
     if floor > budget:
         found["note"] = (
             f"budget_s {budget:g} is below the least this table takes (about {floor:.0f} s: "
-            "measuring, scoring every test row, fits on the fewest rows); the plan runs that "
+            f"measuring, starting {stages} stages, scoring every test row, fits on the fewest "
+            "rows); the plan runs that "
             f"least; fix: raise budget_s to {math.ceil(floor * 1.5 / 10) * 10} or more"
         )
     return found
+
+
+def stage_count(params) -> int:
+    """The stages `dvc repro` runs for these params (sources to compare): each costs
+    plan.stage_overhead_s beside its work."""
+    candidates, ensembles = len(params.train.candidates), len(params.ensemble.candidates)
+    # sources, fetch, preprocess, drift, configure, plan, compare; per candidate tune, train,
+    # evaluate, explain; per ensemble its stage and its explanation
+    return 7 + 4 * candidates + 2 * ensembles
 
 
 def _ensemble_folds(settings) -> int | None:
@@ -430,6 +455,10 @@ def make_plan(params, progress=None) -> tuple[dict, str]:
         old = reusable.get(name)
         if old and old.get("config") == config:
             costs[name] = Cost.model_validate(old)
+            continue
+        twin = next((c for c in costs.values() if c.config == config), None)
+        if twin is not None:  # the same settings (a tuned copy before its study): same cost
+            costs[name] = twin
             continue
         if progress is not None:
             progress.note(f"measuring {name}")
@@ -525,7 +554,8 @@ def describe(plan: dict) -> list[str]:
         return ["no budget (budget_s: null): params.yaml's counts"]
     lines = [
         f"budget {plan['budget_s']:g} s: about {plan['estimate_s']:.0f} s planned "
-        f"(measuring took {plan['measure_s']:.0f} s)"
+        f"(measuring {plan['measure_s']:.0f} s, starting {plan.get('stages', 0)} stages "
+        f"{plan.get('stage_overhead_s', 0):.0f} s)"
     ]
     if plan.get("note"):
         lines.append(f"note: {plan['note']}")
