@@ -1,8 +1,11 @@
 """Process-wide settings for the training frameworks: threads, quiet logs."""
 
+import contextlib
 import logging
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 
 THREADS_ENV = "REPROTUNE_NUM_THREADS"
 VERBOSE_ENV = "REPROTUNE_VERBOSE"  # `REPROTUNE_VERBOSE=1 dvc repro`: the frameworks' own logs
@@ -38,6 +41,43 @@ def quiet_tensorflow() -> None:
     if not verbose():  # level 3 also hides C++ "errors" such as use_unbounded_threadpool
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+# What TensorFlow's C++ side writes to the process's stderr as it loads, whatever
+# TF_CPP_MIN_LOG_LEVEL says (read after these lines are written): nothing a user can act on.
+NATIVE_IMPORT_NOISE = (
+    "All log messages before absl::InitializeLog() is called",
+    "oneDNN custom operations are on",
+    "cpu_feature_guard.cc",
+    "This TensorFlow binary is optimized",
+)
+
+
+@contextlib.contextmanager
+def native_import_noise_dropped() -> Iterator[None]:
+    """Around an import whose C++ code logs to file descriptor 2: that descriptor goes to a
+    temporary file, and every line but NATIVE_IMPORT_NOISE is written back to stderr after."""
+    if verbose() or "tensorflow" in sys.modules:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            text = caught.read().decode(errors="replace")
+            kept = [line for line in text.splitlines() if not _noise(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr, flush=True)
+
+
+def _noise(line: str) -> bool:
+    return any(marker in line for marker in NATIVE_IMPORT_NOISE)
 
 
 def quiet_transformers(local_source: bool) -> None:

@@ -7,15 +7,16 @@ from tqdm import tqdm
 
 from reprotune.models.tabular import class_weights
 from reprotune.models.training import EarlyStopping, epoch_metrics
-from reprotune.runtime import quiet_tensorflow, thread_count
+from reprotune.runtime import native_import_noise_dropped, quiet_tensorflow, thread_count
 
 WEIGHTS = "model.keras"  # where every Keras family saves its model
 
 
 def keras_modules():
     quiet_tensorflow()
-    import keras
-    import tensorflow as tf
+    with native_import_noise_dropped():
+        import keras
+        import tensorflow as tf
 
     return keras, tf
 
