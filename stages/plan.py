@@ -23,17 +23,15 @@ def main() -> None:
     with Progress("plan", total, "candidates measured") as progress:
         plan, how = planning.make_plan(params, progress)
     files = planning.candidate_files(plan, params)
-    with stage_run("plan", params.tracking) as run:
-        write_json(paths.PLAN_FILE, plan)
-        with staged_dir(paths.PLANS_DIR) as folder:
-            for name, content in files.items():
-                write_json(folder / f"{name}.json", content)
-        run.log_params({"budget_s": params.budget_s, "plan.mode": params.plan.mode})
-        if plan.get("budget_s") is not None:
-            run.log_metrics(
-                {"plan.estimate_s": plan["estimate_s"], "plan.measure_s": plan["measure_s"]}
-            )
-        run.log_artifacts([paths.PLAN_FILE])
+    write_json(paths.PLAN_FILE, plan)
+    with staged_dir(paths.PLANS_DIR) as folder:
+        for name, content in files.items():
+            write_json(folder / f"{name}.json", content)
+    if params.budget_s is not None:  # no budget, no plan to log (as an untuned tune@)
+        with stage_run("plan", params.tracking) as run:
+            run.log_params({"budget_s": params.budget_s, "plan.mode": params.plan.mode})
+            run.log_metrics({"estimate_s": plan["estimate_s"], "measure_s": plan["measure_s"]})
+            run.log_artifacts([paths.PLAN_FILE])
     lines = planning.describe(plan)
     say(f"{lines[0]} ({how})")
     for line in lines[1:]:
