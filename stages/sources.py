@@ -1,16 +1,19 @@
 """sources: hash what the data sources hold now, and the committed data contract, into
-data/sources.json (fetch depends on it).
+data/sources.json (fetch depends on it); and the code each stage runs into code/<stage>.json
+(each stage depends on its own).
 
 DVC runs this stage on every `dvc repro` (always_changed); its output changes only when the
 data does, so an edited data file or image re-runs fetch and what depends on it, no more. It
 also validates the whole params.yaml first: a misspelt key stops every run with its fix, even
 when no stage that reads it would re-run."""
 
+from pathlib import Path
+
 from reprotune.launcher import handoff
 
 handoff(__name__, __file__)  # a warm process runs the stage when one is up
 
-from reprotune import paths
+from reprotune import codedeps, paths
 from reprotune.config import load_params
 from reprotune.data.fingerprint import StatCache, fingerprint, read_data_section, summary
 from reprotune.io import read_json, write_json
@@ -37,6 +40,9 @@ def main() -> None:
     say(summary(found, changed=found != previous))
     for note in notes:
         say(note)
+    changed = codedeps.write_stage_digests(Path.cwd())  # this copy's code, queued or not
+    if changed:
+        say(f"code changed: {', '.join(changed)} (code/<stage>.json)")
 
 
 if __name__ == "__main__":

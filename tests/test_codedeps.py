@@ -53,17 +53,56 @@ def test_a_package_init_adds_only_its_import_time_imports(tmp_path):
     assert "reprotune.eager" in closure and "reprotune.lazy" not in closure
 
 
-@pytest.mark.parametrize("stage", sorted(STAGES))
-def test_each_stage_lists_exactly_the_code_it_runs(stage):
-    if stage == "configure":
-        # configure digests every family's modules: it re-runs on any change to the package.
-        assert code_deps(stage) == ["src/reprotune", "stages/configure.py"]
-        return
-    files = codedeps.stage_code_files(SCRIPT.get(stage, stage), ROOT)
-    assert code_deps(stage) == codedeps.compact(files, ROOT), (
-        f"dvc.yaml stage {stage!r} does not list the code it runs; fix: "
-        "python tools/dvc_code_deps.py --write"
+@pytest.mark.parametrize("stage", sorted(set(STAGES) - {codedeps.ALWAYS_RUN}))
+def test_each_stage_depends_on_the_digest_of_the_code_it_runs(stage):
+    script = SCRIPT.get(stage, stage)
+    body = STAGES[stage].get("do", STAGES[stage])
+    code = [d for d in body["deps"] if d.startswith(("src/", "stages/", "code/"))]
+    assert code == [f"code/{script}.json"], (
+        f"dvc.yaml stage {stage!r} should depend on code/{script}.json alone for its code; "
+        "fix: python tools/dvc_code_deps.py --write"
     )
+    digest = codedeps.stage_digest(script, ROOT)
+    expected = {p.as_posix() for p in codedeps.stage_code_files(script, ROOT)}
+    if script == "configure":  # it digests every family's modules: any change re-runs it
+        expected |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "src").rglob("*.py")}
+    assert set(digest["files"]) == expected
+
+
+def test_the_always_run_stage_writes_every_digest():
+    outs = STAGES[codedeps.ALWAYS_RUN]["outs"]
+    assert {"code": {"cache": False, "persist": True}} in outs
+    assert set(codedeps.stage_scripts(ROOT)) == {
+        SCRIPT.get(stage, stage) for stage in STAGES if stage != codedeps.ALWAYS_RUN
+    }
+
+
+def test_an_edited_module_rewrites_exactly_the_digests_of_the_stages_that_run_it(tmp_path):
+    import shutil
+
+    for folder in ("src", "stages"):
+        shutil.copytree(
+            ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    codedeps._closure_of.cache_clear()
+    assert set(codedeps.write_stage_digests(tmp_path)) == set(codedeps.stage_scripts(tmp_path))
+    assert codedeps.write_stage_digests(tmp_path) == []  # unchanged code: no file rewritten
+    before = {p.name: p.read_text() for p in (tmp_path / "code").iterdir()}
+    module = tmp_path / "src/reprotune/evaluation/thresholds.py"
+    module.write_text(module.read_text() + "\n# edited\n")
+    codedeps._closure_of.cache_clear()
+    runs_it = {
+        script
+        for script in codedeps.stage_scripts(tmp_path)
+        if Path("src/reprotune/evaluation/thresholds.py")
+        in codedeps.digested_files(script, tmp_path)
+    }
+    assert {"train", "configure"} <= runs_it and "fetch" not in runs_it
+    assert set(codedeps.write_stage_digests(tmp_path)) == runs_it
+    after = {p.name: p.read_text() for p in (tmp_path / "code").iterdir()}
+    assert {n.removesuffix(".json") for n in before if before[n] != after[n]} == runs_it
+    assert "src/reprotune/evaluation/thresholds.py" in json.loads(after["train.json"])["files"]
+    codedeps._closure_of.cache_clear()
 
 
 @pytest.mark.parametrize("stage", PER_CANDIDATE)

@@ -1,9 +1,10 @@
-"""Rewrite each stage's src/ and stages/ deps in dvc.yaml from the code's imports.
+"""Rewrite each stage's code dependency in dvc.yaml: `code/<script>.json`, the digest of the
+code it runs that the `sources` stage writes (reprotune.codedeps), instead of module paths.
 
     python tools/dvc_code_deps.py          # show what would change
     python tools/dvc_code_deps.py --write  # rewrite dvc.yaml (comments kept)
 
-tests/test_codedeps.py fails when dvc.yaml and the imports disagree; this fixes it."""
+tests/test_codedeps.py fails when dvc.yaml and the stage scripts disagree; this fixes it."""
 
 import difflib
 import io
@@ -17,15 +18,10 @@ from reprotune import codedeps
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = {"explain_ensemble": "explain"}  # explain_ensemble runs the explain script
-# configure digests every family's modules: any change to the package re-runs it.
-WHOLE_PACKAGE = {"configure": ["stages/configure.py", "src/reprotune"]}
 
 
-def code_deps(stage: str) -> list[str]:
-    if stage in WHOLE_PACKAGE:
-        return WHOLE_PACKAGE[stage]
-    found = codedeps.compact(codedeps.stage_code_files(SCRIPT.get(stage, stage), ROOT), ROOT)
-    return sorted(found, key=lambda d: (not d.startswith("stages/"), d))
+def code_dep(stage: str) -> str:
+    return f"{codedeps.CODE_DIR}/{SCRIPT.get(stage, stage)}.json"
 
 
 def rewritten(text: str) -> str:
@@ -35,11 +31,17 @@ def rewritten(text: str) -> str:
     yaml.indent(mapping=2, sequence=4, offset=2)
     document = yaml.load(text)
     for name, stage in document["stages"].items():
+        if name == codedeps.ALWAYS_RUN:
+            continue
         body = stage.get("do", stage)
         deps = body["deps"]
         comments = {str(d): deps.ca.items.get(i) for i, d in enumerate(deps)}
-        others = [d for d in deps if not str(d).startswith(("src/", "stages/"))]
-        listed = CommentedSeq([*code_deps(name), *others])
+        others = [
+            d
+            for d in deps
+            if not str(d).startswith(("src/", "stages/", f"{codedeps.CODE_DIR}/"))
+        ]
+        listed = CommentedSeq([code_dep(name), *others])
         for i, dep in enumerate(listed):
             if comments.get(str(dep)):
                 listed.ca.items[i] = comments[str(dep)]

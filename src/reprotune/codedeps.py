@@ -15,6 +15,7 @@ the configs/<candidate>.json that configure writes, with the digest below.
 
 import ast
 import hashlib
+import json
 from functools import cache
 from pathlib import Path
 
@@ -171,3 +172,55 @@ def compact(files: set[Path], project: Path) -> list[str]:
         if inside and inside <= files and not any(f in chosen for f in folder.parents):
             chosen = {p for p in chosen if folder not in p.parents} | {folder}
     return sorted(p.as_posix() for p in chosen)
+
+
+# -- one digest file per stage ------------------------------------------------------------------
+# Each stage depends on code/<script>.json instead of listing the ~30 modules it runs: the
+# always-run `sources` stage rewrites a file only when the code it names changed, so an edited
+# module marks exactly the stages that run it stale (`dvc status` names the file; its content
+# names the module), and a no-op `dvc repro` checks one code dependency a stage, not 1,200.
+CODE_DIR = "code"
+ALWAYS_RUN = "sources"  # writes the digests; runs on every repro, so it needs none
+WHOLE_PACKAGE = ("configure",)  # digests every family's modules into configs/
+
+
+def stage_scripts(project: Path) -> list[str]:
+    """The stage scripts whose code has a digest file (every one but `sources`)."""
+    names = sorted(p.stem for p in (project / "stages").glob("*.py"))
+    return [n for n in names if n != ALWAYS_RUN]
+
+
+def digested_files(script: str, project: Path) -> list[Path]:
+    """The files a stage's digest covers, relative to the project: the script and the package
+    modules it runs (configure: the whole package)."""
+    if script in WHOLE_PACKAGE:
+        package = sorted((project / "src" / PACKAGE).rglob("*.py"))
+        files = {stage_script(script, project).relative_to(project)}
+        return sorted(files | {p.relative_to(project) for p in package})
+    return sorted(stage_code_files(script, project))
+
+
+def stage_digest(script: str, project: Path) -> dict:
+    files = digested_files(script, project)
+    each = {p.as_posix(): hashlib.md5((project / p).read_bytes()).hexdigest() for p in files}
+    whole = hashlib.md5(json.dumps(each, sort_keys=True).encode()).hexdigest()
+    return {"stage": script, "md5": whole, "files": each}
+
+
+def write_stage_digests(project: Path) -> list[str]:
+    """code/<script>.json for every stage script, rewritten only when it changed; returns the
+    scripts whose code changed."""
+    folder = project / CODE_DIR
+    folder.mkdir(exist_ok=True)
+    changed = []
+    for script in stage_scripts(project):
+        target = folder / f"{script}.json"
+        text = json.dumps(stage_digest(script, project), indent=2, sort_keys=True) + "\n"
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            partial = target.with_suffix(".json.partial")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(target)
+            changed.append(script)
+    for stale in set(p.stem for p in folder.glob("*.json")) - set(stage_scripts(project)):
+        (folder / f"{stale}.json").unlink()
+    return changed
