@@ -211,8 +211,8 @@ def test_darker_photos_drift_and_a_sample_keeps_their_brightness_not_their_bytes
     same = drift.compare(profile, pd.DataFrame({"photo": photos(200, 2)}))
     darker = drift.compare(profile, pd.DataFrame({"photo": photos(200, 3, shift=-50)}))
     assert same["drifted_features"] == [] and darker["drifted_features"] == ["photo"]
-    sample = drift.Sample(profile, size=100)
-    sample.add(pd.DataFrame({"photo": photos(150, 4, shift=-50)}))
+    sample = drift.Sample(profile, size=200)  # deciles need 180 rows to tell (min_rows)
+    sample.add(pd.DataFrame({"photo": photos(250, 4, shift=-50)}))
     assert sample.kept["photo"].dtype == float and sample.report()["drifted_features"] == ["photo"]
 
 
@@ -229,3 +229,70 @@ def test_texts_in_new_words_drift_though_their_length_did_not():
     assert drift.compare(profile, notes(500, WORDS))["drifted_features"] == []
     found = drift.compare(profile, notes(500, WORDS[:5] + other))["features"]["note"]
     assert found["drifted"] and found["of"] == "share of words outside the training vocabulary"
+
+
+def zipf_texts(n: int, rng: np.random.Generator) -> list[str]:
+    """Texts drawn from a long-tailed vocabulary (5,000 words, Zipf): most words are rare, so
+    a vocabulary built on some rows misses many words of the others, as in real text."""
+    weights = 1 / np.arange(1, 5001)
+    words = np.array([f"w{i}" for i in range(5000)])
+    return [
+        " ".join(rng.choice(words, rng.integers(8, 30), p=weights / weights.sum()))
+        for _ in range(n)
+    ]
+
+
+def every_type(n: int, seed: int) -> tuple[pd.DataFrame, dict[str, str]]:
+    rng = np.random.default_rng(seed)
+    frame = table(n, seed)
+    frame["note"] = zipf_texts(n, rng)
+    cities = np.array([f"city{i}" for i in range(120)])  # more levels than a profile names
+    weights = 1 / np.arange(1, 121)
+    frame["city"] = rng.choice(cities, n, p=weights / weights.sum())
+    features = {**TYPED, "city": "category"}
+    return stored_as(frame, features), features
+
+
+def test_random_splits_of_the_training_rows_are_never_flagged():
+    """The false-alarm check (docs/benchmarks.md runs 100 splits per example): a random part of
+    the training rows is the same population, on every feature type."""
+    rows, features = every_type(1200, 7)
+    for seed in range(12):
+        order = np.random.default_rng(seed).permutation(len(rows))
+        reference, held = rows.iloc[order[:900]], rows.iloc[order[900:]]
+        report = drift.compare(drift.build_profile(reference, features), held)
+        assert report["drifted_features"] == [], (seed, report["drifted_features"])
+        assert not report["dataset_drift"] and report["profile_version"] == 2
+        assert set(report["features"]) == {c for c in features if c != "call_id"} - {"city"}
+        # ~40 of its levels seen: 20 x (levels - 1) rows, more than the 300 held out
+        assert list(report["too_few_rows"]) == ["city"] and report["too_few_rows"]["city"] > 300
+
+
+def test_a_text_profile_measures_its_vocabulary_out_of_sample():
+    rows, _ = every_type(1200, 8)
+    text = FEATURE_TYPES["text"]
+    profile = text.profile(rows["note"])
+    from reprotune.features.stats import numeric_profile
+    from reprotune.features.text import _unseen_share
+
+    # The same measure on every row, half of which built the vocabulary: smaller, biased.
+    built = numeric_profile(_unseen_share(rows["note"], set(profile["vocabulary"])))
+    assert profile["out_of_sample"]
+    assert profile["unseen_words"]["mean"] > built["mean"]
+
+
+def test_a_profile_saved_before_version_2_says_why_its_vocabulary_share_is_left_out():
+    rows, _ = every_type(600, 9)
+    profile = FEATURE_TYPES["text"].profile(rows["note"])
+    profile.pop("out_of_sample")
+    found = FEATURE_TYPES["text"].drift(profile, rows["note"])
+    assert found["of"] == "words per text" and "profile version 1" in found["note"]
+
+
+def test_five_rows_cannot_tell_and_the_report_says_so(profile):
+    report = drift.compare(profile, stored(table(5, 2)))
+    assert report["features"] == {} and not report["dataset_drift"]
+    assert report["verdict"].startswith("too few rows to tell: 5 rows")
+    assert "too few rows to tell" in drift.summary_line(report)
+    assert "too few rows to tell" in drift.markdown(report)
+    assert drift.min_rows(profile) == 20  # a binary column: 2 levels, 20 x (2 - 1) rows

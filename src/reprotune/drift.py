@@ -15,6 +15,11 @@ from reprotune.features import FEATURE_TYPES
 DATASET_SHARE = 0.3  # dataset_drift: at least this share of the features drifted
 
 
+# 2: whatever a profile compares is measured out of sample (a text's vocabulary share, the
+# levels it names); version 1 (no key) measured them on the rows that built them.
+PROFILE_VERSION = 2
+
+
 def build_profile(table: pd.DataFrame, features: dict[str, str]) -> dict:
     """The reference profile of `table`'s stored feature values."""
     profiles = {}
@@ -22,32 +27,65 @@ def build_profile(table: pd.DataFrame, features: dict[str, str]) -> dict:
         found = FEATURE_TYPES[kind].profile(table[column])
         if found is not None:
             profiles[column] = {"type": kind, **found}
-    return {"rows": len(table), "features": profiles}
+    return {"version": PROFILE_VERSION, "rows": len(table), "features": profiles}
+
+
+def feature_min_rows(reference: dict) -> int:
+    """The fewest new rows that can tell whether this feature moved (features/stats.py)."""
+    from reprotune.features.stats import min_rows
+
+    needed = min_rows(reference)
+    if "unseen_words" in reference:
+        needed = max(needed, min_rows(reference["unseen_words"]))
+    return needed
+
+
+def min_rows(profile: dict) -> int:
+    """The fewest new rows that can tell anything: the least any feature needs."""
+    needs = [feature_min_rows(r) for r in profile["features"].values()]
+    return min(needs) if needs else 0
 
 
 def compare(profile: dict, table: pd.DataFrame, share: float = DATASET_SHARE) -> dict:
-    """Per-feature drift of `table` (stored values) against `profile`, and the verdict."""
-    results = {}
+    """Per-feature drift of `table` (stored values) against `profile`, and the verdict. A
+    feature with fewer rows than it needs to tell (feature_min_rows) gets no verdict; with
+    none judged, neither does the data set (`too_few_rows`)."""
+    results, unjudged = {}, {}
     for column, reference in profile["features"].items():
         if column not in table.columns:
+            continue
+        needed = feature_min_rows(reference)
+        if len(table) < needed:
+            unjudged[column] = needed
             continue
         found = FEATURE_TYPES[reference["type"]].drift(reference, table[column])
         if found is not None:
             results[column] = {"type": reference["type"], **found}
     drifted = [c for c, r in results.items() if r["drifted"]]
     drifted_share = len(drifted) / len(results) if results else 0.0
-    return {
+    report = {
         "dataset_drift": bool(results) and drifted_share >= share,
         "drifted_share": round(drifted_share, 4),
         "share_threshold": share,
         "drifted_features": drifted,
         "rows": len(table),
         "reference_rows": profile["rows"],
+        "profile_version": profile.get("version", 1),
         "features": results,
     }
+    if unjudged:
+        report["too_few_rows"] = unjudged  # feature -> rows it needs
+    if not results and unjudged:
+        report["verdict"] = (
+            f"too few rows to tell: {len(table):,} rows; a feature needs at least "
+            f"{min(unjudged.values()):,} (noise alone would move it past the PSI threshold)"
+        )
+    return report
 
 
 def markdown(report: dict) -> str:
+    if report.get("verdict"):
+        return f"**Drift against the training rows: {report['verdict']}.**\n"
     verdict = "drifted" if report["dataset_drift"] else "no data set drift"
     lines = [
         f"**Drift against the training rows: {verdict}** — {len(report['drifted_features'])} "
@@ -63,6 +101,9 @@ def markdown(report: dict) -> str:
             f"| {column} | {r['type']} | {r['test']} | {_num(r['statistic'])} | "
             f"{_num(r['p_value'])} | {_num(r['psi'])} | {'**yes**' if r['drifted'] else 'no'} |"
         )
+    if report.get("too_few_rows"):
+        needs = ", ".join(f"{c} ({n:,})" for c, n in report["too_few_rows"].items())
+        lines += ["", f"Not judged, too few rows (each needs at least): {needs}."]
     return "\n".join(lines) + "\n"
 
 
@@ -161,6 +202,8 @@ class Sample:
 
 
 def summary_line(report: dict, against: str = "the model's training rows") -> str:
+    if report.get("verdict"):
+        return f"drift vs {against}: {report['verdict']}"
     moved = ", ".join(report["drifted_features"][:8]) or "none"
     verdict = "DRIFTED" if report["dataset_drift"] else "no data set drift"
     return (

@@ -141,9 +141,17 @@ class LevelsFeature(FeatureType):
         return stored.astype(object).where(~is_missing(stored), MISSING).astype(str).tolist()
 
     def profile(self, stored: pd.Series) -> dict:
-        from reprotune.features.stats import level_profile
+        """Level frequencies. With more levels than the profile names (TOP_LEVELS), the named
+        ones are chosen on one half of the rows and counted on the other, as new rows will be
+        (chosen and counted on the same rows, the pooled rest would look smaller than it is)."""
+        from reprotune.features.stats import TOP_LEVELS, level_profile, random_halves
 
-        return level_profile(self.levels_of(stored), len(stored))
+        levels = self.levels_of(stored)
+        if len(set(levels)) <= TOP_LEVELS:
+            return level_profile(levels, len(stored))
+        chosen, counted = random_halves(len(levels))
+        named = level_profile([levels[i] for i in chosen], len(chosen))["counts"]
+        return level_profile([levels[i] for i in counted], len(counted), named=list(named))
 
     def drift(self, profile: dict, stored: pd.Series) -> dict:
         from reprotune.features.stats import level_drift

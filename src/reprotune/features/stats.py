@@ -22,6 +22,25 @@ PSI_MATERIAL = 0.1
 FLOOR = 1e-4  # share of an empty bin, so PSI stays finite
 
 
+def random_halves(rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two halves of `rows` row positions, the same for the same count: what a profile builds
+    a reference on (a vocabulary, the levels it names) and what it measures against it."""
+    order = np.random.default_rng(0).permutation(rows)
+    return np.sort(order[: rows // 2]), np.sort(order[rows // 2 :])
+
+
+def min_rows(profile: dict) -> int:
+    """Fewer new rows than this cannot tell: the PSI of an unchanged sample of n rows over k
+    bins is about (k - 1) / n, so below 2 (k - 1) / PSI_MATERIAL rows noise alone reaches half
+    the material threshold (decile bins: 180 rows; a binary column: 40)."""
+    if profile.get("kind") == "levels":
+        counts = [*profile["counts"].values(), profile["other"]]
+    else:
+        counts = profile.get("shares", [])
+    bins = max(sum(1 for c in counts if c > 0), 2)  # a bin empty in the reference adds nothing
+    return math.ceil(2 * (bins - 1) / PSI_MATERIAL)
+
+
 def numeric_profile(values: np.ndarray) -> dict:
     values = np.asarray(values, dtype=float)
     present = values[~np.isnan(values)]
@@ -85,9 +104,20 @@ def numeric_drift(profile: dict, values: np.ndarray) -> dict:
     return _verdict("ks", statistic, p_value, index, current)
 
 
-def level_profile(levels: list[str], rows: int) -> dict:
-    """Frequencies of `levels` (one entry per occurrence; missing rows as MISSING)."""
+def level_profile(levels: list[str], rows: int, named: list[str] | None = None) -> dict:
+    """Frequencies of `levels` (one entry per occurrence; missing rows as MISSING): of the
+    TOP_LEVELS most common, or of the `named` ones; the rest pooled as OTHER."""
     values, counts = np.unique(np.asarray(levels, dtype=object).astype(str), return_counts=True)
+    if named is not None:
+        found = dict(zip(values.tolist(), counts.tolist(), strict=True))
+        kept = {name: int(found.get(name, 0)) for name in named}
+        return {
+            "kind": "levels",
+            "rows": int(rows),
+            "total": int(counts.sum()),
+            "counts": kept,
+            "other": int(counts.sum() - sum(kept.values())),
+        }
     order = np.argsort(-counts, kind="stable")
     kept = {str(values[i]): int(counts[i]) for i in order[:TOP_LEVELS]}
     other = int(counts.sum() - sum(kept.values()))

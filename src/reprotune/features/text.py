@@ -1,7 +1,6 @@
 """`text`: free text, as TF-IDF word uni- and bigrams inside tabular models; the text families
 (TF-IDF baseline, Keras MLP, transformer) read it whole."""
 
-import numpy as np
 import pandas as pd
 
 from reprotune.features.base import FeatureType, as_strings, is_missing
@@ -28,26 +27,38 @@ class TextFeature(FeatureType):
 
     def profile(self, stored: pd.Series) -> dict:
         """Words per text, and each text's share of words outside the training rows' most
-        common VOCABULARY words (new jargon, another language, broken encoding)."""
-        from reprotune.features.stats import numeric_profile
+        common VOCABULARY words (new jargon, another language, broken encoding). Measured out
+        of sample, as new rows will be: the vocabulary comes from one half of the rows, the
+        shares from the other (measured on the rows that built it, every word would be known
+        and every new text would look drifted)."""
+        from reprotune.features.stats import numeric_profile, random_halves
 
-        vocabulary = _vocabulary(stored)
-        unseen = numeric_profile(_unseen_share(stored, set(vocabulary)))
+        built, measured = random_halves(len(stored))
+        vocabulary = _vocabulary(stored.iloc[built])
+        unseen = numeric_profile(_unseen_share(stored.iloc[measured], set(vocabulary)))
         return {
             **numeric_profile(_words(stored)),
             "of": "words per text",
             "vocabulary": vocabulary,
             "unseen_words": unseen,
+            "out_of_sample": True,
         }
 
     def drift(self, profile: dict, stored: pd.Series) -> dict:
         """The verdict of whichever measure drifted (else moved more); a profile saved
-        before the second measure existed gets the first alone."""
+        before the second measure existed, or with it measured in sample (before profile
+        version 2), gets the first alone, and says why."""
         from reprotune.features.stats import numeric_drift
 
         lengths = {**numeric_drift(profile, _words(stored)), "of": "words per text"}
         if "unseen_words" not in profile:
             return lengths
+        if not profile.get("out_of_sample"):
+            note = (
+                "the vocabulary share is left out: this model's profile measured it on the "
+                "rows that built the vocabulary (profile version 1); re-train to re-profile"
+            )
+            return {**lengths, "note": note}
         share = _unseen_share(stored, set(profile["vocabulary"]))
         unseen = {
             **numeric_drift(profile["unseen_words"], share),
@@ -85,10 +96,7 @@ def _vocabulary(stored: pd.Series) -> list[str]:
 
 def _unseen_share(stored: pd.Series, vocabulary: set[str]):
     """Per text, the share of its words outside `vocabulary` (NaN for an empty text)."""
-    return np.array(
-        [
-            sum(word not in vocabulary for word in words) / len(words) if words else np.nan
-            for words in _tokens(stored)
-        ],
-        dtype=float,
-    )
+    words = _tokens(stored).reset_index(drop=True).explode()
+    present = words.dropna()
+    unseen = (~present.isin(vocabulary)).astype(float).groupby(level=0).mean()
+    return unseen.reindex(range(len(stored))).to_numpy(float)

@@ -401,16 +401,15 @@ def app_from_env() -> FastAPI:
     return create_app(ServiceSettings.from_env())
 
 
-MIN_DRIFT_RECORDS = 100  # fewer records in the window: no drift figure
-
-
 def window_drift(profile: dict, records: list[dict]) -> dict | None:
-    """The last records scored against the training rows (on each /metrics scrape)."""
-    if len(records) < MIN_DRIFT_RECORDS:
-        return None
+    """The last records scored against the training rows (on each /metrics scrape); None
+    while the window holds fewer records than any feature needs to tell (drift.min_rows)."""
     import pandas as pd
 
-    from reprotune.drift import Sample
+    from reprotune.drift import Sample, min_rows
+
+    if len(records) < max(min_rows(profile), 1):
+        return None
 
     sample = Sample(profile, size=len(records))
     sample.add(pd.DataFrame.from_records(records))
