@@ -145,6 +145,30 @@ def test_drift_command_names_a_missing_feature_and_an_empty_file(
     assert "lacks the feature column(s) ['age']" in capsys.readouterr().err
 
 
+BAD_FILES = {
+    "empty.csv": b"",
+    "truncated.csv": b"age,balance,campaign\n30,100,2\n41",
+    "readme.csv": b"# A title\nSome prose, with a comma, and more words\nand a line without\n",
+    "broken.parquet": b"PAR1 not really parquet",
+    "truncated.json": b'{"age": 30, "balance": [',
+}
+
+
+@pytest.mark.parametrize("command", ["predict", "drift"])
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_an_empty_truncated_or_non_table_file_gets_one_line_and_no_output(
+    candidate_folder, tmp_path, capsys, command, name
+):
+    data = tmp_path / name
+    data.write_bytes(BAD_FILES[name])
+    out = tmp_path / "out.parquet"
+    argv = [command, "--model", str(candidate_folder), "--data", str(data), "--out", str(out)]
+    assert cli.main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and str(data) in lines[0] and "fix:" in lines[0], lines
+    assert not out.exists() and list(tmp_path.iterdir()) == [data]
+
+
 def test_predict_reports_drift_as_it_scores(candidate_folder, tmp_path, capsys):
     make_bank_like(700, seed=6).drop(columns=["y"]).to_parquet(tmp_path / "new.parquet")
     argv = ["predict", "--model", str(candidate_folder), "--data", str(tmp_path / "new.parquet")]

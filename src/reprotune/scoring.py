@@ -329,18 +329,48 @@ def _batches(path: Path, chunk_rows: int) -> tuple[Iterator[pa.RecordBatch], int
     """The file's record batches (of about chunk_rows rows) and its row count when known."""
     suffix = path.suffix.lower()
     try:
+        if path.is_file() and path.stat().st_size == 0:
+            raise DataError(
+                f"--data {str(path)!r} is empty (0 bytes); fix: point at a file with a header "
+                "row and data rows"
+            )
         if suffix == ".parquet":
             import pyarrow.parquet as pq
 
             handle = pq.ParquetFile(path)
-            return handle.iter_batches(batch_size=chunk_rows), handle.metadata.num_rows
+            return _readable(handle.iter_batches(batch_size=chunk_rows), path), (
+                handle.metadata.num_rows
+            )
         if suffix in (".json", ".jsonl", ".ndjson"):
-            return _json_batches(path, chunk_rows), None
-        return _csv_batches(path, chunk_rows), None
+            return _readable(_json_batches(path, chunk_rows), path), None
+        return _readable(_csv_batches(path, chunk_rows), path), None
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(
-            f"--data {str(path)!r} could not be read: {exc}; fix: check the file"
-        ) from exc
+        raise unreadable(path, exc) from None
+
+
+def unreadable(path: Path, exc: Exception) -> DataError:
+    """One line for a file that is not the table it claims to be (truncated, another format)."""
+    reason = str(exc).splitlines()[0][:200]
+    kind = path.suffix.lower().lstrip(".") or "csv"
+    shape = {
+        "parquet": "a complete Parquet file",
+        "json": "JSON lines, or one array of records",
+        "jsonl": "one JSON record a line",
+        "ndjson": "one JSON record a line",
+    }.get(kind, "a header row, then one row a line")
+    return DataError(
+        f"--data {str(path)!r} could not be read as a {kind} table: {reason}; fix: check "
+        f"that the file is complete and is {shape}"
+    )
+
+
+def _readable(batches: Iterator[pa.RecordBatch], path: Path) -> Iterator[pa.RecordBatch]:
+    """The batches, with a parse error met while reading (a truncated file, text that is not a
+    table) turned into one line naming the file."""
+    try:
+        yield from batches
+    except (pa.ArrowInvalid, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise unreadable(path, exc) from None
 
 
 def _csv_batches(path: Path, chunk_rows: int) -> Iterator[pa.RecordBatch]:

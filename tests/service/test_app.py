@@ -553,3 +553,40 @@ def test_contract_violations_are_counted_and_drift_gauged_in_metrics(tabular_ser
     assert window >= 300
     assert 'reprotune_feature_drifted{feature="campaign"} 1.0' in text
     assert 'reprotune_feature_drifted{feature="job"} 0.0' in text
+
+
+def test_an_empty_or_blank_text_breaks_a_text_models_contract(tmp_path_factory):
+    """Empty, blank and control-character-only texts are off-contract: counted by default,
+    refused with 422 naming the field under --contract enforce."""
+    with in_project(tmp_path_factory.mktemp("svc-text-contract")) as root:
+        folder = root / "text-contract"
+        texts, _ = texts_and_labels(30, 1)
+        model = text_model(1.0)
+        folder.mkdir()
+        with stage_run("train", TRACKING, candidate="c") as run:
+            model_id = run.create_model("c", {})
+            model.save(folder, extra={"train": {}, "mlflow": {"model_id": model_id}})
+            reference.write(folder, pd.DataFrame({"text": texts}), {"text": "text"})
+            run.upload_model(model_id, folder)
+        with stage_run("compare", TRACKING) as run:
+            register_champion(run, "svc-text-contract", "c", folder, "macro_f1", 0.5, True)
+    process, url = serve(root, "models:/svc-text-contract@champion", "--contract", "enforce")
+    try:
+        for blank in ("", "   ", "\x00\x07"):
+            status, answer, _ = call(f"{url}/predict", {"text": blank})
+            assert status == 422, (blank, answer)
+            assert answer["detail"][0]["loc"][-1] == "text"
+            assert "text_has_words" in answer["detail"][0]["msg"]
+        assert call(f"{url}/predict", {"text": "stocks rally on bank earnings"})[0] == 200
+    finally:
+        stop(process)
+    process, url = serve(root, "models:/svc-text-contract@champion")  # count, the default
+    try:
+        assert call(f"{url}/predict", {"text": "  "})[0] == 200
+        with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
+            text = response.read().decode()
+        assert (
+            'reprotune_contract_violations_total{check="text_has_words",feature="text"} 1' in text
+        )
+    finally:
+        stop(process)

@@ -27,9 +27,11 @@ def _pandera():
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support")
     import pandera.pandas as pa
 
-    from reprotune.features.set import register_contract_checks
+    from reprotune.features import set as set_feature
+    from reprotune.features import text as text_feature
 
-    register_contract_checks()
+    set_feature.register_contract_checks()
+    text_feature.register_contract_checks()
     return pa
 
 
@@ -205,7 +207,7 @@ class RequestChecks:
             nullable = bool(settings.get("nullable", False))  # pandera's default
             if not nullable:
                 self.checks.append((column, "not_nullable", None))
-            for name, argument in (settings.get("checks") or settings).items():
+            for name, argument in _checks_of(settings):
                 test = _request_test(name, argument)
                 if test is not None:
                     self.checks.append((column, _label(name, argument), test))
@@ -234,6 +236,22 @@ class RequestChecks:
         return found
 
 
+def _checks_of(settings: dict) -> list[tuple[str, object]]:
+    """A column's checks as (name, argument), from either of pandera's YAML layouts: a
+    mapping of name -> argument, or (with a registered custom check among them) a `checks`
+    list whose entries carry their name in options.check_name."""
+    checks = settings.get("checks") or settings
+    if isinstance(checks, dict):
+        return list(checks.items())
+    found = []
+    for entry in checks:
+        entry = dict(entry)
+        name = (entry.pop("options", None) or {}).get("check_name")
+        if name:
+            found.append((name, entry))
+    return found
+
+
 def _violation(index: int, column: str, check: str, value) -> dict:
     shown = value if not isinstance(value, (str, bytes)) or len(value) <= 60 else value[:57]
     return {"record": index, "field": column, "check": check, "value": _plain_json(shown)}
@@ -257,6 +275,8 @@ def _passes(test, value) -> bool:
 
 
 def _label(name: str, argument) -> str:
+    if not argument:
+        return name
     if isinstance(argument, dict):
         if "allowed" in argument:
             return f"{name}({len(argument['allowed'])} levels)"
@@ -296,6 +316,10 @@ def _request_test(name: str, argument):
         return lambda v: (
             (low is None or len(str(v)) >= low) and (high is None or len(str(v)) <= high)
         )
+    if name == "text_has_words":
+        from reprotune.features.text import has_words
+
+        return has_words
     if name == "set_levels_in":
         allowed = frozenset(argument["allowed"])
 

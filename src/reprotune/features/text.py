@@ -1,6 +1,8 @@
 """`text`: free text, as TF-IDF word uni- and bigrams inside tabular models; the text families
 (TF-IDF baseline, Keras MLP, transformer) read it whole."""
 
+import re
+
 import pandas as pd
 
 from reprotune.features.base import FeatureType, as_strings, is_missing
@@ -67,10 +69,16 @@ class TextFeature(FeatureType):
         return max((lengths, unseen), key=lambda found: (found["drifted"], found["psi"] or 0))
 
     def contract_checks(self, stored: pd.Series) -> list:
+        """Its length, and a word in it (a letter or digit: not empty, blank or control
+        characters alone) when every training text has one."""
         import pandera.pandas as pa
 
         lengths = stored.fillna("").astype(str).str.len()
-        return [pa.Check.str_length(0, int(lengths.max()) if len(lengths) else 0)]
+        checks = [pa.Check.str_length(0, int(lengths.max()) if len(lengths) else 0)]
+        if len(stored) and stored.fillna("").astype(str).map(has_words).all():
+            register_contract_checks()
+            checks.append(pa.Check.text_has_words())
+        return checks
 
     def sklearn_encoder(self):
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -100,3 +108,25 @@ def _unseen_share(stored: pd.Series, vocabulary: set[str]):
     present = words.dropna()
     unseen = (~present.isin(vocabulary)).astype(float).groupby(level=0).mean()
     return unseen.reindex(range(len(stored))).to_numpy(float)
+
+
+WORD = re.compile(r"\w")
+
+
+def has_words(value) -> bool:
+    """A letter or digit somewhere: not empty, blank or control characters alone."""
+    return bool(WORD.search(str(value)))
+
+
+def register_contract_checks() -> None:
+    """`text_has_words`, a pandera check that serializes by name (contract YAML); registered
+    once per process, before a contract that uses it is read or built."""
+    import pandera.extensions as extensions
+    import pandera.pandas as pa
+
+    if hasattr(pa.Check, "text_has_words"):
+        return
+
+    @extensions.register_check_method()
+    def text_has_words(series):
+        return series.map(lambda v: v is None or (isinstance(v, float) and v != v) or has_words(v))
