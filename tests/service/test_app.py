@@ -583,10 +583,12 @@ def test_an_empty_or_blank_text_breaks_a_text_models_contract(tmp_path_factory):
     process, url = serve(root, "models:/svc-text-contract@champion")  # count, the default
     try:
         assert call(f"{url}/predict", {"text": "  "})[0] == 200
+        assert call(f"{url}/predict", {"text": "zzyzx qwop blorft"})[0] == 200  # no known word
         with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
             text = response.read().decode()
         assert (
             'reprotune_contract_violations_total{check="text_has_words",feature="text"} 1' in text
         )
+        assert 'reprotune_texts_without_known_words_total{feature="text"} 1.0' in text
     finally:
         stop(process)

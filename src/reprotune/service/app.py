@@ -224,6 +224,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         metrics.batch_size.observe(len(records))
         rows = [r.model_dump() for r in records]
         check_contract(holder.current, rows, settings.contract, metrics, isinstance(body, Batch))
+        count_unknown_texts(holder.current, rows, metrics)
         window.extend(rows)
         model, proba = await batcher.score(rows)
         candidate = model.candidate
@@ -414,6 +415,16 @@ def window_drift(profile: dict, records: list[dict]) -> dict | None:
     sample = Sample(profile, size=len(records))
     sample.add(pd.DataFrame.from_records(records))
     return sample.report()
+
+
+def count_unknown_texts(model, records: list[dict], metrics) -> None:
+    """Count texts that have words, none of them known to the training rows' vocabulary
+    (another language, a broken encoding): scored, and worth a look."""
+    for column, vocabulary in model.text_vocabularies.items():
+        for record in records:
+            words = str(record.get(column) or "").lower().split()
+            if words and vocabulary.isdisjoint(words):
+                metrics.unknown_texts.labels(feature=column).inc()
 
 
 def check_contract(model, records: list[dict], mode: str, metrics, batch: bool) -> None:

@@ -40,6 +40,12 @@ class ServiceMetrics:
             ["feature", "check"],
             registry=self.registry,
         )
+        self.unknown_texts = Counter(
+            "reprotune_texts_without_known_words",
+            "Texts none of whose words is in the training rows' vocabulary, by feature",
+            ["feature"],
+            registry=self.registry,
+        )
         self.drift_psi = Gauge(
             "reprotune_feature_drift_psi",
             "PSI of the last records scored against the training rows, by feature",

@@ -2,6 +2,7 @@
 what `/version` says about it, and its hot reload — when the alias moves, the new version is
 loaded and warmed beside the old one, then swapped in with one assignment."""
 
+import functools
 import logging
 import tempfile
 import threading
@@ -73,6 +74,16 @@ class ServedModel:
     @property
     def version(self) -> str:
         return str(self.info.get("version") or "local")
+
+    @functools.cached_property
+    def text_vocabularies(self) -> dict[str, frozenset[str]]:
+        """Each text feature's training vocabulary (its profile's most common words)."""
+        features = (self.profile or {}).get("features", {})
+        return {
+            column: frozenset(spec["vocabulary"])
+            for column, spec in features.items()
+            if spec.get("type") == "text" and spec.get("vocabulary")
+        }
 
     def warm(self) -> None:
         example = self.card.get("input_example")
