@@ -592,3 +592,197 @@ def test_an_empty_or_blank_text_breaks_a_text_models_contract(tmp_path_factory):
         assert 'reprotune_texts_without_known_words_total{feature="text"} 1.0' in text
     finally:
         stop(process)
+
+
+# -- the protocols clients already speak ------------------------------------------------------
+
+
+def bank_rows(n: int = 5) -> list[dict]:
+    rows = make_bank_like(n, seed=9)[list(FEATURES)].astype(object)
+    return [
+        {
+            k: (None if v is None or v != v else v.item() if hasattr(v, "item") else v)
+            for k, v in r.items()
+        }
+        for r in rows.to_dict("records")
+    ]
+
+
+def mlflow_requests(rows: list[dict]) -> dict[str, tuple[bytes, str]]:
+    """The same rows in every request format `mlflow models serve` reads."""
+    from mlflow.pyfunc.scoring_server.client import dump_input_data
+
+    frame = pd.DataFrame(rows)
+    columns = list(frame.columns)
+    split = {
+        "columns": columns,
+        "data": frame.astype(object).where(frame.notna(), None).values.tolist(),
+    }
+    json_type = "application/json"
+    return {
+        "dataframe_split": (json.dumps({"dataframe_split": split}).encode(), json_type),
+        "dataframe_records": (json.dumps({"dataframe_records": rows}).encode(), json_type),
+        "instances": (json.dumps({"instances": rows}).encode(), json_type),
+        "inputs": (
+            json.dumps({"inputs": {c: [r[c] for r in rows] for c in columns}}).encode(),
+            json_type,
+        ),
+        "client": (dump_input_data(frame).encode(), json_type),  # what MLflow's own client sends
+        "csv": (frame.to_csv(index=False).encode(), "text/csv"),
+    }
+
+
+def post(url: str, body: bytes, content_type: str) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@contextlib.contextmanager
+def mlflow_models_serve(store: Path, model_uri: str):
+    """`mlflow models serve` on the same registered model, in this environment."""
+    port = free_port()
+    process = popen_server(
+        [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", model_uri,
+         "-p", str(port), "-h", "127.0.0.1", "--env-manager", "local"],
+        cwd=store,
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # uvicorn
+        },
+    )  # fmt: skip
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/ping", process, timeout_s=180)
+        yield port
+    finally:
+        stop(process)
+
+
+def test_invocations_answer_as_mlflow_models_serve_does_on_the_same_model(store):
+    """Every request format, through MLflow's own scoring client and by hand, to our
+    /invocations and to `mlflow models serve` on the same registered model: the same answers,
+    and the same status for a request neither can read."""
+    from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+    uri = f"models:/{TABULAR_MODEL}/1"
+    rows = bank_rows()
+    process, url = serve(store, uri)
+    try:
+        with mlflow_models_serve(store, uri) as mlflow_port:
+            ours = ScoringServerClient("127.0.0.1", url.rsplit(":", 1)[1])
+            theirs = ScoringServerClient("127.0.0.1", mlflow_port)
+            ours.wait_server_ready(timeout=30)
+            frame = pd.DataFrame(rows)
+            from_ours = ours.invoke(frame).get_predictions()
+            from_theirs = theirs.invoke(frame).get_predictions()
+            pd.testing.assert_frame_equal(from_ours, from_theirs)
+            assert list(from_ours.columns) == [
+                "label",
+                "probability",
+                "positive_probability",
+                "threshold",
+            ]
+            for name, (body, content_type) in mlflow_requests(rows).items():
+                status, text = post(f"{url}/invocations", body, content_type)
+                their_status, their_text = post(
+                    f"http://127.0.0.1:{mlflow_port}/invocations", body, content_type
+                )
+                assert status == their_status == 200, (name, text, their_text)
+                assert json.loads(text) == json.loads(their_text), name
+            for body, content_type in (
+                (b'{"nothing": []}', "application/json"),
+                (b"not json", "application/json"),
+                (
+                    json.dumps({"dataframe_records": [{**rows[0], "age": "old"}]}).encode(),
+                    "application/json",
+                ),
+            ):
+                status, text = post(f"{url}/invocations", body, content_type)
+                their_status, _ = post(
+                    f"http://127.0.0.1:{mlflow_port}/invocations", body, content_type
+                )
+                assert status == their_status == 400, (body, text)
+                assert json.loads(text)["error_code"] == "BAD_REQUEST"
+            assert post(f"{url}/invocations", b"x", "text/plain")[0] == 415
+        predicted = call(f"{url}/predict", {"records": rows})[1]["predictions"]
+        assert [p["label"] for p in predicted] == from_ours["label"].tolist()
+        with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
+            assert 'path="/invocations",status="200"' in response.read().decode()
+    finally:
+        stop(process)
+
+
+def test_the_open_inference_protocol_through_a_real_v2_client(store):
+    """tritonclient (HTTP) against the service: health, metadata in V2's shapes, columnar
+    infer with BYTES and FP64 tensors giving /predict's labels and probabilities; a bad
+    request is a 4xx in V2's error shape."""
+    import tritonclient.http as triton
+    from tritonclient.utils import InferenceServerException
+
+    process, url = serve(store, f"models:/{TABULAR_MODEL}@champion")
+    try:
+        client = triton.InferenceServerClient(url.removeprefix("http://"))
+        assert client.is_server_live() and client.is_server_ready()
+        assert client.is_model_ready(TABULAR_MODEL)
+        meta = client.get_model_metadata(TABULAR_MODEL)
+        assert meta["name"] == TABULAR_MODEL and meta["parameters"]["labels"] == ["no", "yes"]
+        assert [i["name"] for i in meta["inputs"]] == list(FEATURES)
+        for spec in meta["inputs"]:
+            assert spec["datatype"] == ("FP64" if FEATURES[spec["name"]] == "number" else "BYTES")
+            assert spec["shape"] == [-1]
+        assert {o["name"] for o in meta["outputs"]} == {"label", "probabilities"}
+
+        rows = bank_rows()
+        inputs = []
+        for spec in meta["inputs"]:
+            values = [r[spec["name"]] for r in rows]
+            tensor = triton.InferInput(spec["name"], [len(rows)], spec["datatype"])
+            if spec["datatype"] == "FP64":
+                tensor.set_data_from_numpy(np.array(values, dtype=np.float64))
+            else:
+                tensor.set_data_from_numpy(
+                    np.array([str(v).encode() for v in values], dtype=object)
+                )
+            inputs.append(tensor)
+        result = client.infer(TABULAR_MODEL, inputs)
+        labels = [
+            v.decode() if isinstance(v, bytes) else v for v in result.as_numpy("label").ravel()
+        ]
+        proba = result.as_numpy("probabilities")
+        predicted = call(f"{url}/predict", {"records": rows})[1]["predictions"]
+        assert labels == [p["label"] for p in predicted]
+        for row, p in zip(proba, predicted, strict=True):
+            assert row.tolist() == pytest.approx(
+                [p["probabilities"]["no"], p["probabilities"]["yes"]]
+            )
+
+        with pytest.raises(InferenceServerException) as caught:
+            client.infer(TABULAR_MODEL, inputs[:-1])  # a feature left out
+        assert caught.value.status() == "400" and "missing" in caught.value.message()
+        with pytest.raises(InferenceServerException) as caught:
+            client.get_model_metadata("someone-else")
+        assert caught.value.status() == "404"
+    finally:
+        stop(process)
+
+
+def test_a_text_model_answers_the_same_through_every_route(store):
+    process, url = serve(store, f"models:/{TEXT_MODEL}@champion")
+    try:
+        texts = ["Stocks rallied as oil prices fell.", "The striker scored twice in the final."]
+        predicted = call(f"{url}/predict", {"records": [{"text": t} for t in texts]})[1]
+        labels = [p["label"] for p in predicted["predictions"]]
+        status, text = post(f"{url}/invocations", json.dumps({"instances": texts}).encode(),
+                            "application/json")  # fmt: skip
+        assert status == 200 and [p["label"] for p in json.loads(text)["predictions"]] == labels
+        body = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [2], "data": texts}]}
+        status, text = post(f"{url}/v2/models/{TEXT_MODEL}/infer", json.dumps(body).encode(),
+                            "application/json")  # fmt: skip
+        assert status == 200
+        assert json.loads(text)["outputs"][0]["data"] == labels
+    finally:
+        stop(process)

@@ -277,6 +277,112 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             explanation=explanation,
         )
 
+    from reprotune.service import invocations, v2
+
+    schema = invocations.input_schema(served.card)
+    typed = served.candidate.typed_inputs
+    features = served.card.get("features")
+    served_name = served.info.get("name") or "model"
+
+    async def score_records(rows: list[dict], batch: bool):
+        """/predict's road after parsing: the contract, the drift window, micro-batching."""
+        check_contract(holder.current, rows, settings.contract, metrics, batch)
+        count_unknown_texts(holder.current, rows, metrics)
+        window.extend(rows)
+        return await batcher.score(rows)
+
+    def too_many(rows: list[dict]) -> str | None:
+        if len(rows) > settings.max_batch:
+            return f"a batch of {len(rows)} is over the limit of {settings.max_batch} (--max-batch)"
+        metrics.batch_size.observe(len(rows))
+        return None
+
+    @app.get("/ping", summary="MLflow's health check: 200 once a model is loaded and warmed")
+    def ping() -> Response:
+        return Response("\n", status_code=200 if holder.ready else 503, media_type="text/plain")
+
+    @app.post(
+        "/invocations",
+        dependencies=secured,
+        summary="Score rows as `mlflow models serve` does (dataframe_split / dataframe_records "
+        '/ instances / inputs JSON, or text/csv): {"predictions": [...]}',
+        responses={400: {}, 401: {}, 413: {}, 415: {}},
+        openapi_extra={"requestBody": invocations_body(served.card, typed)},
+    )
+    async def invocations_route(request: Request) -> Response:
+        try:
+            parsed = invocations.parse(
+                await request.body(), request.headers.get("content-type", ""), schema
+            )
+            rows = invocations.validated(invocations.records_of(parsed, typed, features), Record)
+            if problem := too_many(rows):
+                raise invocations.InvocationError(problem, 413)
+            model, proba = await score_records(rows, batch=True)
+        except invocations.InvocationError as exc:
+            return exc.response()
+        except HTTPException as exc:  # the contract refused rows (--contract enforce)
+            return invocations.InvocationError(f"invalid input: {exc.detail}").response()
+        rows_out = invocations.predictions(model.candidate, proba)
+        return invocations.answer(rows_out, model.version)
+
+    @app.get("/v2/health/live", summary="Open Inference Protocol: the server is live")
+    def v2_live() -> dict:
+        return {"live": True}
+
+    @app.get("/v2/health/ready", summary="Open Inference Protocol: the server is ready")
+    def v2_ready(response: Response) -> dict:
+        response.status_code = 200 if holder.ready else 503
+        return {"ready": holder.ready}
+
+    def v2_model(name: str) -> None:
+        if name != served_name:
+            raise v2.V2Error(f"no model {name!r} here; this server serves {served_name!r}", 404)
+
+    @app.get("/v2/models/{name}", summary="Open Inference Protocol: the model's metadata")
+    def v2_metadata(name: str) -> Response:
+        try:
+            v2_model(name)
+        except v2.V2Error as exc:
+            return exc.response()
+        model = holder.current
+        found = v2.metadata(name, model.version, model.card, typed, model.candidate.label_names)
+        return JSONResponse(found)
+
+    @app.get("/v2/models/{name}/ready", summary="Open Inference Protocol: the model is ready")
+    def v2_model_ready(name: str, response: Response) -> Response:
+        try:
+            v2_model(name)
+        except v2.V2Error as exc:
+            return exc.response()
+        return JSONResponse({"name": name, "ready": holder.ready}, 200 if holder.ready else 503)
+
+    @app.post(
+        "/v2/models/{name}/infer",
+        dependencies=secured,
+        summary="Open Inference Protocol: score columnar inputs (one tensor per feature)",
+        responses={400: {}, 401: {}, 404: {}, 413: {}},
+    )
+    async def v2_infer(name: str, request: Request) -> Response:
+        try:
+            v2_model(name)
+            body = v2.request_of(await request.body(), request.headers.get(v2.BINARY_HEADER))
+            rows = invocations.validated(v2.records(body, served.card, typed), Record)
+            if problem := too_many(rows):
+                raise v2.V2Error(problem, 413)
+            model, proba = await score_records(rows, batch=True)
+        except (v2.V2Error, invocations.InvocationError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=getattr(exc, "status", 400))
+        except HTTPException as exc:  # the contract refused rows (--contract enforce)
+            return JSONResponse({"error": f"invalid input: {exc.detail}"}, status_code=400)
+        answer = {
+            "model_name": name,
+            "model_version": model.version,
+            "outputs": v2.outputs(model.candidate, proba, body),
+        }
+        if "id" in body:
+            answer["id"] = body["id"]
+        return JSONResponse(answer, headers={"X-Model-Version": model.version})
+
     @app.get("/health", summary="The process is alive")
     def health() -> dict:
         return {"status": "ok"}
@@ -381,12 +487,45 @@ def explain_one(model, record: dict, settings: ServiceSettings):
     return proba, explanation
 
 
-KNOWN_PATHS = ("/predict", "/explain", "/health", "/ready", "/version", "/metrics", "/docs")
+KNOWN_PATHS = ("/predict", "/explain", "/health", "/ready", "/version", "/metrics", "/docs",
+               "/invocations", "/ping", "/v2/health/live", "/v2/health/ready")  # fmt: skip
+V2_MODEL_PATHS = {"": "/v2/models/{name}", "ready": "/v2/models/{name}/ready",
+                  "infer": "/v2/models/{name}/infer"}  # fmt: skip
 
 
 def known_path(path: str) -> str:
-    """The path as a metrics label: one of the service's, or "other" (bounded cardinality)."""
-    return path if path in KNOWN_PATHS else "other"
+    """The path as a metrics label: one of the service's (a V2 model path with its name left
+    out), or "other" (bounded cardinality)."""
+    if path in KNOWN_PATHS:
+        return path
+    parts = path.split("/")
+    if len(parts) in (4, 5) and parts[:3] == ["", "v2", "models"]:
+        return V2_MODEL_PATHS.get(parts[4] if len(parts) == 5 else "", "other")
+    return "other"
+
+
+def invocations_body(card: dict, typed: bool) -> dict:
+    """/invocations' request body in the OpenAPI spec: MLflow's formats, with this model's
+    input example in each."""
+    example = (card.get("input_example") or [{}])[:1] if typed else [{"text": "Stocks rallied."}]
+    columns = list(example[0]) if example else []
+    split = {"columns": columns, "data": [[row.get(c) for c in columns] for row in example]}
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object"},
+                "examples": {
+                    "dataframe_split": {"value": {"dataframe_split": split}},
+                    "dataframe_records": {"value": {"dataframe_records": example}},
+                    "inputs": {
+                        "value": {"inputs": {c: [r.get(c) for r in example] for c in columns}}
+                    },
+                },
+            },
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
 
 
 def swagger_assets() -> str:
