@@ -128,6 +128,29 @@ def _until(deadline: float):
         i += 1
 
 
+def v2_body(record: dict) -> dict:
+    """One record as Open Inference Protocol tensors: one per feature."""
+    tensors = []
+    for column, value in record.items():
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        datatype = "FP64" if numeric else "BYTES"
+        tensors.append({"name": column, "datatype": datatype, "shape": [1], "data": [value]})
+    return {"inputs": tensors}
+
+
+# route -> (what the table calls it, its path, the request body of one record)
+ROUTES = {
+    "predict": ("reprotune serve /predict", "/predict", lambda r: r),
+    "invocations": (
+        "reprotune serve /invocations",
+        "/invocations",
+        lambda r: {"dataframe_records": [r]},
+    ),
+    "v2": ("reprotune serve V2 infer", "/v2/models/{name}/infer", v2_body),
+    "mlflow": ("mlflow models serve", "/invocations", lambda r: {"dataframe_records": [r]}),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--store", required=True, help="MLflow tracking URI of the registry")
@@ -136,7 +159,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--workers", type=int, default=1, help="processes of each server")
     parser.add_argument("--alias-move", help="a version to move the alias to under load")
+    parser.add_argument(
+        "--record",
+        help="a JSON record to send (a tabular model's features); default: AG News texts",
+    )
+    parser.add_argument(
+        "--routes",
+        nargs="+",
+        default=["predict", "mlflow"],
+        choices=sorted(ROUTES),
+        help="predict, invocations, v2 (ours) and mlflow (mlflow models serve's /invocations)",
+    )
     args = parser.parse_args()
+    records = [json.loads(args.record)] if args.record else [{"text": t} for t in TEXTS]
+    model_name = args.model.removeprefix("models:/").split("@")[0].split("/")[0]
     # mlflow models serve starts `uvicorn` by name: the venv comes first on PATH.
     path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": args.store, "PATH": path}
@@ -169,18 +205,15 @@ def main() -> None:
     try:
         rows = []
         for concurrency in args.concurrency:
-            for name, url, body_of in (
-                (
-                    "reprotune serve",
-                    f"http://127.0.0.1:{ours_port}/predict",
-                    lambda i: {"text": TEXTS[i % len(TEXTS)]},
-                ),
-                (
-                    "mlflow models serve",
-                    f"http://127.0.0.1:{theirs_port}/invocations",
-                    lambda i: {"dataframe_records": [{"text": TEXTS[i % len(TEXTS)]}]},
-                ),
-            ):
+            ports = {"ours": ours_port, "theirs": theirs_port}
+            for route in args.routes:
+                name, path, body = ROUTES[route]
+                server = "theirs" if route == "mlflow" else "ours"
+                url = f"http://127.0.0.1:{ports[server]}{path.format(name=model_name)}"
+
+                def body_of(i, body=body):
+                    return body(records[i % len(records)])
+
                 asyncio.run(load(url, body_of, min(50, args.requests), concurrency))  # warm-up
                 result = asyncio.run(load(url, body_of, args.requests, concurrency))
                 rows.append({"server": name, "concurrency": concurrency, **result})

@@ -35,11 +35,22 @@ def test_serve_benchmark_compares_both_servers_and_moves_the_alias(tmp_path):
         "8",
         "--alias-move",
         "2",
+        "--routes",
+        "predict",
+        "invocations",
+        "v2",
+        "mlflow",
     ]
     done = run(command, cwd=tmp_path)
-    row = r"^\| (reprotune serve|mlflow models serve) \| (\d+) \| ([\d.]+) .*\| (\d+) \|$"
+    row = r"^\| (reprotune serve [/\w ]+|mlflow models serve) \| (\d+) \| ([\d.]+) .*\| (\d+) \|$"
     rows = re.findall(row, done.stdout, re.MULTILINE)
-    assert len(rows) == 4, done.stdout
+    assert len(rows) == 8, done.stdout  # 4 routes x 2 concurrency levels
+    assert {r[0] for r in rows} == {
+        "reprotune serve /predict",
+        "reprotune serve /invocations",
+        "reprotune serve V2 infer",
+        "mlflow models serve",
+    }
     assert all(errors == "0" and float(rps) > 0 for _, _, rps, errors in rows)
     moved = re.search(
         r"moved 1 -> 2 under load .*: (\d+) failed of \d+; answered by versions (.*)", done.stdout
