@@ -28,7 +28,7 @@ DATA ?=
 # `reprotune dvc` is the dvc CLI without the warnings a first run cannot avoid (see dvc_cli.py).
 DVC := reprotune dvc
 
-.PHONY: install pipeline test test-e2e test-all lint
+.PHONY: install pipeline test test-e2e test-all lint docs
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,9 @@ test-e2e: install
 
 test-all: install
 	$(PYTEST)
+
+docs: install
+	mkdocs build --strict
 
 lint: install
 	pre-commit run --all-files

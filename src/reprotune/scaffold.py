@@ -240,7 +240,7 @@ def render(found: Profile) -> str:
         f"Written by `reprotune init` from {found.location} ({found.rows} rows sampled, "
         f"target {found.target!r}, {found.task}).\nReview the feature types and dropped "
         "columns below, then run `dvc repro`. Every key is explained in\n"
-        "examples/bank-marketing/params.yaml and the README."
+        "examples/bank-marketing/params.yaml and the guides in docs/."
     )
     _set(doc, "lr", None, "a transformer's knobs (lr, epochs, batch_size, checkpoint): none here")
     data = doc["data"]
