@@ -8,6 +8,7 @@ import sys
 
 from reprotune import paths, planning, plots
 from reprotune.config import load_params
+from reprotune.data.prepare import load_label_names, load_split
 from reprotune.explanation import read_summary, top_features_markdown
 from reprotune.io import read_json, staged_dir, write_json, write_text
 from reprotune.leaderboard import (
@@ -23,7 +24,7 @@ from reprotune.leaderboard import (
     to_markdown,
     with_intervals,
 )
-from reprotune.registry import register_champion
+from reprotune.registry import Rows, register_champion
 from reprotune.runtime import verbose
 from reprotune.stage import run_stage, say
 from reprotune.tracking import stage_run
@@ -120,6 +121,9 @@ def main() -> None:
         run.log_artifacts([paths.DVC_LOCK, paths.LOCK_FILE], "lineage")
         if run.enabled:
             champion = result["champion"]
+            rows = Rows(
+                load_split("test"), predictions[champion], load_label_names(), params.seed, costs
+            )
             decision = register_champion(
                 run,
                 params.compare.registered_model,
@@ -128,11 +132,14 @@ def main() -> None:
                 metric,
                 result["champion_score"],
                 params.compare.higher_is_better,
+                rows,
             )
             say(
                 f"registry: {decision['registered_model']} version {decision['version']} "
                 f"({champion}) -> @{decision['alias']}: {decision['reason']}"
             )
+            result["registry"] = {k: v for k, v in decision.items() if k != "model_id"}
+            write_json(paths.stage_metrics("compare"), result)
     say(f"leaderboard: {paths.METRICS_DIR / 'compare.md'}")
     if verbose():
         print(markdown)

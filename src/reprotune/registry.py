@@ -1,6 +1,16 @@
 """The MLflow Model Registry: compare registers its champion and moves the `champion` alias
-only when the new model beats the current champion on the compare metric."""
+only when the new model is told apart from the current champion on the same rows.
 
+The current @champion version is loaded from the registry (as `serve` loads it) and scored on
+this execution's test split, the rows the new champion was scored on; the paired bootstrap
+compare already uses (the same seeded resamples for both) gives the gap's 95 % interval. The
+alias moves when the interval is above zero; otherwise the new version gets @challenger, with
+the gap and its interval in the reason. A champion that cannot score these rows (it reads other
+features, predicts other classes, no longer loads) is "not comparable": the new version becomes
+champion and the reason says why. Stored scores from other rows are never compared."""
+
+import os
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,6 +25,107 @@ CHALLENGER = "challenger"
 class Decision:
     alias: str
     reason: str
+    gap: float | None = None  # new minus current champion on the same rows (better > 0)
+    gap_interval: list[float] | None = None  # its paired bootstrap 95 % interval
+    rows: int | None = None  # the test rows both were scored on
+
+
+class NotComparable(Exception):
+    """The current champion cannot score this execution's rows (the message says why)."""
+
+
+def decide_on_same_rows(
+    current_version: str,
+    metric: str,
+    higher_is_better: bool,
+    new,
+    old,
+    seed: int,
+    costs: dict | None = None,
+) -> Decision:
+    """The alias for the new champion, from both models' predictions of the same test rows
+    (predictions frames: label, predicted, proba_*)."""
+    import numpy as np
+
+    from reprotune.evaluation.bootstrap import interval, replicate_scores, resample_indices
+
+    if len(new) != len(old):
+        raise NotComparable(f"it scored {len(old)} rows, the new one {len(new)}")
+    sign = 1 if higher_is_better else -1
+    indices = resample_indices(len(new), seed)
+    every = np.arange(len(new))[None, :]
+    gaps = sign * (
+        replicate_scores(metric, new, indices, costs)
+        - replicate_scores(metric, old, indices, costs)
+    )
+    point = float(
+        sign
+        * (
+            replicate_scores(metric, new, every, costs)[0]
+            - replicate_scores(metric, old, every, costs)[0]
+        )
+    )
+    span = interval(gaps)
+    if span is None:
+        raise NotComparable(f"{metric} cannot be computed on these {len(new)} rows")
+    measured = (
+        f"{metric} gap {point:+.4f} (95% CI [{span[0]:+.4f}, {span[1]:+.4f}]) against the "
+        f"champion (version {current_version}) on the same {len(new):,} test rows"
+    )
+    facts = {"gap": round(point, 6), "gap_interval": span, "rows": len(new)}
+    if span[0] > 0:
+        return Decision(CHAMPION, f"told apart: {measured}", **facts)
+    if span[1] < 0:
+        return Decision(CHALLENGER, f"worse: {measured}", **facts)
+    return Decision(CHALLENGER, f"not told apart: {measured}; @champion stays", **facts)
+
+
+def download_version(client, name: str, version: str, into: Path) -> Path:
+    """A registered version's candidate folder (its python_function data), downloaded from the
+    version's own artifact location (a models:/ URI would resolve against the default
+    registry, not `client`'s)."""
+    import mlflow.artifacts
+    import yaml
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+
+    source = client.get_model_version_download_uri(name, version)
+    shown = MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.get()
+    os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = "false"  # a bar a file: noise
+    try:
+        model_dir = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=str(into), tracking_uri=client.tracking_uri
+            )
+        )
+    finally:
+        os.environ[MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name] = str(shown).lower()
+    flavors = yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]
+    return model_dir / flavors["python_function"]["data"]
+
+
+def score_version(client, name: str, version: str, test, label_names: list[str]):
+    """The registered version's predictions of `test` (a processed split: features and
+    `label`), as evaluate writes them; NotComparable when it cannot score them."""
+    from reprotune import models
+    from reprotune.evaluation.bootstrap import predictions_frame
+
+    with tempfile.TemporaryDirectory(prefix=f"champion-v{version}-") as folder:
+        try:
+            candidate, card = models.load(download_version(client, name, version, Path(folder)))
+        except Exception as exc:  # an artifact gone, a family this code no longer has
+            why = f"version {version} does not load ({type(exc).__name__}: {exc})"
+            raise NotComparable(why) from None
+    if list(card["label_names"]) != list(label_names):
+        raise NotComparable(
+            f"version {version} predicts {card['label_names']}, this task's classes are "
+            f"{label_names}"
+        )
+    try:
+        proba = candidate.predict_proba(candidate.select_inputs(test))
+    except Exception as exc:  # other features or inputs than this data has
+        raise NotComparable(f"version {version} cannot read these rows ({exc})") from None
+    labels = test["label"].to_numpy()
+    return predictions_frame(labels, proba, models.decide(proba, candidate.threshold))
 
 
 @dataclass(frozen=True)
@@ -98,6 +209,18 @@ def _version_of(client, name: str, model_id: str, source_run_id: str, tags: dict
     return str(created.version)
 
 
+@dataclass(frozen=True)
+class Rows:
+    """What the current champion is re-scored on: this execution's test split, the new
+    champion's predictions of it, and the bootstrap's seed and costs."""
+
+    test: object  # the processed test split (a DataFrame with `label`)
+    predictions: object  # the new champion's predictions frame
+    label_names: list[str]
+    seed: int
+    costs: dict | None = None
+
+
 def register_champion(
     run: StageRun,
     name: str,
@@ -106,8 +229,10 @@ def register_champion(
     metric: str,
     score: float,
     higher_is_better: bool,
+    rows: Rows | None = None,
 ) -> dict:
-    """Register the champion candidate's model under `name`, alias it, record why."""
+    """Register the champion candidate's model under `name`, alias it, record why: on the
+    same rows when `rows` is given (the compare stage), else on the stored scores."""
     client = run.client
     _ensure_registered_model(client, name)
     model_id = _logged_model_id(run, candidate, candidate_dir)
@@ -125,8 +250,11 @@ def register_champion(
             f"{TAG_PREFIX}compare_run": run.run_id,
         },
     )
-    if current is not None and current.version == version:
+    current_version = _champion_version(client, name)
+    if current_version is not None and current_version == version:
         decision = Decision(CHAMPION, "already the champion")
+    elif rows is not None and current_version is not None:
+        decision = _on_same_rows(client, name, current_version, metric, higher_is_better, rows)
     else:
         decision = decide(current, metric, score, higher_is_better)
     client.set_registered_model_alias(name, decision.alias, version)
@@ -136,10 +264,32 @@ def register_champion(
         "model_id": model_id,
         **asdict(decision),
         "score": score,
-        "previous_champion_version": current.version if current else "",
+        "previous_champion_version": current_version or "",
         "previous_champion_score": current.score if current else "",
     }
-    for key in ("alias", "reason", "previous_champion_version", "previous_champion_score"):
-        client.set_model_version_tag(name, version, f"{TAG_PREFIX}{key}", str(record[key]))
-    run.set_tags({f"{TAG_PREFIX}registry.{key}": value for key, value in record.items()})
+    kept = ("alias", "reason", "previous_champion_version", "previous_champion_score", "gap",
+            "gap_interval", "rows")  # fmt: skip
+    for key in kept:
+        if record[key] is not None:
+            client.set_model_version_tag(name, version, f"{TAG_PREFIX}{key}", str(record[key]))
+    run.set_tags({f"{TAG_PREFIX}registry.{k}": v for k, v in record.items() if v is not None})
     return record
+
+
+def _champion_version(client, name: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def _on_same_rows(client, name: str, current: str, metric: str, higher: bool, rows: Rows):
+    try:
+        old = score_version(client, name, current, rows.test, rows.label_names)
+        return decide_on_same_rows(
+            current, metric, higher, rows.predictions, old, rows.seed, rows.costs
+        )
+    except NotComparable as exc:
+        return Decision(CHAMPION, f"not comparable: {exc}; the new version becomes champion")

@@ -173,7 +173,14 @@ def champion_interval(cwd: Path = Path(), path: str = "metrics/compare.json") ->
         f"[{span[0]:.4g}, {span[1]:.4g}] (paired bootstrap of the test rows)"
     )
     reason = compare.get("champion_reason")
-    return f"{said}; {reason}" if reason else said
+    said = f"{said}; {reason}" if reason else said
+    registry = compare.get("registry")
+    if registry:
+        said += (
+            f". Registry: {registry['registered_model']} version {registry['version']} -> "
+            f"@{registry['alias']} ({registry['reason']})"
+        )
+    return said
 
 
 def _at_revision(rev: str, path: str, cwd: Path) -> str | None:

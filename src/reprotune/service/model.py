@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -122,11 +120,6 @@ def registry_version(ref: ModelRef, tracking_uri: str | None):
         ) from None
 
 
-def _candidate_folder(model_dir: Path) -> Path:
-    flavors = yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]
-    return model_dir / flavors["python_function"]["data"]
-
-
 def _run_facts(tracking_uri: str | None, run_id: str) -> dict:
     """The git commit and data digest of the run that trained it, and its test metrics
     (from the evaluate run that scored the model that run trained)."""
@@ -173,18 +166,11 @@ def load(ref: ModelRef, tracking_uri: str | None, downloads: Path) -> ServedMode
             request_checks(folder),
         )
     version = registry_version(ref, tracking_uri)
-    import mlflow.artifacts
+
+    from reprotune.registry import download_version
 
     target = Path(tempfile.mkdtemp(prefix=f"v{version.version}-", dir=downloads))
-    # The version's own artifact location: a models:/ URI would be resolved against the
-    # default registry (MLFLOW_TRACKING_URI), not the one given here.
-    source = _client(tracking_uri).get_model_version_download_uri(ref.name, version.version)
-    model_dir = Path(
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=source, dst_path=str(target), tracking_uri=tracking_uri
-        )
-    )
-    folder = _candidate_folder(model_dir)
+    folder = download_version(_client(tracking_uri), ref.name, str(version.version), target)
     candidate, card = models.load(folder)
     info = {
         "source": ref.uri,
