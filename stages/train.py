@@ -31,11 +31,17 @@ def main(candidate: str) -> None:
     processes = getattr(candidate_params, "num_processes", 1)
     if processes > 1 and runtime.world_size() == 1:
         raise SystemExit(relaunch_with_torchrun(candidate, processes))
-    train, val = load_split("train"), load_split("val")
-    whole = len(train)
-    if plan is not None and plan.train_rows and plan.train_rows < whole:
+    on_spark = getattr(candidate_params, "engine", "local") == "spark"
+    if on_spark:  # the executors read the splits; the driver, samples of them
+        train, val, counts = spark_samples(seed)
+    else:
+        train, val = load_split("train"), load_split("val")
+        counts = {"train": len(train), "val": len(val)}
+    whole = counts["train"]
+    if not on_spark and plan is not None and plan.train_rows and plan.train_rows < whole:
         kept = stratified_rows(train["label"].to_numpy(), plan.train_rows, seed)
         train = train.iloc[kept].reset_index(drop=True)
+        counts["train"] = len(train)
     features = load_features()
     models.check_reads(candidate, candidate_params, features)
     model = models.create(candidate_params, load_label_names(), seed, features)
@@ -59,30 +65,37 @@ def main(candidate: str) -> None:
             {
                 **candidate_params.model_dump(mode="json"),
                 "seed": seed,
-                "n_train": len(train),
-                "n_val": len(val),
+                "n_train": counts["train"],
+                "n_val": counts["val"],
             }
         )
         run.log_dataset(train, "train")
         run.log_dataset(val, "val")
         start = time.perf_counter()
-        with Progress(f"train@{candidate}", 0, "epochs" if model.iterative else "fits") as bar:
-            history = model.fit(
-                *fit_inputs(model, train, val),
-                on_epoch=lambda row: bar.advance(detail=epoch_text(row)),
-            )
+        settings = read_decision_settings(candidate)
+        if on_spark:
+            history, labels, proba = model.fit_on_spark(split_files())
+            model.decision = decision_of(model, labels, proba, settings)
+            refitted = model.refitted
+        else:
+            with Progress(f"train@{candidate}", 0, "epochs" if model.iterative else "fits") as bar:
+                history = model.fit(
+                    *fit_inputs(model, train, val),
+                    on_epoch=lambda row: bar.advance(detail=epoch_text(row)),
+                )
+            model.decision = decision(model, val, settings)
+            refitted = model.refit_with_validation(*fit_inputs(model, train, val))
         passes = len(history) if model.iterative else 1  # epochs or boosting rounds
-        model.decision = decision(model, val, read_decision_settings(candidate))
-        refitted = model.refit_with_validation(*fit_inputs(model, train, val))
         seconds = time.perf_counter() - start
         summary = {
             "train_seconds": round(seconds, 3),
-            "train_samples_per_s": round(len(train) * passes / seconds, 2),
+            "train_samples_per_s": round(counts["train"] * passes / seconds, 2),
             "epochs_run": len(history),
             "best_epoch": getattr(model, "best_epoch", len(history)),
-            "n_train": len(train),
-            "n_val": len(val),
-            **({"planned_rows_of": whole} if len(train) < whole else {}),
+            "n_train": counts["train"],
+            "n_val": counts["val"],
+            **({"planned_rows_of": whole} if counts["train"] < whole else {}),
+            **({"engine": "spark"} if on_spark else {}),
             "refit_on_train_and_val": refitted,
             "n_parameters": model.n_parameters(),
             "processes": getattr(model, "processes", 1),
@@ -125,10 +138,37 @@ def decision(model, val, settings: dict) -> dict:
     """A binary model's decision threshold, tuned on the validation split; {} otherwise."""
     if len(model.label_names) != 2:
         return {}
+    proba = model.predict_proba(model.select_inputs(val))
+    return decision_of(model, val["label"].to_numpy(), proba, settings)
+
+
+def decision_of(model, labels, proba, settings: dict) -> dict:
+    """The threshold from the validation rows' labels and probabilities."""
+    if len(model.label_names) != 2:
+        return {}
     from reprotune.evaluation.thresholds import decision as tuned_decision
 
-    positive = model.predict_proba(model.select_inputs(val))[:, 1]
-    return tuned_decision(model.label_names, val["label"].to_numpy(), positive, settings)
+    return tuned_decision(model.label_names, labels, proba[:, 1], settings)
+
+
+SPARK_SAMPLE_ROWS = 5_000  # what the driver keeps of each split: dataset logs, background
+
+
+def split_files() -> dict:
+    return {split: paths.processed_split(split) for split in ("train", "val")}
+
+
+def spark_samples(seed: int):
+    """Samples of the splits for what the driver needs of them (the MLflow dataset entries,
+    the explainers' background rows, the input example) and the splits' row counts."""
+    import pyarrow.parquet as pq
+
+    from reprotune.data.prepare import sample_parquet
+
+    files = split_files()
+    counts = {s: pq.ParquetFile(f).metadata.num_rows for s, f in files.items()}
+    train, val = (sample_parquet(files[s], SPARK_SAMPLE_ROWS, seed) for s in ("train", "val"))
+    return train, val, counts
 
 
 def relaunch_with_torchrun(candidate: str, processes: int) -> int:

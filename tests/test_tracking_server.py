@@ -93,7 +93,9 @@ def test_a_second_execution_does_not_replace_a_better_champion(server, project):
     assert len(versions) == 2
     champion = client.get_model_version_by_alias("reprotune-ag-news", "champion")
     challenger = client.get_model_version_by_alias("reprotune-ag-news", "challenger")
-    # The generated task is easy enough for a tie; a tie does not move the alias either.
+    # The generated task is easy enough for a tie; a tie does not move the alias either: the
+    # champion is re-scored on the same test rows and the gap's interval includes 0.
     assert str(champion.version) == "1" and str(challenger.version) == "2"
     assert float(champion.tags["reprotune.score"]) >= float(challenger.tags["reprotune.score"])
-    assert "does not beat" in challenger.tags["reprotune.reason"]
+    reason = challenger.tags["reprotune.reason"]
+    assert reason.startswith(("not told apart", "worse")) and "same 80 test rows" in reason

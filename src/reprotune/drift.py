@@ -124,6 +124,7 @@ def stage_metrics(reports: dict[str, dict]) -> dict:
             "drifted_share": r["drifted_share"],
             "drifted_features": len(r["drifted_features"]),
             "psi": {c: f["psi"] for c, f in r["features"].items() if f["psi"] is not None},
+            **({"too_few_rows": r["too_few_rows"]} if r.get("too_few_rows") else {}),
         }
         for split, r in reports.items()
     }

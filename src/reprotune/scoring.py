@@ -11,6 +11,7 @@ binary model and the model version that scored it."""
 import contextlib
 import os
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -514,6 +515,8 @@ def score_on_spark(
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
+    if master and master.startswith("local"):  # the executors are this machine's: this venv
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("reprotune predict")
     if master:
         builder = builder.master(master)

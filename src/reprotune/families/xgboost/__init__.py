@@ -4,7 +4,17 @@ from typing import Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from reprotune.schema import Resample, TabularParams
+from reprotune.schema import Resample, Strict, TabularParams
+
+
+class SparkSettings(Strict):
+    """Where `engine: spark` trains: a Spark master and the session's settings."""
+
+    master: str = "local[2]"  # spark://host:7077, yarn, k8s://..., or local[N] on a laptop
+    num_workers: PositiveInt = 2  # XGBoost workers (Spark tasks) training together
+    conf: dict[str, str] = Field(default_factory=dict)  # any spark.* session setting
+    # Rows the feature encoder is fitted on (read by the driver); the executors apply it.
+    encoder_rows: PositiveInt = 200_000
 
 
 class XgboostParams(TabularParams):
@@ -23,6 +33,18 @@ class XgboostParams(TabularParams):
     # one_hot: a column per level; native: XGBoost splits on the category codes itself.
     categorical: Literal["one_hot", "native"] = "one_hot"
     resample: Resample = "none"
+    # local: fit in this process; spark: train@ fits on Apache Spark (xgboost.spark), the
+    # splits read by the executors, the same encoder, the same saved model (studies and the
+    # plan's measurements stay local, on their samples).
+    engine: Literal["local", "spark"] = "local"
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+
+    def check_in(self, name, params) -> None:
+        if self.engine == "spark" and self.resample != "none":
+            raise ValueError(
+                f"train.candidates.{name}: engine spark does not resample (resample: "
+                f"{self.resample}); fix: use scale_pos_weight, or engine: local"
+            )
 
 
 PARAMS = XgboostParams

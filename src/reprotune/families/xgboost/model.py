@@ -56,6 +56,53 @@ class Xgboost(BoostedTrees):
         classifier.set_params(n_estimators=self.best_epoch, early_stopping_rounds=None)
         classifier.fit(X, y, verbose=False)
 
+    refitted = False
+
+    def fit_on_spark(self, files: dict) -> tuple[list[dict], np.ndarray, np.ndarray]:
+        """`engine: spark` (families/xgboost/spark.py): the encoder fitted on a sample of the
+        training split, XGBoost trained on the executors with early stopping on validation,
+        then (refit_on_val) again on train + validation for the rounds chosen. Returns the
+        per-round history and the validation rows' labels and probabilities (for the
+        threshold), the fitted pipeline saved like the local one's."""
+        from sklearn.pipeline import Pipeline
+        from xgboost import XGBClassifier
+
+        from reprotune.data.prepare import sample_parquet
+        from reprotune.families.xgboost import spark as on_spark
+        from reprotune.models.tabular import preprocessor
+
+        settings = self.params.spark
+        sample = sample_parquet(files["train"], settings.encoder_rows, self.seed)
+        pre = preprocessor(self.features, self.native_categories)
+        pre.fit(self.select_inputs(sample))
+        base = self.build_classifier(sample["label"].to_numpy(), pre).get_params()
+        if hasattr(pre.transform(self.select_inputs(sample.head(100))), "toarray"):
+            # A sparse encoding: the local fit (and the saved pipeline, serving) sees the
+            # zeros it leaves out as missing; the executors' dense rows must say the same.
+            base["missing"] = 0.0
+        with on_spark.spark_session(settings) as spark:
+            frame = on_spark.encoded_frame(spark, files, pre, self.features, settings.num_workers)
+            fitted = on_spark.estimator(base, settings.num_workers, validation=True).fit(frame)
+            summary = fitted.training_summary
+            history = round_history(
+                {"train": summary.train_objective_history,
+                 "val": summary.validation_objective_history},
+                ROUND_METRICS,
+            )  # fmt: skip
+            booster = fitted.get_booster()
+            best = booster.attr("best_iteration")
+            self.best_epoch = int(best) + 1 if best is not None else len(history)
+            labels, proba = on_spark.validation_probabilities(fitted, frame)
+            self.refitted = bool(self.params.refit_on_val)
+            if self.refitted:
+                rounds = {**base, "n_estimators": self.best_epoch}
+                final = on_spark.estimator(rounds, settings.num_workers, validation=False)
+                booster = final.fit(frame).get_booster()
+        classifier = XGBClassifier(**base)
+        classifier.load_model(bytearray(booster.save_raw("json")))
+        self.pipeline = Pipeline([("features", pre), ("model", classifier)])
+        return history, labels, proba
+
     def n_parameters(self) -> int:
         booster = self.pipeline.named_steps["model"].get_booster()
         return len(booster.trees_to_dataframe())  # tree nodes

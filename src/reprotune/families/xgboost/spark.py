@@ -1,0 +1,184 @@
+"""`engine: spark`: an XGBoost candidate trained on Apache Spark.
+
+The driver reads a sample of the training split (`spark.encoder_rows`, never the whole table)
+and fits the same feature encoder the local path uses; the executors read the Parquet splits,
+apply that encoder to their partitions (`mapInPandas`) and train with XGBoost's own PySpark
+estimator (`xgboost.spark.SparkXGBClassifier`: early stopping on the validation split through
+`validation_indicator_col`, the class weight, the seed). The booster comes back as an
+`XGBClassifier` behind the encoder, the family's usual saved pipeline, so evaluate, compare,
+the registry, serve, predict and explain take it as any other. The validation split's
+probabilities (for the decision threshold) are computed on the executors; only they and the
+labels reach the driver.
+"""
+
+import importlib.util
+import os
+import shutil
+import socket
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+
+from reprotune.errors import DataError
+
+CONNECT_TIMEOUT_S = 5
+# XGBClassifier settings the Spark estimator sets itself (the objective) or has no use for.
+LOCAL_ONLY = ("objective", "n_jobs", "enable_categorical", "feature_types", "max_cat_to_onehot")
+
+
+def check_java() -> None:
+    java_home = os.environ.get("JAVA_HOME")
+    if shutil.which("java") or (java_home and (Path(java_home) / "bin" / "java").is_file()):
+        return
+    raise DataError(
+        "engine: spark needs a Java runtime (Spark runs on the JVM) and none was found; fix: "
+        "install one (Debian: apt-get install default-jre-headless) or set JAVA_HOME"
+    )
+
+
+def check_master(master: str) -> None:
+    """A spark:// master that does not answer stops here, in seconds, not after Spark's
+    retries."""
+    if not master.startswith("spark://"):
+        return
+    for address in master.removeprefix("spark://").split(","):
+        parsed = urlparse(f"spark://{address}")
+        try:
+            with socket.create_connection(
+                (parsed.hostname, parsed.port or 7077), CONNECT_TIMEOUT_S
+            ):
+                return
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+    raise DataError(
+        f"train.candidates.<name>.spark.master = {master!r} cannot be reached ({reason}); fix: "
+        "start the master (sbin/start-master.sh), correct the address, or use local[2]"
+    )
+
+
+def check_executors(spark) -> None:
+    """The executors' Python must import this package and XGBoost: a task asks them."""
+
+    def probe(_):
+        found = {m: importlib.util.find_spec(m) is not None for m in ("reprotune", "xgboost")}
+        return [sys.executable, found]
+
+    try:
+        python, found = spark.sparkContext.parallelize([0], 1).map(probe).collect()[0]
+    except Exception as exc:  # the worker's Python could not even start
+        raise DataError(
+            f"the Spark executors could not run Python ({str(exc).splitlines()[0][:200]}); "
+            "fix: install this environment on the workers and point PYSPARK_PYTHON at it"
+        ) from None
+    missing = [m for m, ok in found.items() if not ok]
+    if missing:
+        raise DataError(
+            f"the Spark executors' Python ({python}) lacks {', '.join(missing)}; fix: install "
+            "this project's environment on every worker (pip install -c constraints.txt .) "
+            "and set PYSPARK_PYTHON to that interpreter"
+        )
+
+
+@contextmanager
+def spark_session(settings):
+    """A Spark session for `settings` (SparkSettings), checked before any data is read."""
+    check_java()
+    check_master(settings.master)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local executors: this venv
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("reprotune train").master(settings.master)
+    if settings.master.startswith("local"):
+        builder = (
+            builder.config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.ui.enabled", "false")
+        )
+    for key, value in settings.conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        check_executors(spark)
+        yield spark
+    finally:
+        spark.stop()
+
+
+def encoded_frame(spark, files: dict[str, Path], encoder, features: dict[str, str], parts: int):
+    """The splits as (features array, label, is_val) rows, encoded on the executors, in one
+    partition per XGBoost worker (its barrier stage takes no union of other partitionings)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import (
+        ArrayType,
+        BooleanType,
+        DoubleType,
+        LongType,
+        StructField,
+        StructType,
+    )
+
+    from reprotune.models.tabular import typed_arrays
+
+    splits = [
+        spark.read.parquet(str(path))
+        .select(*features, "label")
+        .withColumn("is_val", F.lit(split == "val"))
+        for split, path in files.items()
+    ]
+    frame = splits[0]
+    for part in splits[1:]:
+        frame = frame.unionByName(part)
+    schema = StructType(
+        [
+            StructField("features", ArrayType(DoubleType())),
+            StructField("label", LongType()),
+            StructField("is_val", BooleanType()),
+        ]
+    )
+    columns = list(features)
+
+    def encode(batches):
+        for batch in batches:
+            X = encoder.transform(typed_arrays(batch[columns], features))
+            X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
+            yield pd.DataFrame(
+                {
+                    "features": list(X.astype(float)),
+                    "label": batch["label"].astype("int64"),
+                    "is_val": batch["is_val"],
+                }
+            )
+
+    return frame.mapInPandas(encode, schema).repartition(parts)
+
+
+def estimator(classifier_params: dict, num_workers: int, validation: bool):
+    from xgboost.spark import SparkXGBClassifier
+
+    settings = {k: v for k, v in classifier_params.items() if v is not None}
+    for key in LOCAL_ONLY:
+        settings.pop(key, None)
+    if not validation:
+        settings.pop("early_stopping_rounds", None)
+    return SparkXGBClassifier(
+        features_col="features",
+        label_col="label",
+        validation_indicator_col="is_val" if validation else None,
+        num_workers=num_workers,
+        **settings,
+    )
+
+
+def validation_probabilities(spark_model, frame) -> tuple[np.ndarray, np.ndarray]:
+    """The validation rows' labels and probabilities, scored on the executors."""
+    scored = spark_model.transform(frame.where("is_val")).select("label", "probability")
+    rows = scored.toPandas()
+    proba = np.array(
+        [np.asarray(v.toArray() if hasattr(v, "toArray") else v) for v in rows["probability"]]
+    )
+    return rows["label"].to_numpy(), proba
