@@ -271,15 +271,15 @@ def load_features(processed_dir: Path = paths.PROCESSED_DIR) -> dict[str, str]:
 
 
 def sample_parquet(path: Path, rows: int, seed: int) -> pd.DataFrame:
-    """A uniform sample of about `rows` rows of a Parquet file, read batch by batch (the
-    driver never holds the whole table)."""
-    import pyarrow.parquet as pq
+    """A uniform sample of about `rows` rows of a Parquet file or folder of files, read batch
+    by batch (the driver never holds the whole table)."""
+    import pyarrow.dataset as ds
 
-    handle = pq.ParquetFile(path)
-    share = min(1.0, rows / max(handle.metadata.num_rows, 1))
+    table = ds.dataset(str(path), format="parquet")
+    share = min(1.0, rows / max(table.count_rows(), 1))
     rng = np.random.default_rng(seed)
     kept = []
-    for batch in handle.iter_batches(batch_size=65_536):
+    for batch in table.to_batches(batch_size=65_536):
         frame = batch.to_pandas()
         kept.append(frame[rng.random(len(frame)) < share] if share < 1 else frame)
     return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()

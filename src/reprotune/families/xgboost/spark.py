@@ -12,6 +12,7 @@ labels reach the driver.
 """
 
 import importlib.util
+import logging
 import os
 import shutil
 import socket
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from reprotune.errors import DataError
+from reprotune.runtime import verbose
 
 CONNECT_TIMEOUT_S = 5
 # XGBClassifier settings the Spark estimator sets itself (the objective) or has no use for.
@@ -100,6 +102,9 @@ def spark_session(settings):
         )
     for key, value in settings.conf.items():
         builder = builder.config(key, value)
+    if not verbose():  # Spark's stage bars and XGBoost's per-round INFO lines
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
+        logging.getLogger("XGBoost-PySpark").setLevel(logging.WARNING)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     try:
