@@ -60,7 +60,7 @@ def test_the_study_runs_the_planned_trials_and_says_so(project):
         assert f"{entry['study']['trials']}/{entry['study']['trials']} trials" in stdout
     else:
         assert tuned["skipped"] == entry["study_skipped"]
-    assert "[plan] budget 30 s" in stdout
+    assert "[plan] budget 45 s" in stdout
     assert "## Plan" in (project / "metrics/compare.md").read_text()
 
 
