@@ -24,13 +24,8 @@ from reprotune.features import FEATURE_TYPES
 
 sys.path.insert(0, str(Path(__file__).parent))
 from budget_benchmark import bank_shaped
+from drift_overhead import BANK_FEATURES as BANK
 
-BANK = {
-    "age": "number", "balance": "number", "day": "number", "campaign": "number",
-    "pdays": "number", "previous": "number", "job": "category", "marital": "category",
-    "education": "category", "default": "binary", "housing": "binary", "loan": "binary",
-    "contact": "category", "month": "category", "poutcome": "category",
-}  # fmt: skip
 POI = {
     "tier": "category", "categories": "set", "tags": "set", "shortDescription": "text",
     "locationLon": "number", "locationLat": "number", "xps": "number",

@@ -25,13 +25,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from budget_benchmark import bank_shaped
+from drift_overhead import BANK_FEATURES as FEATURES
 
-FEATURES = {
-    "age": "number", "job": "category", "marital": "category", "education": "category",
-    "default": "binary", "balance": "number", "housing": "binary", "loan": "binary",
-    "contact": "category", "day": "number", "month": "category", "campaign": "number",
-    "pdays": "number", "previous": "number", "poutcome": "category",
-}  # fmt: skip
 PIECE = 500_000
 SETTINGS = {
     "family": "xgboost", "n_estimators": 300, "learning_rate": 0.1, "max_depth": 6,

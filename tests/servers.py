@@ -228,3 +228,21 @@ def s3_keys(endpoint: str, bucket: str) -> list[str]:
     client = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
     return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium_dom(page: str, profile: Path, virtual_time_ms: int = 10000) -> str:
+    """The DOM headless Chromium renders for `page` (a file:// or loopback URL), with every
+    request that would leave the machine failing: the page must not need one."""
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", f"--virtual-time-budget={virtual_time_ms}",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+    ]  # fmt: skip
+    done = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120
+    )
+    return done.stdout

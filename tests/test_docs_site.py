@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from servers import CHROMIUM, chromium_dom
 
 ROOT = Path(__file__).parents[1]
 MKDOCS = Path(sys.executable).parent / "mkdocs"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def nav_pages() -> list[str]:
@@ -77,18 +77,7 @@ def test_the_readme_is_a_page_that_links_every_guide():
 @pytest.mark.e2e
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 def test_the_built_index_renders_in_chromium_and_its_pages_link(site, tmp_path):
-    flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-    ]  # fmt: skip
-    dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", (site / "index.html").as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = chromium_dom((site / "index.html").as_uri(), tmp_path / "profile", 5000)
     assert "<h1" in dom and "reprotune" in dom
     assert 'class="md-nav' in dom  # Material's navigation, rendered
     hrefs = set(re.findall(r'href="([\w-]+)/"', dom))

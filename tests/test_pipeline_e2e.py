@@ -5,7 +5,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -16,7 +15,15 @@ import yaml
 from commands import ALWAYS_RUNS, COLD, git_commit_all, run, stages_run, stale_stages
 from corpus import ag_news_data_params, make_rows, write_ag_news_csv
 from mlflow.tracking import MlflowClient
-from servers import free_port, mlflow_cli, popen_server, stop, wait_for_http
+from servers import (
+    CHROMIUM,
+    chromium_dom,
+    free_port,
+    mlflow_cli,
+    popen_server,
+    stop,
+    wait_for_http,
+)
 from tiny_bert import build_tiny_bert
 
 from reprotune.io import EMPTY_NOTE
@@ -452,33 +459,11 @@ def test_metrics_and_plots_commands(project):
     assert page.count("vegaEmbed('#") >= 5
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 def test_plots_page_renders_offline_in_headless_chromium(project, tmp_path):
     out = tmp_path / "html"
     run(["dvc", "plots", "show", "-o", str(out)], project)
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=10000",
-        # Any request leaving the machine fails: the page must not need one.
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-    ]
-    dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", (out / "index.html").as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = chromium_dom((out / "index.html").as_uri(), tmp_path / "profile")
     vega_specs = (out / "index.html").read_text().count("vegaEmbed('#")
     assert vega_specs >= 5
     # vega-embed replaces each spec's div content by a canvas and marks the div "vega-embed".
