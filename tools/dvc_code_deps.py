@@ -37,9 +37,7 @@ def rewritten(text: str) -> str:
         deps = body["deps"]
         comments = {str(d): deps.ca.items.get(i) for i, d in enumerate(deps)}
         others = [
-            d
-            for d in deps
-            if not str(d).startswith(("src/", "stages/", f"{codedeps.CODE_DIR}/"))
+            d for d in deps if not str(d).startswith(("src/", "stages/", f"{codedeps.CODE_DIR}/"))
         ]
         listed = CommentedSeq([code_dep(name), *others])
         for i, dep in enumerate(listed):
