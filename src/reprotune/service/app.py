@@ -310,10 +310,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         openapi_extra={"requestBody": invocations_body(served.card, typed)},
     )
     async def invocations_route(request: Request) -> Response:
+        body, content_type = await request.body(), request.headers.get("content-type", "")
         try:
-            parsed = invocations.parse(
-                await request.body(), request.headers.get("content-type", ""), schema
-            )
+            parsed = invocations.direct_records(body, content_type, typed)
+            if parsed is None:
+                parsed = invocations.parse(body, content_type, schema)
             rows = invocations.validated(invocations.records_of(parsed, typed, features), Record)
             if problem := too_many(rows):
                 raise invocations.InvocationError(problem, 413)

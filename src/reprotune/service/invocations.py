@@ -68,9 +68,39 @@ def parse(body: bytes, content_type: str, schema):
     )
 
 
+def direct_records(body: bytes, content_type: str, typed: bool) -> list[dict] | None:
+    """`dataframe_records` / `dataframe_split` JSON read straight into records (MLflow's parser
+    builds a DataFrame per request, most of the cost; the request model then checks and casts
+    each field as MLflow's schema enforcement would); None for any other request, which
+    MLflow's parser reads."""
+    if (content_type or JSON).partition(";")[0].strip().lower() != JSON:
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or len(set(data) - {"params"}) != 1:
+        return None
+    if isinstance(data.get("dataframe_records"), list):
+        rows = data["dataframe_records"]
+    elif isinstance(split := data.get("dataframe_split"), dict) and isinstance(
+        split.get("columns"), list
+    ):
+        rows = [dict(zip(split["columns"], row, strict=False)) for row in split.get("data", [])]
+    else:
+        return None
+    if not all(isinstance(row, dict) for row in rows):
+        return None
+    if not typed and not all(set(row) == {INPUT_COLUMN} for row in rows):
+        return None  # another column name: MLflow's parser takes the first column
+    return rows
+
+
 def records_of(parsed, typed: bool, features: dict | None) -> list[dict]:
     """The parsed rows as /predict's records: one `text` field, or one field per feature
     (a column the request left out is missing, as MLflow's optional columns are)."""
+    if isinstance(parsed, list) and all(isinstance(r, dict) for r in parsed) and typed:
+        return [{c: _plain(r.get(c)) for c in features} | _extra(r, features) for r in parsed]
     if isinstance(parsed, dict):
         parsed = pd.DataFrame({k: np.atleast_1d(v) for k, v in parsed.items()})
     if not typed:
