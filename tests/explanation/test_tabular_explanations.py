@@ -222,3 +222,27 @@ def test_background_sample_is_seeded_and_keeps_only_features(signal_splits):
     one = background_sample(train, FEATURES, 50, 3)
     assert list(one.columns) == list(FEATURES) and len(one) == 50
     pd.testing.assert_frame_equal(one, background_sample(train, FEATURES, 50, 3))
+
+
+def test_lime_examples_are_chosen_among_a_bounded_seeded_sample(
+    signal_models, signal_splits, tmp_path, monkeypatch
+):
+    """On a large test split the examples come from EXAMPLE_POOL seeded rows: no prediction
+    of every row before the time budget can be checked."""
+    from reprotune.explanation import run
+
+    train, _, test = signal_splits
+    model = signal_models["logreg"]
+    seen = []
+    real = type(model).predict_proba
+
+    def counted(self, inputs):
+        seen.append(len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs))
+        return real(self, inputs)
+
+    monkeypatch.setattr(run, "EXAMPLE_POOL", 120)
+    monkeypatch.setattr(type(model), "predict_proba", counted)
+    explainer = Explainer(model, "m", ExplainParams(examples=1, lime_samples=60), 0, "pr_auc")
+    (tmp_path / "e").mkdir()
+    explainer._tabular_examples(train, test, tmp_path / "e")
+    assert len(test) == 300 and seen[0] == 120  # the examples' scoring pass: the pool only

@@ -13,6 +13,11 @@ from reprotune.explanation.budget import Budget
 from reprotune.explanation.settings import ExplainParams
 from reprotune.models.background import background_sample, seeded_rows
 
+# LIME's examples (the most confident right and wrong predictions) are chosen among at most
+# this many test rows (seeded): scoring every row of a 200k-row test split took longer than
+# the explanation's whole budget (docs/benchmarks.md, 1M rows). Smaller splits are whole.
+EXAMPLE_POOL = 5000
+
 
 def feature_columns(model, frame: pd.DataFrame) -> pd.DataFrame:
     """The model's raw feature columns only: what each column's importance is measured on."""
@@ -153,6 +158,7 @@ class Explainer:
         s, model = self.settings, self.model
         if not s.examples or not self.budget.allows("LIME examples"):
             return
+        test = seeded_rows(test, EXAMPLE_POOL, self.seed)
         inputs = feature_columns(model, test)
         proba = model.predict_proba(inputs)
         training = background_sample(train, model.features, 1000, self.seed)
@@ -197,6 +203,7 @@ class Explainer:
         from reprotune.explanation.local import lime_text, pick_examples
 
         s, model = self.settings, self.model
+        test = seeded_rows(test, EXAMPLE_POOL, self.seed)
         texts = model.select_inputs(test)
         proba = model.predict_proba(texts)
         examples = pick_examples(proba, test["label"].to_numpy(), model.threshold, s.examples)
