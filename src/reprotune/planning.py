@@ -57,7 +57,6 @@ class CandidatePlan(_Checked):
     study: StudyPlan | None = None
     study_skipped: str | None = None
     ensemble_rows: int | None = Field(default=None, ge=2)  # out-of-fold rows (ensembles)
-    ensemble_folds: int | None = Field(default=None, ge=2, le=20)
     explain_s: float | None = Field(default=None, gt=0)
     estimate_s: float = Field(default=0.0, ge=0)
     notes: list[str] = Field(default_factory=list)
@@ -73,10 +72,9 @@ class CandidatePlanFile(_Checked):
 
 
 def data_digest() -> str:
-    from reprotune.tuning import data_digest as digest_of
-    from reprotune.tuning import data_files
+    from reprotune.data.prepare import training_rows_digest
 
-    return digest_of(data_files())
+    return training_rows_digest()
 
 
 def config_digest(name: str, ensemble_settings: dict | None = None) -> str:
@@ -155,13 +153,18 @@ class Cost(_Checked):
 
     def rows_within(self, seconds: float, most: int) -> int:
         """The most rows (up to `most`) whose fit takes at most `seconds`."""
-        if self.fit(most) <= seconds:
-            return most
-        low, high = 0, most
-        while high - low > 1:
-            middle = (low + high) // 2
-            low, high = (middle, high) if self.fit(middle) <= seconds else (low, middle)
-        return low
+        return most_rows_within(self.fit, seconds, most)
+
+
+def most_rows_within(cost, seconds: float, most: int) -> int:
+    """The most rows n <= `most` with cost(n) <= `seconds` (cost grows with n)."""
+    if cost(most) <= seconds:
+        return most
+    low, high = 0, most
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if cost(middle) <= seconds else (low, middle)
+    return low
 
 
 def measure(
@@ -293,18 +296,14 @@ def allot(
             most = trainval if settings.fit_on == "oof" else rows["val"]
             kept = most
             if oof(most) > share:
-                low, high = 0, most
-                while high - low > 1:
-                    middle = (low + high) // 2
-                    low, high = (middle, high) if oof(middle) <= share else (low, middle)
-                kept = _round_rows(max(low, min(plan_settings.min_rows, most)), most)
+                fits = most_rows_within(oof, share, most)
+                kept = _round_rows(max(fits, min(plan_settings.min_rows, most)), most)
             if settings.fit_on == "oof" and kept < most:
                 entries[name]["ensemble_rows"] = kept
                 entries[name]["notes"].append(
                     f"out-of-fold predictions on {kept:,} of {most:,} rows: all of them would "
                     f"take about {oof(most):.0f} s, its share is {share:.0f} s"
                 )
-            entries[name]["ensemble_folds"] = folds
             used = oof(kept)
         ensemble_cost[name] = used
         entries[name]["estimate_s"] = round(used + entries[name].get("explain_s", 0.0), 1)
@@ -336,13 +335,8 @@ def allot(
 
         count = most
         if trial(most) * target > study_each:
-            low, high = 0, most
-            while high - low > 1:
-                middle = (low + high) // 2
-                low, high = (
-                    (middle, high) if trial(middle) * target <= study_each else (low, middle)
-                )
-            count = _round_rows(max(low, min(plan_settings.min_rows, most)), most)
+            fits = most_rows_within(lambda n, t=target: trial(n) * t, study_each, most)
+            count = _round_rows(max(fits, min(plan_settings.min_rows, most)), most)
         affordable = int(study_each // trial(count)) if trial(count) > 0 else wanted
         trials = min(wanted, affordable)
         if trials < 2:

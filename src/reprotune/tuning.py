@@ -8,7 +8,6 @@ through a database storage: each runs trials until the study holds `n_trials` fi
 """
 
 import contextlib
-import hashlib
 import json
 import os
 import random
@@ -28,6 +27,7 @@ import pandas as pd
 
 from reprotune import models, paths
 from reprotune.config import Params
+from reprotune.data.prepare import training_rows_digest
 from reprotune.errors import DataError, ParamsError
 from reprotune.models.training import epoch_metrics
 from reprotune.tracking import StageRun
@@ -228,13 +228,6 @@ class Split:
         return cls(reader.select_inputs(frame), frame["label"].to_numpy())
 
 
-def data_digest(files: list[Path]) -> str:
-    digest = hashlib.md5()
-    for file in files:
-        digest.update(Path(file).read_bytes())
-    return digest.hexdigest()
-
-
 class Objective:
     """Train one trial's settings on train, score them on validation, log a nested run."""
 
@@ -411,11 +404,6 @@ class Objective:
         return mean
 
 
-def data_files() -> list[Path]:
-    files = [paths.processed_split("train"), paths.processed_split("val"), paths.LABELS]
-    return files + ([paths.FEATURES] if paths.FEATURES.is_file() else [])
-
-
 def run_trials(study, objective: Objective, n_trials: int, timeout_s: float | None) -> int:
     """Trials until the study holds `n_trials` finished ones (counting other workers');
     returns how many this call ran."""
@@ -508,7 +496,7 @@ def tune(
 
     base, seed = read_resolved_config(paths.candidate_config(candidate))
     objective = Objective(params, candidate, base, seed, run, plan)
-    study = open_study(objective, storage, sampler_seed, data_digest(data_files()))
+    study = open_study(objective, storage, sampler_seed, training_rows_digest())
     n_trials = plan.trials if plan is not None else params.tune.n_trials_for(candidate)
     ran = run_trials(study, objective, n_trials, params.tune.timeout_s)
     return study, ran

@@ -283,3 +283,16 @@ def sample_parquet(path: Path, rows: int, seed: int) -> pd.DataFrame:
         frame = batch.to_pandas()
         kept.append(frame[rng.random(len(frame)) < share] if share < 1 else frame)
     return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()
+
+
+def training_rows_digest() -> str:
+    """md5 of what studies and the budget's plan are made for: the processed train and
+    validation splits, the labels and the features."""
+    import hashlib
+
+    files = [paths.processed_split("train"), paths.processed_split("val"), paths.LABELS]
+    files += [paths.FEATURES] if paths.FEATURES.is_file() else []
+    digest = hashlib.md5()
+    for file in files:
+        digest.update(Path(file).read_bytes())
+    return digest.hexdigest()
