@@ -44,7 +44,7 @@ def shape(project: Path) -> list[tuple[int, int]]:
     return [(len(s.get("deps", [])), len(s.get("outs", []))) for s in lock.values()]
 
 
-def plain_project(stages: list[tuple[int, int]], folder: Path) -> Path:
+def plain_project(stages: list[tuple[int, int]], folder: Path, run: bool = True) -> Path:
     """`true` stages with the same numbers of (small) file dependencies and outputs."""
     subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
     subprocess.run([str(BIN / "dvc"), "init", "-q"], cwd=folder, check=True)
@@ -58,7 +58,11 @@ def plain_project(stages: list[tuple[int, int]], folder: Path) -> Path:
         touch = " && ".join(f"echo {i} > {o}" for o in outputs) or "true"
         pipeline[f"s{i}"] = {"cmd": f"mkdir -p out && {touch}", "deps": inputs, "outs": outputs}
     (folder / "dvc.yaml").write_text(yaml.safe_dump({"stages": pipeline}))
-    subprocess.run([str(BIN / "dvc"), "repro", "-q"], cwd=folder, check=True)
+    (folder / ".gitignore").write_text("/out/\n")
+    subprocess.run(["git", "add", "-A"], cwd=folder, check=True)
+    subprocess.run(["git", "commit", "-qm", "plain"], cwd=folder, check=True)
+    if run:
+        subprocess.run([str(BIN / "dvc"), "repro", "-q"], cwd=folder, check=True)
     return folder
 
 

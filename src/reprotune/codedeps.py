@@ -65,6 +65,13 @@ def _top_level_nodes(tree: ast.AST):
 def imported_modules(path: Path, root: Path = SOURCE_ROOT, top_level: bool = False) -> set[str]:
     """The package's modules that `path` imports (anywhere in it, or with `top_level` only at
     import time), with their parent packages."""
+    stat = Path(path).stat()  # a file edited since is parsed again
+    return set(_imported(str(path), stat.st_mtime_ns, stat.st_size, root, top_level))
+
+
+@cache
+def _imported(path: str, mtime_ns: int, size: int, root: Path, top_level: bool) -> frozenset:
+    """Each stage's closure visits the same modules: each is parsed once a process."""
     tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     found: set[str] = set()
     for node in _top_level_nodes(tree) if top_level else ast.walk(tree):
@@ -78,7 +85,7 @@ def imported_modules(path: Path, root: Path = SOURCE_ROOT, top_level: bool = Fal
         for name in names:
             if name.split(".")[0] == PACKAGE and module_file(name, root) is not None:
                 found.add(name)
-    return found
+    return frozenset(found)
 
 
 def _followed(imported: str) -> bool:
