@@ -239,3 +239,20 @@ def test_a_plan_for_other_data_stops_training(project, restore):
                env={"REPROTUNE_WARM": "0"})  # fmt: skip
     assert done.returncode == 2
     assert "another data version" in done.stderr and "dvc repro plan" in done.stderr
+
+
+def test_a_text_task_is_measured_on_its_texts(tmp_path):
+    """The plan fits a text candidate on the texts it reads (not on the split's columns)."""
+    from commands import baseline_only_project
+
+    project = copy_pipeline(ROOT, tmp_path / "project")
+    baseline_only_project(project, tmp_path / "corpus", n_train=60, n_test=10, tuned_trials=4)
+    set_params(project, budget_s=120)
+    git_commit_all(project, "a budget")
+    done = run(["dvc", "repro", "plan"], project, env={"REPROTUNE_WARM": "0"})
+    plan = json.loads((project / "plan.json").read_text())
+    train_val = plan["rows"]["train"] + plan["rows"]["val"]
+    for name in ("baseline", "logreg_tuned"):
+        small, large = plan["measured"][name]["sizes"]
+        assert large == train_val and small == train_val // 4, plan["measured"][name]
+    assert plan["candidates"]["logreg_tuned"].get("study"), done.stdout

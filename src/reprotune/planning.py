@@ -176,6 +176,8 @@ def measure(
     from reprotune.data.folds import stratified_rows, take_rows
 
     candidate, _ = _resolved(name)
+    # What the family reads of the rows: the typed columns, or the text (one column or joined).
+    inputs = models.create(candidate, label_names, seed, features).select_inputs(rows)
     size = params.plan.sample_rows if type(candidate).quick else params.plan.sample_rows // 4
     large = min(size, len(labels))
     small = max(min(large // 4, len(labels)), 2)
@@ -186,14 +188,11 @@ def measure(
         part = sample[stratified_rows(labels[sample], count, seed)]
         start = time.perf_counter()
         model = models.fit_on_rows(
-            candidate, label_names, seed, features, take_rows(rows, part), labels[part]
+            candidate, label_names, seed, features, take_rows(inputs, part), labels[part]
         )
         times.append(time.perf_counter() - start)
-    inputs = (
-        model.select_inputs(take_rows(rows, held)) if model.typed_inputs else take_rows(rows, held)
-    )
     start = time.perf_counter()
-    model.predict_proba(inputs)
+    model.predict_proba(take_rows(inputs, held))
     per_row = (time.perf_counter() - start) / max(len(held), 1)
     return Cost(
         config=config,
@@ -504,17 +503,15 @@ def _frozen_mismatch(previous: dict | None, key: dict) -> str:
 
 
 def _measure_inputs():
-    """Train + validation rows as the candidates read them (each family selects its columns),
-    their labels, the label names and the features."""
+    """Train + validation rows (each family selects what it reads), their labels, the label
+    names and the features."""
     import pandas as pd
 
     from reprotune.data.prepare import load_features, load_label_names, load_split
 
     frame = pd.concat([load_split("train"), load_split("val")], ignore_index=True)
     features = load_features()
-    labels = frame["label"].to_numpy()
-    rows = frame if features else frame["text"].tolist()
-    return rows, labels, load_label_names(), features
+    return frame, frame["label"].to_numpy(), load_label_names(), features
 
 
 def _split_rows() -> dict[str, int]:
