@@ -8,7 +8,8 @@ the Spark path on `--rows` rows (local[2]: the encoder fitted on a sample, the e
 encoding and training, the validation probabilities scored there) and the local path on
 `--local-rows` rows, each in its own process, sampled every 0.2 s for the peak resident memory
 of the driver (the Python process and its JVM). Both are scored on the same 200k test rows
-(PR-AUC with the paired bootstrap interval of their gap).
+(PR-AUC with the paired bootstrap interval of their gap): the Spark model on the executors, as
+`evaluate` scores an `engine: spark` candidate, the local one in its process.
 """
 
 import argparse
@@ -68,9 +69,12 @@ else:
     model.fit(model.select_inputs(train), train["label"].to_numpy(),
               model.select_inputs(val), val["label"].to_numpy())
 seconds = time.perf_counter() - start
-test = pd.read_parquet(test)
-proba = model.predict_proba(model.select_inputs(test))[:, 1]
-pd.DataFrame({"label": test["label"], "proba": proba}).to_parquet(out)
+if engine == "spark":  # evaluate's path: the executors score, the driver gets the numbers
+    labels, proba = model.score_split_on_spark(test)
+else:
+    test = pd.read_parquet(test)
+    labels, proba = test["label"], model.predict_proba(model.select_inputs(test))
+pd.DataFrame({"label": labels, "proba": proba[:, 1]}).to_parquet(out)
 print(json.dumps({"fit_s": round(seconds, 1), "rounds": model.best_epoch}))
 """
 

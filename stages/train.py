@@ -151,9 +151,6 @@ def decision_of(model, labels, proba, settings: dict) -> dict:
     return tuned_decision(model.label_names, labels, proba[:, 1], settings)
 
 
-SPARK_SAMPLE_ROWS = 5_000  # what the driver keeps of each split: dataset logs, background
-
-
 def split_files() -> dict:
     return {split: paths.processed_split(split) for split in ("train", "val")}
 
@@ -163,11 +160,11 @@ def spark_samples(seed: int):
     the explainers' background rows, the input example) and the splits' row counts."""
     import pyarrow.parquet as pq
 
-    from reprotune.data.prepare import sample_parquet
+    from reprotune.data.prepare import driver_sample
 
     files = split_files()
     counts = {s: pq.ParquetFile(f).metadata.num_rows for s, f in files.items()}
-    train, val = (sample_parquet(files[s], SPARK_SAMPLE_ROWS, seed) for s in ("train", "val"))
+    train, val = (driver_sample(s, seed) for s in ("train", "val"))
     return train, val, counts
 
 

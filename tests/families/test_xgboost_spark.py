@@ -36,9 +36,11 @@ def frame(n: int, seed: int):
 def splits(tmp_path_factory):
     folder = tmp_path_factory.mktemp("splits")
     train, val, test = frame(6000, 1), frame(2000, 2), frame(3000, 3)
-    files = {"train": folder / "train.parquet", "val": folder / "val.parquet"}
+    files = {s: folder / f"{s}.parquet" for s in ("train", "val", "test")}
     train.to_parquet(files["train"])
     val.to_parquet(files["val"])
+    # Small row groups: the executors read the test split in several partitions.
+    test.to_parquet(files["test"], row_group_size=500)
     return files, train, val, test
 
 
@@ -58,7 +60,7 @@ def pr_auc(model, test) -> float:
 def test_spark_training_matches_the_local_path_and_saves_the_usual_model(splits, tmp_path):
     files, train, val, test = splits
     on_spark = models.create(settings(engine="spark"), LABELS, 0, FEATURES)
-    history, labels, proba = on_spark.fit_on_spark(files)
+    history, labels, proba = on_spark.fit_on_spark({s: files[s] for s in ("train", "val")})
     local = models.create(settings(), LABELS, 0, FEATURES)
     fit_args = (local.select_inputs(train), train["label"].to_numpy(),
                 local.select_inputs(val), val["label"].to_numpy())  # fmt: skip
@@ -83,6 +85,11 @@ def test_spark_training_matches_the_local_path_and_saves_the_usual_model(splits,
         loaded.predict_proba(loaded.select_inputs(test)),
         on_spark.predict_proba(on_spark.select_inputs(test)),
     )
+
+    # evaluate's path: the test split scored on the executors, every row in the file's order.
+    scored_labels, scored = loaded.score_split_on_spark(files["test"])
+    np.testing.assert_array_equal(scored_labels, test["label"].to_numpy())
+    np.testing.assert_allclose(scored, loaded.predict_proba(loaded.select_inputs(test)), rtol=1e-6)
 
 
 def free_port() -> int:
@@ -161,5 +168,13 @@ def test_the_pipeline_trains_a_spark_candidate_beside_the_local_one(tmp_path):
         for name in ("xgboost", "xgboost_spark")
     }
     assert abs(scores["xgboost"] - scores["xgboost_spark"]) < 0.03, scores
+    # evaluate scored the Spark candidate's test split on the executors: every row, in the
+    # split's order (compare pairs candidates row by row).
+    import pandas as pd
+
+    local, spark = (pd.read_parquet(project / f"predictions/{n}.parquet") for n in scores)
+    test_rows = len(pd.read_parquet(project / "data/processed/test.parquet"))
+    assert len(spark) == len(local) == test_rows
+    assert (spark["label"] == local["label"]).all()
     assert (project / "metrics/explain/xgboost_spark.json").is_file()
     assert "[compare] champion" in done.stdout

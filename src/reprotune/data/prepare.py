@@ -285,6 +285,15 @@ def sample_parquet(path: Path, rows: int, seed: int) -> pd.DataFrame:
     return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()
 
 
+DRIVER_SAMPLE_ROWS = 5_000  # what the driver keeps of a split Spark reads: logs, examples
+
+
+def driver_sample(split: str, seed: int) -> pd.DataFrame:
+    """A seeded sample of a processed split, for what the driver needs of a split that the
+    executors read whole (the MLflow dataset entry, an input example, explainers' rows)."""
+    return sample_parquet(paths.processed_split(split), DRIVER_SAMPLE_ROWS, seed)
+
+
 def training_rows_digest() -> str:
     """md5 of what studies and the budget's plan are made for: the processed train and
     validation splits, the labels and the features."""

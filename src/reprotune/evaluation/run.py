@@ -6,7 +6,7 @@ evaluate.costs is set. Ensembles are evaluated by the same code."""
 from pathlib import Path
 
 from reprotune import models, paths, plots
-from reprotune.data.prepare import load_split
+from reprotune.data.prepare import driver_sample, load_split
 from reprotune.evaluation import confusion, latency_ms, predict_timed, quality_metrics
 from reprotune.io import dir_size_bytes, note_if_empty, staged_dir, write_json
 from reprotune.stage import say
@@ -18,8 +18,11 @@ CURVES_DIR = "curves"
 def evaluate_model(candidate: str, model_folder: Path, params) -> dict:
     """Test-split metrics, charts and an MLflow `evaluate` run for the model saved in
     `model_folder`; writes metrics/evaluate/<candidate>.json and plots/evaluate/<candidate>/."""
-    test = load_split("test")
     model, card = models.load(model_folder)
+    on_spark = card["params"].get("engine") == "spark"
+    # engine: spark: the executors score the test split; the driver holds a sample of it
+    # (the dataset entry, the timing of this process's predictions) and the scores.
+    test = driver_sample("test", params.seed) if on_spark else load_split("test")
     inputs, y_true = model.select_inputs(test), test["label"].to_numpy()
     one_example = inputs[:1] if isinstance(inputs, list) else inputs.iloc[:1]
     tags = {
@@ -37,6 +40,8 @@ def evaluate_model(candidate: str, model_folder: Path, params) -> dict:
         proba, samples_per_s = predict_timed(
             model.predict_proba, inputs, params.evaluate.throughput_batch_size
         )
+        if on_spark:
+            y_true, proba = model.score_split_on_spark(paths.processed_split("test"))
         y_pred = models.decide(proba, model.threshold)
         metrics = quality_metrics(y_true, proba, card["label_names"], y_pred)
         if len(card["label_names"]) == 2:
@@ -53,7 +58,7 @@ def evaluate_model(candidate: str, model_folder: Path, params) -> dict:
             "n_parameters": card["train"]["n_parameters"],
             **({"inference": inference} if inference else {}),
         }
-        metrics["n_test"] = len(test)
+        metrics["n_test"] = len(y_true)
         with staged_dir(paths.stage_plots("evaluate", candidate)) as folder:
             files = [
                 *plots.confusion_plot(

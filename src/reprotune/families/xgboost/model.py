@@ -92,7 +92,7 @@ class Xgboost(BoostedTrees):
             booster = fitted.get_booster()
             best = booster.attr("best_iteration")
             self.best_epoch = int(best) + 1 if best is not None else len(history)
-            labels, proba = on_spark.validation_probabilities(fitted, frame)
+            labels, proba = on_spark.validation_probabilities(fitted, frame, len(self.label_names))
             self.refitted = bool(self.params.refit_on_val)
             if self.refitted:
                 rounds = {**base, "n_estimators": self.best_epoch}
@@ -102,6 +102,13 @@ class Xgboost(BoostedTrees):
         classifier.load_model(bytearray(booster.save_raw("json")))
         self.pipeline = Pipeline([("features", pre), ("model", classifier)])
         return history, labels, proba
+
+    def score_split_on_spark(self, path) -> tuple[np.ndarray, np.ndarray]:
+        """`engine: spark`: a split's labels and probabilities scored on the executors."""
+        from reprotune.families.xgboost import spark as on_spark
+
+        with on_spark.spark_session(self.params.spark) as spark:
+            return on_spark.split_probabilities(spark, path, self)
 
     def n_parameters(self) -> int:
         booster = self.pipeline.named_steps["model"].get_booster()

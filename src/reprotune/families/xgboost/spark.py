@@ -7,8 +7,8 @@ estimator (`xgboost.spark.SparkXGBClassifier`: early stopping on the validation 
 `validation_indicator_col`, the class weight, the seed). The booster comes back as an
 `XGBClassifier` behind the encoder, the family's usual saved pipeline, so evaluate, compare,
 the registry, serve, predict and explain take it as any other. The validation split's
-probabilities (for the decision threshold) are computed on the executors; only they and the
-labels reach the driver.
+probabilities (for the decision threshold) and the test split's (for evaluate) are computed on
+the executors; only they and the labels reach the driver.
 """
 
 import importlib.util
@@ -179,11 +179,49 @@ def estimator(classifier_params: dict, num_workers: int, validation: bool):
     )
 
 
-def validation_probabilities(spark_model, frame) -> tuple[np.ndarray, np.ndarray]:
-    """The validation rows' labels and probabilities, scored on the executors."""
-    scored = spark_model.transform(frame.where("is_val")).select("label", "probability")
-    rows = scored.toPandas()
-    proba = np.array(
-        [np.asarray(v.toArray() if hasattr(v, "toArray") else v) for v in rows["probability"]]
+def validation_probabilities(spark_model, frame, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The validation rows' labels and probabilities, scored on the executors; they reach the
+    driver as plain columns through Arrow (not as a Python object a row)."""
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+
+    scored = spark_model.transform(frame.where("is_val"))
+    probability = vector_to_array(F.col("probability"))
+    columns = [probability[i].alias(f"p{i}") for i in range(classes)]
+    frame.sparkSession.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    rows = scored.select("label", *columns).toPandas()
+    return rows["label"].to_numpy(), rows[[f"p{i}" for i in range(classes)]].to_numpy()
+
+
+def split_probabilities(spark, path: Path, model) -> tuple[np.ndarray, np.ndarray]:
+    """A split's labels and class probabilities, scored on the executors by the saved model
+    (`model`, shipped to them) in the file's row order; only those numbers reach the driver,
+    through Arrow, never the split's features."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, LongType, StructField, StructType
+
+    classes = len(model.label_names)
+    columns = [f"p{i}" for i in range(classes)]
+    schema = StructType(
+        [StructField("row", LongType()), StructField("label", LongType())]
+        + [StructField(c, DoubleType()) for c in columns]
     )
-    return rows["label"].to_numpy(), proba
+
+    def score(batches):
+        for batch in batches:
+            proba = model.predict_proba(model.select_inputs(batch)).astype(float)
+            scored = pd.DataFrame(proba, columns=columns)
+            scored.insert(0, "label", batch["label"].astype("int64").to_numpy())
+            scored.insert(0, "row", batch["row"].to_numpy())
+            yield scored
+
+    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    # Ids follow the read order (partition, then position): sorting by them restores the
+    # file's row order, which compare's paired bootstrap pairs candidates by.
+    frame = (
+        spark.read.parquet(str(path))
+        .select(*model.features, "label")
+        .withColumn("row", F.monotonically_increasing_id())
+    )
+    rows = frame.mapInPandas(score, schema).toPandas().sort_values("row", kind="stable")
+    return rows["label"].to_numpy(), rows[columns].to_numpy()
