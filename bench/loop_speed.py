@@ -61,6 +61,7 @@ class Run:
     wall: float
     stages: list[Stage] = field(default_factory=list)
     noise: list[str] = field(default_factory=list)
+    champion: str = ""  # compare's line: what the run registered
 
 
 def timed_console(command: list[str], cwd: Path) -> Run:
@@ -89,6 +90,8 @@ def parse(lines: list[tuple[float, str]], wall: float) -> Run:
             if found:
                 run.stages[-1].reported = max(run.stages[-1].reported, float(found[-1]))
             run.stages[-1].said = at
+            if text.startswith("[compare] champion"):
+                run.champion = text
         elif not DVC_LINES.match(text):
             run.noise.append(text)
     return run
@@ -167,6 +170,7 @@ def main() -> None:
         stages = shape(project)
         deps = sum(d for d, _ in stages)
         print(f"## {args.example}: {len(stages)} stages, {deps} dependencies\n", flush=True)
+        print(first.champion)
         print(f"slowest stages (first run): {slowest(first)}")
         print(f"most time beyond their work (first run): {costliest_gaps(first)}")
         no_hash = [t for t in first.noise if "No file hash info found" in t]
@@ -189,6 +193,7 @@ def main() -> None:
             names = ", ".join(s.name for s in rerun.stages)
             print(f"\n`-S {override}`: re-ran {names}; wall {rerun.wall:.1f}s = their work "
                   f"{work:.1f}s + {rerun.wall - work:.1f}s", flush=True)  # fmt: skip
+            print(f"slowest stages: {slowest(rerun)}\n{rerun.champion}")
         noop, ran = timed_repro(project, args.repeats)
         plain_noop, _ = timed_repro(Path(scratch) / "plain", args.repeats)
     print(f"\nno-op `dvc repro` (median of {args.repeats}): {noop:.2f}s (ran anyway: "
