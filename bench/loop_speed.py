@@ -21,6 +21,7 @@ shown: the console a user sees.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -153,6 +154,11 @@ def costliest_gaps(run: Run, count: int = 8) -> str:
     return ", ".join(f"{name} {gap:.1f}s" for gap, name in sorted(gaps, reverse=True)[:count])
 
 
+def keep_metrics(project: Path, keep: Path | None, name: str) -> None:
+    if keep is not None:
+        shutil.copytree(project / "metrics", keep / name, dirs_exist_ok=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--example", required=True, help="ag_news or a folder of examples/")
@@ -160,6 +166,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", help="AG News: a local model folder")
     parser.add_argument("--rerun", action="append", default=[], help="'K=V ...': -S runs")
     parser.add_argument("--repeats", type=int, default=3, help="no-op repro timings")
+    parser.add_argument("--keep", type=Path, help="copy each run's metrics/ here (first, -S ...)")
     args = parser.parse_args()
     os.environ["PATH"] = f"{BIN}:{os.environ['PATH']}"  # the stages' `python` is this one
     with tempfile.TemporaryDirectory() as scratch:
@@ -167,6 +174,7 @@ def main() -> None:
         overrides = fresh_clone(project, args.example, args.data.resolve(), args.checkpoint)
         set_flags = [flag for o in overrides for flag in ("-S", o)]
         first = timed_console([str(BIN / "dvc"), "exp", "run", *set_flags], project)
+        keep_metrics(project, args.keep, "first")
         stages = shape(project)
         deps = sum(d for d, _ in stages)
         print(f"## {args.example}: {len(stages)} stages, {deps} dependencies\n", flush=True)
@@ -188,6 +196,7 @@ def main() -> None:
             flags = [flag for o in override.split() for flag in ("-S", o)]
             command = [str(BIN / "dvc"), "exp", "run", *flags]
             rerun = timed_console(command, project)
+            keep_metrics(project, args.keep, override.replace(" ", "_"))
             print(row(f"`dvc exp run -S {override}`", rerun, None))
             work = split_times(rerun)["work"]
             names = ", ".join(s.name for s in rerun.stages)
