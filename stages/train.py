@@ -38,8 +38,9 @@ def main(candidate: str) -> None:
         train, val = load_split("train"), load_split("val")
         counts = {"train": len(train), "val": len(val)}
     whole = counts["train"]
-    if not on_spark and plan is not None and plan.train_rows and plan.train_rows < whole:
-        kept = stratified_rows(train["label"].to_numpy(), plan.train_rows, seed)
+    planned = plan.train_rows if plan is not None and plan.train_rows else whole
+    if not on_spark and planned < whole:
+        kept = stratified_rows(train["label"].to_numpy(), planned, seed)
         train = train.iloc[kept].reset_index(drop=True)
         counts["train"] = len(train)
     features = load_features()
@@ -74,7 +75,8 @@ def main(candidate: str) -> None:
         start = time.perf_counter()
         settings = read_decision_settings(candidate)
         if on_spark:
-            history, labels, proba = model.fit_on_spark(split_files())
+            history, labels, proba = model.fit_on_spark(split_files(), min(planned / whole, 1))
+            counts["train"] = model.trained_rows
             model.decision = decision_of(model, labels, proba, settings)
             refitted = model.refitted
         else:

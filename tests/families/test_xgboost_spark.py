@@ -45,10 +45,8 @@ def splits(tmp_path_factory):
 
 
 def settings(**changes) -> XgboostParams:
-    return XgboostParams(
-        family="xgboost", n_estimators=300, learning_rate=0.1, early_stopping_rounds=20,
-        scale_pos_weight="auto", **changes,
-    )  # fmt: skip
+    base = dict(n_estimators=300, learning_rate=0.1, early_stopping_rounds=20)
+    return XgboostParams(family="xgboost", scale_pos_weight="auto", **{**base, **changes})
 
 
 def pr_auc(model, test) -> float:
@@ -90,6 +88,24 @@ def test_spark_training_matches_the_local_path_and_saves_the_usual_model(splits,
     scored_labels, scored = loaded.score_split_on_spark(files["test"])
     np.testing.assert_array_equal(scored_labels, test["label"].to_numpy())
     np.testing.assert_allclose(scored, loaded.predict_proba(loaded.select_inputs(test)), rtol=1e-6)
+
+
+def test_the_plans_share_of_training_rows_is_kept_on_spark(splits):
+    """A budget's plan that trains on fewer rows: Spark samples the same share of each class
+    (Bernoulli, seeded), validation whole; the same seed, the same rows."""
+    files, train, _, test = splits
+    training = {s: files[s] for s in ("train", "val")}
+    model = models.create(settings(engine="spark", n_estimators=50), LABELS, 0, FEATURES)
+    model.fit_on_spark(training, train_share=0.5)
+    assert abs(model.trained_rows - len(train) / 2) < 0.05 * len(train)
+    again = models.create(settings(engine="spark", n_estimators=50), LABELS, 0, FEATURES)
+    again.fit_on_spark(training, train_share=0.5)
+    assert again.trained_rows == model.trained_rows
+    np.testing.assert_allclose(
+        again.predict_proba(again.select_inputs(test)),
+        model.predict_proba(model.select_inputs(test)),
+    )
+    assert pr_auc(model, test) > 0.5  # far above the 15 % base rate on half the rows
 
 
 def free_port() -> int:

@@ -58,12 +58,16 @@ class Xgboost(BoostedTrees):
 
     refitted = False
 
-    def fit_on_spark(self, files: dict) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    def fit_on_spark(
+        self, files: dict, train_share: float = 1.0
+    ) -> tuple[list[dict], np.ndarray, np.ndarray]:
         """`engine: spark` (families/xgboost/spark.py): the encoder fitted on a sample of the
-        training split, XGBoost trained on the executors with early stopping on validation,
-        then (refit_on_val) again on train + validation for the rounds chosen. Returns the
+        training split, XGBoost trained on the executors (on `train_share` of the training
+        rows, stratified: the budget's plan) with early stopping on validation, then
+        (refit_on_val) again on train + validation for the rounds chosen. Returns the
         per-round history and the validation rows' labels and probabilities (for the
-        threshold), the fitted pipeline saved like the local one's."""
+        threshold), the fitted pipeline saved like the local one's; `trained_rows` says how
+        many training rows it saw."""
         from sklearn.pipeline import Pipeline
         from xgboost import XGBClassifier
 
@@ -81,7 +85,13 @@ class Xgboost(BoostedTrees):
             # zeros it leaves out as missing; the executors' dense rows must say the same.
             base["missing"] = 0.0
         with on_spark.spark_session(settings) as spark:
-            frame = on_spark.encoded_frame(spark, files, pre, self.features, settings.num_workers)
+            classes = len(self.label_names)
+            train, self.trained_rows = on_spark.training_rows(
+                spark, files["train"], train_share, classes, self.seed
+            )
+            frame = on_spark.encoded_frame(
+                spark, files, pre, self.features, settings.num_workers, train
+            )
             fitted = on_spark.estimator(base, settings.num_workers, validation=True).fit(frame)
             summary = fitted.training_summary
             history = round_history(
@@ -92,7 +102,7 @@ class Xgboost(BoostedTrees):
             booster = fitted.get_booster()
             best = booster.attr("best_iteration")
             self.best_epoch = int(best) + 1 if best is not None else len(history)
-            labels, proba = on_spark.validation_probabilities(fitted, frame, len(self.label_names))
+            labels, proba = on_spark.validation_probabilities(fitted, frame, classes)
             self.refitted = bool(self.params.refit_on_val)
             if self.refitted:
                 rounds = {**base, "n_estimators": self.best_epoch}

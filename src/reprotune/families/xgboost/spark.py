@@ -114,9 +114,12 @@ def spark_session(settings):
         spark.stop()
 
 
-def encoded_frame(spark, files: dict[str, Path], encoder, features: dict[str, str], parts: int):
+def encoded_frame(
+    spark, files: dict[str, Path], encoder, features: dict[str, str], parts: int, train=None
+):
     """The splits as (features array, label, is_val) rows, encoded on the executors, in one
-    partition per XGBoost worker (its barrier stage takes no union of other partitionings)."""
+    partition per XGBoost worker (its barrier stage takes no union of other partitionings).
+    `train`: the training split's rows as read (training_rows), else the whole file."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import (
         ArrayType,
@@ -130,7 +133,7 @@ def encoded_frame(spark, files: dict[str, Path], encoder, features: dict[str, st
     from reprotune.models.tabular import typed_arrays
 
     splits = [
-        spark.read.parquet(str(path))
+        (train if split == "train" and train is not None else spark.read.parquet(str(path)))
         .select(*features, "label")
         .withColumn("is_val", F.lit(split == "val"))
         for split, path in files.items()
@@ -160,6 +163,15 @@ def encoded_frame(spark, files: dict[str, Path], encoder, features: dict[str, st
             )
 
     return frame.mapInPandas(encode, schema).repartition(parts)
+
+
+def training_rows(spark, path: Path, share: float, classes: int, seed: int):
+    """The training split, or a stratified share of it (the budget's plan: the same share of
+    every class, Bernoulli-sampled with the seed), and how many rows that is."""
+    rows = spark.read.parquet(str(path))
+    if share < 1:
+        rows = rows.sampleBy("label", {label: share for label in range(classes)}, seed)
+    return rows, rows.count()
 
 
 def estimator(classifier_params: dict, num_workers: int, validation: bool):
