@@ -194,3 +194,9 @@ def test_the_pipeline_trains_a_spark_candidate_beside_the_local_one(tmp_path):
     assert (spark["label"] == local["label"]).all()
     assert (project / "metrics/explain/xgboost_spark.json").is_file()
     assert "[compare] champion" in done.stdout
+    # What a user cannot act on stays out of the console: Spark's start-up log lines, PySpark's
+    # note on pandas, XGBoost's per-round lines from the executors.
+    console = done.stdout + done.stderr
+    for noise in ("default log4j profile", "WARN Utils", "NativeCodeLoader", "FutureWarning",
+                  "training-logloss", "validation-aucpr"):  # fmt: skip
+        assert noise not in console, noise

@@ -17,6 +17,8 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
@@ -91,6 +93,8 @@ def spark_session(settings):
     check_java()
     check_master(settings.master)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local executors: this venv
+    if settings.master.startswith("local"):  # not "hostname resolves to a loopback address"
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("reprotune train").master(settings.master)
@@ -100,11 +104,15 @@ def spark_session(settings):
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.ui.enabled", "false")
         )
-    for key, value in settings.conf.items():
-        builder = builder.config(key, value)
-    if not verbose():  # Spark's stage bars and XGBoost's per-round INFO lines
+    if not verbose():  # Spark's stage bars, its start-up log lines, XGBoost's INFO lines
         builder = builder.config("spark.ui.showConsoleProgress", "false")
+        builder = builder.config("spark.driver.extraJavaOptions", quiet_log4j_option())
         logging.getLogger("XGBoost-PySpark").setLevel(logging.WARNING)
+        # PySpark's note on pandas 3, in this process and in the Python workers it starts.
+        warnings.filterwarnings("ignore", PANDAS_NOTE, FutureWarning)
+        os.environ.setdefault("PYTHONWARNINGS", f"ignore:{PANDAS_NOTE}:FutureWarning")
+    for key, value in settings.conf.items():  # the user's settings win
+        builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     try:
@@ -112,6 +120,29 @@ def spark_session(settings):
         yield spark
     finally:
         spark.stop()
+
+
+PANDAS_NOTE = "PySpark does not yet fully support"
+QUIET_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
+"""
+
+
+def quiet_log4j_option() -> str:
+    """The JVM's logging at ERROR, in place of Spark's default profile (which prints its
+    start-up warnings), from a log4j2 file in the temp folder."""
+    path = Path(tempfile.gettempdir()) / "reprotune-log4j2-quiet.properties"
+    if not path.is_file() or path.read_text() != QUIET_LOG4J:
+        partial = path.with_name(f"{path.name}.{os.getpid()}")
+        partial.write_text(QUIET_LOG4J)
+        partial.replace(path)
+    return f"-Dlog4j2.configurationFile=file:{path}"
 
 
 def encoded_frame(
@@ -183,6 +214,7 @@ def estimator(classifier_params: dict, num_workers: int, validation: bool):
     if not validation:
         settings.pop("early_stopping_rounds", None)
     return SparkXGBClassifier(
+        verbose=verbose(),  # XGBoost's per-round evaluation lines, printed by the executors
         features_col="features",
         label_col="label",
         validation_indicator_col="is_val" if validation else None,
