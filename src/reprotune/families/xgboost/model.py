@@ -90,7 +90,7 @@ class Xgboost(BoostedTrees):
                 spark, files["train"], train_share, classes, self.seed
             )
             frame = on_spark.encoded_frame(
-                spark, files, pre, self.features, settings.num_workers, train
+                train, files["val"], pre, self.features, settings.num_workers
             )
             fitted = on_spark.estimator(base, settings.num_workers, validation=True).fit(frame)
             summary = fitted.training_summary

@@ -104,6 +104,8 @@ def spark_session(settings):
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.ui.enabled", "false")
         )
+    # Scores come back to the driver as Arrow columns (validation_probabilities, ...).
+    builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
     if not verbose():  # Spark's stage bars, its start-up log lines, XGBoost's INFO lines
         builder = builder.config("spark.ui.showConsoleProgress", "false")
         builder = builder.config("spark.driver.extraJavaOptions", quiet_log4j_option())
@@ -145,12 +147,10 @@ def quiet_log4j_option() -> str:
     return f"-Dlog4j2.configurationFile=file:{path}"
 
 
-def encoded_frame(
-    spark, files: dict[str, Path], encoder, features: dict[str, str], parts: int, train=None
-):
-    """The splits as (features array, label, is_val) rows, encoded on the executors, in one
-    partition per XGBoost worker (its barrier stage takes no union of other partitionings).
-    `train`: the training split's rows as read (training_rows), else the whole file."""
+def encoded_frame(train, val_path: Path, encoder, features: dict[str, str], parts: int):
+    """The training rows (training_rows) and the validation split as (features array, label,
+    is_val) rows, encoded on the executors, in one partition per XGBoost worker (its barrier
+    stage takes no union of other partitionings)."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import (
         ArrayType,
@@ -163,15 +163,12 @@ def encoded_frame(
 
     from reprotune.models.tabular import typed_arrays
 
-    splits = [
-        (train if split == "train" and train is not None else spark.read.parquet(str(path)))
-        .select(*features, "label")
-        .withColumn("is_val", F.lit(split == "val"))
-        for split, path in files.items()
-    ]
-    frame = splits[0]
-    for part in splits[1:]:
-        frame = frame.unionByName(part)
+    val = train.sparkSession.read.parquet(str(val_path))
+    frame = (
+        train.select(*features, "label")
+        .withColumn("is_val", F.lit(False))
+        .unionByName(val.select(*features, "label").withColumn("is_val", F.lit(True)))
+    )
     schema = StructType(
         [
             StructField("features", ArrayType(DoubleType())),
@@ -232,7 +229,6 @@ def validation_probabilities(spark_model, frame, classes: int) -> tuple[np.ndarr
     scored = spark_model.transform(frame.where("is_val"))
     probability = vector_to_array(F.col("probability"))
     columns = [probability[i].alias(f"p{i}") for i in range(classes)]
-    frame.sparkSession.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
     rows = scored.select("label", *columns).toPandas()
     return rows["label"].to_numpy(), rows[[f"p{i}" for i in range(classes)]].to_numpy()
 
@@ -259,7 +255,6 @@ def split_probabilities(spark, path: Path, model) -> tuple[np.ndarray, np.ndarra
             scored.insert(0, "row", batch["row"].to_numpy())
             yield scored
 
-    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
     # Ids follow the read order (partition, then position): sorting by them restores the
     # file's row order, which compare's paired bootstrap pairs candidates by.
     frame = (
