@@ -17,6 +17,8 @@ from reprotune.tracking import stage_run
 
 def main() -> None:
     params = load_params()
+    if params.data.engine == "spark":
+        return main_on_spark(params)
     frames, manifest = load_raw()
     if params.data.tabular:
         splits = prepare_tabular(frames, params.data, params.seed)
@@ -64,6 +66,47 @@ def main() -> None:
     inferred = splits.schema.get("inferred") or {}
     if inferred:
         say(f"inferred feature types: {inferred}")
+
+
+def main_on_spark(params) -> None:
+    """data.engine: spark: the executors cast, split and write; the driver holds samples."""
+    from reprotune.data import on_spark
+    from reprotune.io import read_json
+
+    committed = committed_contract(params.data.contract)
+    mode = params.data.contract
+
+    def check(samples):  # on the samples, before data/processed/ is replaced
+        if committed is None:
+            return None
+        found = contract.check_tables(contract.read(committed), samples)
+        return contract.enforce(found, mode, str(contract.COMMITTED))
+
+    with stage_run("preprocess", params.tracking) as run:
+        done = on_spark.preprocess(params.data, params.seed, committed, check)
+        schema = done["schema"]
+        summary = {**done["counts"], "features": feature_counts(schema)}
+        summary["dropped_without_target"] = sum(schema["dropped_without_target"].values())
+        write_json(paths.stage_metrics("preprocess"), summary)
+        run.log_params({"data": params.data.model_dump(mode="json"), "seed": params.seed})
+        run.log_metrics(summary)
+        run.log_artifacts(
+            [paths.LABELS, paths.FEATURES, paths.CONTRACT, paths.PROFILE,
+             paths.stage_metrics("preprocess")]
+        )  # fmt: skip
+        manifest = read_json(paths.MANIFEST)
+        for split, sample in done["samples"].items():
+            run.log_dataset(sample, split, source=manifest)
+    say(summaries.split(summary) + " (on Spark)")
+    if done["warning"]:
+        say(done["warning"])
+    if summary["dropped_without_target"]:
+        say(
+            f"dropped {summary['dropped_without_target']:,} rows without a target value "
+            f"({params.data.label_column!r} empty)"
+        )
+    if schema["inferred"]:
+        say(f"inferred feature types: {schema['inferred']}")
 
 
 def committed_contract(mode: str):

@@ -12,6 +12,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SparkSessionSettings(Strict):
+    """Where work on Apache Spark runs (reprotune.sparkrun): a master and session settings."""
+
+    master: str = "local[2]"  # spark://host:7077, yarn, k8s://..., or local[N] on a laptop
+    conf: dict[str, str] = Field(default_factory=dict)  # any spark.* session setting
+
+
 class FamilyParams(Strict):
     """A candidate family's params, and what the rest of the package needs to know of it."""
 

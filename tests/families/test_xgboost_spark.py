@@ -144,7 +144,8 @@ def test_executors_without_the_package_stop_with_the_fix(splits, monkeypatch):
 
 
 def test_the_pipeline_trains_a_spark_candidate_beside_the_local_one(tmp_path):
-    """`dvc repro` with the same XGBoost settings on both engines: train@ on local[2] saves
+    """`dvc repro` with the splits prepared on Spark and the same XGBoost settings on both
+    engines: train@ on local[2] saves
     the usual model, evaluate, explain and compare take it, and its test scores are the local
     candidate's within the distributed histogram's difference."""
     import json
@@ -160,7 +161,8 @@ def test_the_pipeline_trains_a_spark_candidate_beside_the_local_one(tmp_path):
     project = copy_pipeline(root, tmp_path / "project")
     table = write_bank_like_csv(tmp_path / "data" / "bank.csv", 4000, seed=6)
     raw = yaml.safe_load((root / "examples/bank-marketing/params.yaml").read_text())
-    raw["data"] = {**raw["data"], **tabular_data_params(table)}
+    # The splits too are read, cast, drawn and written by Spark (data.engine: spark).
+    raw["data"] = {**raw["data"], **tabular_data_params(table), "engine": "spark"}
     # Row and column subsampling draw differently in one process and in 2 workers; without
     # them what differs is the distributed histogram alone (the tolerance below).
     xgboost = {**raw["train"]["candidates"]["xgboost"], "subsample": 1.0, "colsample_bytree": 1.0}
@@ -194,6 +196,9 @@ def test_the_pipeline_trains_a_spark_candidate_beside_the_local_one(tmp_path):
     assert (spark["label"] == local["label"]).all()
     assert (project / "metrics/explain/xgboost_spark.json").is_file()
     assert "[compare] champion" in done.stdout
+    assert "(on Spark)" in done.stdout  # preprocess
+    features = json.loads((project / "data/processed/features.json").read_text())
+    assert features["engine"] == "spark" and features["features"] == FEATURES
     # What a user cannot act on stays out of the console: Spark's start-up log lines, PySpark's
     # note on pandas, XGBoost's per-round lines from the executors.
     console = done.stdout + done.stderr

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from reprotune.schema import Strict
+from reprotune.schema import SparkSessionSettings, Strict
 
 SKLEARN_DATASETS = ("breast_cancer", "iris", "wine", "digits")
 
@@ -98,6 +98,11 @@ class DataParams(Strict):
     # A contract.yaml committed beside params.yaml: new data that breaks it stops preprocess
     # (fail), or is reported and used (warn); off: not checked.
     contract: Literal["fail", "warn", "off"] = "fail"
+    # local: fetch and preprocess read the table into this process (pandas); spark: the
+    # executors read, cast and split it and write the splits as Parquet, the driver holding a
+    # sample (a table larger than one machine's memory; data/on_spark.py).
+    engine: Literal["local", "spark"] = "local"
+    spark: SparkSessionSettings = SparkSessionSettings()
 
     @property
     def tabular(self) -> bool:
@@ -196,12 +201,47 @@ class DataParams(Strict):
                 f"data.name {self.name!r} is not a scikit-learn dataset; "
                 f"fix: use one of {', '.join(SKLEARN_DATASETS)}"
             )
+        if self.engine == "spark":
+            self._check_spark_engine()
         if self.csv.header is False and self.source == "csv" and not self.csv.columns:
             raise ValueError(
                 "data.csv.header is false but data.csv.columns is not set; "
                 "fix: name the columns, e.g. [label, title, description] for AG News"
             )
         return self
+
+
+    def _check_spark_engine(self) -> None:
+        """What data.engine: spark reads: typed features from files Spark can open."""
+        if self.source not in ("csv", "parquet", "json"):
+            raise ValueError(
+                f"data.engine is 'spark' but data.source is {self.source!r}; fix: export the "
+                "table to Parquet or CSV files (data.source: parquet, data.files.train: PATH), "
+                "or use data.engine: local"
+            )
+        if self.features is None:
+            raise ValueError(
+                "data.engine: spark prepares typed (tabular) features, and data.features is "
+                "null (a text task); fix: declare data.features (a mapping, or auto), or use "
+                "data.engine: local"
+            )
+        if self.target is not None:
+            raise ValueError(
+                "data.engine: spark does not derive a target (data.target); fix: compute the "
+                "target column into the files, or use data.engine: local"
+            )
+        for split in ("train", "test"):
+            location = getattr(self.files, split)
+            if location and location.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"data.files.{split} = {location!r}: Spark's executors read files, not "
+                    "URLs; fix: download it (or use an hdfs:// or s3a:// path), or use "
+                    "data.engine: local"
+                )
+        if isinstance(self.features, dict) and "image" in self.features.values():
+            raise ValueError(
+                "data.engine: spark does not read image features; fix: use data.engine: local"
+            )
 
 
 class PreprocessParams(Strict):

@@ -35,6 +35,10 @@ class RawData:
 
 def fetch(data: DataParams, seed: int, out_dir: Path = paths.RAW_DIR) -> dict:
     """Load the configured source and write `out_dir` atomically. Returns the manifest."""
+    if data.engine == "spark":  # read and written by Spark's executors, not held here
+        from reprotune.data import on_spark
+
+        return on_spark.fetch(data, seed, out_dir)
     raw = load_source(data, seed)
     for split, frame in raw.splits.items():
         if frame.empty:

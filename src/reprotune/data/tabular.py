@@ -115,7 +115,11 @@ def rows_without_target(frames: dict[str, pd.DataFrame], data: DataParams) -> di
     """How many rows of each split have no target value (they are dropped); stops when they
     are too large a share to be a few missing labels."""
     counts = {split: int(is_missing(f[data.label_column]).sum()) for split, f in frames.items()}
-    total = sum(len(f) for f in frames.values())
+    return check_rows_without_target(counts, sum(len(f) for f in frames.values()), data)
+
+
+def check_rows_without_target(counts: dict[str, int], total: int, data: DataParams) -> dict:
+    """`counts` (rows without a target, per split) when they are a few gaps of `total`."""
     dropped = sum(counts.values())
     if total and dropped / total > MAX_SHARE_WITHOUT_TARGET:
         raise DataError(

@@ -4,15 +4,13 @@ from typing import Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from reprotune.schema import Resample, Strict, TabularParams
+from reprotune.schema import Resample, SparkSessionSettings, TabularParams
 
 
-class SparkSettings(Strict):
+class SparkSettings(SparkSessionSettings):
     """Where `engine: spark` trains: a Spark master and the session's settings."""
 
-    master: str = "local[2]"  # spark://host:7077, yarn, k8s://..., or local[N] on a laptop
     num_workers: PositiveInt = 2  # XGBoost workers (Spark tasks) training together
-    conf: dict[str, str] = Field(default_factory=dict)  # any spark.* session setting
     # Rows the feature encoder is fitted on (read by the driver); the executors apply it.
     encoder_rows: PositiveInt = 200_000
 
