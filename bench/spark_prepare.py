@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from budget_benchmark import bank_shaped
 from drift_overhead import BANK_FEATURES as FEATURES
-from spark_training import measured_run
+from spark_training import PEAKS, measured_run
 
 PIECE = 500_000
 
@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--local-rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--engines", default="spark,local", help="which to run, in order")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -89,7 +90,9 @@ def main() -> None:
             "train / val / test |"
         )
         lines = []
-        for engine, rows in (("spark", args.rows), ("local", args.local_rows)):
+        sizes = {"spark": args.rows, "local": args.local_rows}
+        for engine in args.engines.split(","):
+            rows = sizes[engine]
             table = write_table(folder / f"{engine}-source", rows, args.seed)
             if engine == "local":  # the local path reads one file
                 import pyarrow.parquet as pq
@@ -100,7 +103,8 @@ def main() -> None:
             payload = [data_params(table, engine), str(folder / engine)]
             answer, wall, peak = measured_run([sys.executable, "-c", PREPARE, json.dumps(payload)])
             print(json.dumps({"engine": engine, "rows": rows, "wall_s": round(wall, 1),
-                              "peak_mib": round(peak), **answer}), flush=True)  # fmt: skip
+                              "peak_mib": round(peak), "peaks_mib": dict(PEAKS), **answer}),
+                  flush=True)  # fmt: skip
             lines.append(
                 f"| {engine} | {rows:,} | {answer['fetch_s']} | {answer['preprocess_s']} | "
                 f"{wall:.1f} | {peak:,.0f} | {answer['train']:,} / {answer['val']:,} / "

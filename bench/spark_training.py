@@ -29,6 +29,7 @@ from budget_benchmark import bank_shaped
 from drift_overhead import BANK_FEATURES as FEATURES
 
 PIECE = 500_000
+PEAKS: dict[str, int] = {}
 SETTINGS = {
     "family": "xgboost", "n_estimators": 300, "learning_rate": 0.1, "max_depth": 6,
     "early_stopping_rounds": 20, "scale_pos_weight": "auto", "refit_on_val": False,
@@ -80,15 +81,16 @@ print(json.dumps({"fit_s": round(seconds, 1), "rounds": model.best_epoch}))
 
 
 def measured_run(args: list[str]) -> tuple[dict, float, float]:
-    """(the script's answer, wall seconds, peak RSS in MiB of the process and its children)."""
+    """(the script's answer, wall seconds, peak RSS in MiB of the driver: the process and its
+    JVM); `PEAKS` keeps the last run's peaks of each (MiB)."""
     import psutil
 
     start = time.perf_counter()
     process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    peak, done = 0, threading.Event()
+    peak, python, jvm, done = 0, 0, 0, threading.Event()
 
     def sample():
-        nonlocal peak
+        nonlocal peak, python, jvm
         root = psutil.Process(process.pid)
         while not done.wait(0.2):
             try:
@@ -96,7 +98,10 @@ def measured_run(args: list[str]) -> tuple[dict, float, float]:
                 # The driver: this Python and the JVM it starts (not the executors' Pythons,
                 # which a cluster runs elsewhere).
                 drivers = [p for p in family if p is root or p.name().startswith("java")]
-                peak = max(peak, sum(p.memory_info().rss for p in drivers))
+                sizes = {p.pid: p.memory_info().rss for p in drivers}
+                peak = max(peak, sum(sizes.values()))
+                python = max(python, sizes.get(root.pid, 0))
+                jvm = max(jvm, sum(v for k, v in sizes.items() if k != root.pid))
             except psutil.Error:
                 pass
 
@@ -107,6 +112,7 @@ def measured_run(args: list[str]) -> tuple[dict, float, float]:
     thread.join()
     if process.returncode:
         sys.exit(f"fit failed ({process.returncode})")
+    PEAKS.update(python=round(python / 2**20), jvm=round(jvm / 2**20))
     return json.loads(out.strip().splitlines()[-1]), time.perf_counter() - start, peak / 2**20
 
 

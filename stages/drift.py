@@ -12,7 +12,7 @@ import shutil
 
 from reprotune import drift, paths
 from reprotune.config import load_params
-from reprotune.data.prepare import load_split
+from reprotune.data.prepare import driver_rows
 from reprotune.io import read_json, write_json, write_text
 from reprotune.stage import run_stage, say
 from reprotune.tracking import stage_run
@@ -21,7 +21,8 @@ from reprotune.tracking import stage_run
 def main() -> None:
     params = load_params()
     profile = read_json(paths.PROFILE)
-    tables = {split: load_split(split) for split in drift.HELD_OUT}
+    engine = params.data.engine  # spark: a seeded sample of each split
+    tables = {split: driver_rows(split, engine, params.seed) for split in drift.HELD_OUT}
     reports = drift.split_reports(profile, tables, params.drift.share)
     metrics = drift.stage_metrics(reports)
     report_file = paths.METRICS_DIR / "drift.md"

@@ -184,12 +184,16 @@ def measure(
     sample = stratified_rows(labels, large, seed)
     held = stratified_rows(labels, min(MEASURE_HELD_ROWS, len(labels)), seed + 1)
     times, model = [], None
+    on_spark = getattr(candidate, "engine", "local") == "spark"
     for count in (small, large):
         part = sample[stratified_rows(labels[sample], count, seed)]
         start = time.perf_counter()
-        model = models.fit_on_rows(
-            candidate, label_names, seed, features, take_rows(inputs, part), labels[part]
-        )
+        if on_spark:  # measured where train@ runs it: Spark's start-up and transfers included
+            model = _fit_on_spark(candidate, label_names, seed, features, rows.iloc[part])
+        else:
+            model = models.fit_on_rows(
+                candidate, label_names, seed, features, take_rows(inputs, part), labels[part]
+            )
         times.append(time.perf_counter() - start)
     start = time.perf_counter()
     model.predict_proba(take_rows(inputs, held))
@@ -200,6 +204,24 @@ def measure(
         fit_s=(round(times[0], 4), round(times[1], 4)),
         predict_s_per_row=round(per_row, 9),
     )
+
+
+def _fit_on_spark(candidate, label_names, seed: int, features, rows):
+    """An `engine: spark` candidate fitted as train@ fits it (from Parquet splits, on the
+    executors), on `rows` with a stratified tenth of them as its validation split."""
+    import tempfile
+
+    from reprotune import models
+    from reprotune.data.folds import inner_split
+
+    fit, val = inner_split(rows["label"].to_numpy(), seed, False)
+    model = models.create(candidate, label_names, seed, features)
+    with tempfile.TemporaryDirectory(prefix="reprotune-plan-") as folder:
+        files = {"train": Path(folder) / "train.parquet", "val": Path(folder) / "val.parquet"}
+        rows.iloc[fit].to_parquet(files["train"], index=False)
+        rows.iloc[val].to_parquet(files["val"], index=False)
+        model.fit_on_spark(files)
+    return model
 
 
 def _resolved(name: str):
@@ -445,7 +467,7 @@ def make_plan(params, progress=None) -> tuple[dict, str]:
     same_data = (previous or {}).get("key", {}).get("data") == key["data"]
     reusable = (previous or {}).get("measured", {}) if same_data else {}
     costs, measured_now = {}, []
-    rows, labels, label_names, features = _measure_inputs()
+    rows, labels, label_names, features = _measure_inputs(params.data.engine, params.seed)
     for name in params.train.candidates:
         config = key["configs"][name]
         old = reusable.get(name)
@@ -502,14 +524,15 @@ def _frozen_mismatch(previous: dict | None, key: dict) -> str:
     )
 
 
-def _measure_inputs():
-    """Train + validation rows (each family selects what it reads), their labels, the label
-    names and the features."""
+def _measure_inputs(engine: str, seed: int):
+    """Train + validation rows (each family selects what it reads; data.engine: spark, a
+    sample of each), their labels, the label names and the features."""
     import pandas as pd
 
-    from reprotune.data.prepare import load_features, load_label_names, load_split
+    from reprotune.data.prepare import driver_rows, load_features, load_label_names
 
-    frame = pd.concat([load_split("train"), load_split("val")], ignore_index=True)
+    splits = [driver_rows(split, engine, seed) for split in ("train", "val")]
+    frame = pd.concat(splits, ignore_index=True)
     features = load_features()
     return frame, frame["label"].to_numpy(), load_label_names(), features
 

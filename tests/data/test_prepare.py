@@ -170,3 +170,21 @@ def test_positive_label_on_integer_coded_classes_reorders_the_codes(tmp_path):
 def test_missing_raw_data_says_to_fetch(tmp_path):
     with pytest.raises(DataError, match="run the fetch stage first"):
         load_raw(tmp_path / "raw")
+
+
+def test_a_stage_reads_a_split_whole_or_under_spark_a_seeded_sample(tmp_path, monkeypatch):
+    from reprotune import paths
+    from reprotune.data import prepare
+
+    monkeypatch.chdir(tmp_path)
+    paths.PROCESSED_DIR.mkdir(parents=True)
+    frame = pd.DataFrame({"x": range(20_000), "label": [0, 1] * 10_000})
+    # Several files' worth of row groups: the sample is drawn across all of them.
+    frame.to_parquet(paths.processed_split("train"), row_group_size=1_000)
+    whole = prepare.driver_rows("train", "local", 0)
+    assert len(whole) == 20_000
+    monkeypatch.setattr(prepare, "SPARK_DRIVER_ROWS", 2_000)
+    sample = prepare.driver_rows("train", "spark", 0)
+    assert 1_700 < len(sample) < 2_300 and sample["x"].max() > 15_000
+    assert sample.equals(prepare.driver_rows("train", "spark", 0))
+    assert not sample.equals(prepare.driver_rows("train", "spark", 1))

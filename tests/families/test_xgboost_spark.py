@@ -176,6 +176,7 @@ def test_the_pipeline_trains_a_spark_candidate_beside_the_local_one(tmp_path):
     raw["compare"]["phases"] = {"baseline": ["logreg"], "optimized": ["xgboost", "xgboost_spark"]}
     raw["evaluate"]["latency_repeats"] = 3
     raw["explain"]["skip"] = ["logreg", "xgboost"]
+    raw["budget_s"] = 3000  # room for every count: the plan measures, cuts nothing
     (project / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     git_commit_all(project)
     done = run(["dvc", "repro"], project, env={"REPROTUNE_WARM": "0"})
@@ -197,6 +198,9 @@ def test_the_pipeline_trains_a_spark_candidate_beside_the_local_one(tmp_path):
     assert (project / "metrics/explain/xgboost_spark.json").is_file()
     assert "[compare] champion" in done.stdout
     assert "(on Spark)" in done.stdout  # preprocess
+    # The plan measured the Spark candidate on Spark: its fits carry the session's start-up.
+    measured = json.loads((project / "plan.json").read_text())["measured"]
+    assert measured["xgboost_spark"]["fit_s"][0] > 5 * measured["xgboost"]["fit_s"][0], measured
     features = json.loads((project / "data/processed/features.json").read_text())
     assert features["engine"] == "spark" and features["features"] == FEATURES
     # What a user cannot act on stays out of the console: Spark's start-up log lines, PySpark's

@@ -26,6 +26,7 @@ from reprotune.io import sha256_file, staged_dir, write_json
 
 SAMPLE_ROWS = 100_000  # what the driver reads of the training rows: types, contract, profile
 HASH_BUCKETS = 1 << 30
+JOIN_BATCH_ROWS = 65_536  # rows a time when Spark's part files are joined into one file
 
 
 def session(data: DataParams, stage: str):
@@ -153,7 +154,8 @@ def hash_sample(frame, rows: int | None, total: int, seed: int, salt: str):
 
 def write_parquet(frame, target: Path) -> None:
     """`frame` as one Parquet file: Spark writes its part files in parallel, then they are
-    joined in partition order one row group at a time (the driver never holds the table)."""
+    joined in partition order, JOIN_BATCH_ROWS rows a time (the driver never holds the
+    table; a part file's row group can be 128 MB)."""
     import pyarrow.parquet as pq
 
     parts_dir = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.parts."))
@@ -166,9 +168,8 @@ def write_parquet(frame, target: Path) -> None:
             return
         with pq.ParquetWriter(target, schema) as writer:
             for part in parts:
-                source = pq.ParquetFile(part)
-                for group in range(source.num_row_groups):
-                    writer.write_table(source.read_row_group(group))
+                for batch in pq.ParquetFile(part).iter_batches(batch_size=JOIN_BATCH_ROWS):
+                    writer.write_batch(batch)
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
 

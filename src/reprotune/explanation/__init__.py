@@ -14,7 +14,7 @@ from reprotune.stage import say
 def explain_candidate(name: str, model_folder: Path, params) -> dict:
     """Write explanations/<name>/, plots/explain/<name>/ and metrics/explain/<name>.json for
     the model saved in `model_folder`, and log them to an MLflow `explain` run."""
-    from reprotune.data.prepare import load_split
+    from reprotune.data.prepare import driver_rows
     from reprotune.explanation.run import Explainer
     from reprotune.tracking import stage_run
 
@@ -33,7 +33,8 @@ def explain_candidate(name: str, model_folder: Path, params) -> dict:
     model, card = models.load(model_folder)
     tags = {"reprotune.family": card["family"]}
     with stage_run("explain", params.tracking, name, tags=tags) as run:
-        train, test = load_split("train"), load_split("test")
+        engine = params.data.engine  # spark: seeded samples (explain reads a few hundred rows)
+        train, test = (driver_rows(split, engine, params.seed) for split in ("train", "test"))
         explainer = Explainer(model, name, settings, params.seed, params.compare.metric)
         with (
             staged_dir(paths.explanation_dir(name)) as folder,
