@@ -53,6 +53,25 @@ def test_a_missing_file_names_the_key_and_the_fix(tmp_path, cache):
     assert "fix:" in str(caught.value)
 
 
+def test_under_spark_a_folder_of_files_is_hashed_and_a_cluster_path_is_noted(tmp_path, cache):
+    folder = tmp_path / "table"
+    folder.mkdir()
+    for part in range(3):
+        write_table(folder / f"part-{part}.csv", 10 + part)
+    (folder / "_SUCCESS").write_text("")
+    data = csv_data("table", engine="spark")
+    first = fingerprint(data, tmp_path, {}, cache)
+    (folder / "_SUCCESS").write_text("a marker, not data")
+    assert fingerprint(data, tmp_path, first, cache) == first
+    write_table(folder / "part-1.csv", 5)
+    assert fingerprint(data, tmp_path, first, cache) != first
+    with pytest.raises(DataError, match="no such file"):  # a folder is Spark's only
+        fingerprint(csv_data("table"), tmp_path, {}, cache)
+    notes = []
+    remote = fingerprint(csv_data("s3a://lake/bank/", engine="spark"), tmp_path, {}, cache, notes)
+    assert remote["files"]["train"]["unchecked"] and "dvc repro -f fetch" in notes[0]
+
+
 def test_hub_datasets_are_named_by_name_and_revision(tmp_path, cache):
     found = fingerprint({"source": "hf", "name": "a/b", "revision": None}, tmp_path, {}, cache)
     assert found == {"source": "hf", "name": "a/b", "revision": None}

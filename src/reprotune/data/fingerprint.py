@@ -98,15 +98,30 @@ def url_fingerprint(url: str, previous: dict | None, notes: list[str]) -> dict:
         return {"url": url, "unreachable": type(exc).__name__}
 
 
-def local_file(location: str, key: str, root: Path) -> Path:
+def local_file(location: str, key: str, root: Path, folders: bool = False) -> Path:
+    """The file at `location` (a folder too when `folders`: Spark reads a folder of files)."""
     path = Path(location).expanduser()
     path = path if path.is_absolute() else root / path
+    if folders and path.is_dir():
+        return path
     if not path.is_file():
         raise DataError(
             f"{key} = {location!r}: no such file ({path}); fix: point {key} at the data file "
             "(a path relative to the project, an absolute path or an http(s) URL)"
         )
     return path
+
+
+def folder_md5(folder: Path, cache: StatCache) -> str:
+    """One md5 over a folder's files (their paths and contents; hidden files and Spark's
+    _SUCCESS markers left out), in path order."""
+    digest = hashlib.md5()
+    for file in sorted(folder.rglob("*")):
+        relative = file.relative_to(folder)
+        if not file.is_file() or any(p.startswith((".", "_")) for p in relative.parts):
+            continue
+        digest.update(f"{relative.as_posix()}\0{cache.md5(file)}\0".encode())
+    return digest.hexdigest()
 
 
 def _read_column(table: Path, column: str, data: dict):
@@ -171,6 +186,7 @@ def fingerprint(
         # which fetch depends on as params; pin data.revision to a commit to freeze one.
         return {"source": source, "name": data.get("name"), "revision": data.get("revision")}
     files = data.get("files") or {}
+    spark = data.get("engine") == "spark"
     found: dict = {"source": source, "files": {}}
     tables: dict[str, Path] = {}
     for split in ("train", "test"):
@@ -182,9 +198,17 @@ def fingerprint(
             before = (previous.get("files") or {}).get(split)
             found["files"][split] = url_fingerprint(location, before, notes)
             continue
-        path = local_file(location, key, root)
+        if spark and "://" in location:  # hdfs://, s3a://: Spark reads it, not this stage
+            found["files"][split] = {"path": location, "unchecked": "a Spark path"}
+            notes.append(
+                f"{key} = {location!r} is read by Spark and not hashed here: fetch re-runs "
+                "when the path changes; after its data changed, `dvc repro -f fetch`"
+            )
+            continue
+        path = local_file(location, key, root, folders=spark)
         tables[split] = path
-        found["files"][split] = {"path": location, "md5": cache.md5(path)}
+        digest = folder_md5(path, cache) if path.is_dir() else cache.md5(path)
+        found["files"][split] = {"path": location, "md5": digest}
     columns = image_columns(data)
     if columns and tables:
         found["images"] = {
