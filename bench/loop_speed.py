@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument("--data", required=True, type=Path, help="the data file (AG News: folder)")
     parser.add_argument("--checkpoint", help="AG News: a local model folder")
     parser.add_argument("--rerun", action="append", default=[], help="'K=V ...': -S runs")
+    parser.add_argument("--set", action="append", default=[], help="K=V: the first run's -S too")
     parser.add_argument("--repeats", type=int, default=3, help="no-op repro timings")
     parser.add_argument("--keep", type=Path, help="copy each run's metrics/ here (first, -S ...)")
     args = parser.parse_args()
@@ -172,6 +173,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(scratch) / "project"
         overrides = fresh_clone(project, args.example, args.data.resolve(), args.checkpoint)
+        overrides += args.set
         set_flags = [flag for o in overrides for flag in ("-S", o)]
         first = timed_console([str(BIN / "dvc"), "exp", "run", *set_flags], project)
         keep_metrics(project, args.keep, "first")

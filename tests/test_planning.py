@@ -107,6 +107,26 @@ def test_more_budget_never_plans_less_work():
     assert large["estimate_s"] > small["estimate_s"]
 
 
+def test_an_ensembles_scoring_and_compares_re_scoring_are_in_the_plan():
+    """A member slow to score (a transformer) makes its ensemble's evaluation and compare's
+    re-scoring of a champion cost seconds the plan keeps out of the studies' share."""
+    params = parse_params(bank_params(300))
+    fast = planning.allot(params, example_costs(), ROWS_40K, 10.0, TRAITS)
+    costs = {**example_costs(), "random_forest": cost(0.5, 1.5, per_row=1e-3)}
+    slow = planning.allot(params, costs, ROWS_40K, 10.0, TRAITS)
+    scoring = 1e-3 * (ROWS_40K["val"] + 3 * ROWS_40K["test"])  # random_forest in the stack
+    assert slow["candidates"]["stack"]["estimate_s"] >= scoring
+    assert slow["compare_s"] >= 1e-3 * ROWS_40K["test"] > fast["compare_s"] - 1.0
+    study = {
+        n: p["candidates"]["xgboost_tuned"]["study"] for n, p in (("fast", fast), ("slow", slow))
+    }
+    assert (
+        study["slow"]["trials"] * study["slow"]["rows"]
+        <= study["fast"]["trials"] * study["fast"]["rows"]
+    )
+    assert slow["estimate_s"] <= max(300, slow["floor_s"]) * 1.1
+
+
 def test_the_cost_model_grows_with_rows_and_inverts():
     measured = cost(0.2, 0.5)
     assert measured.fit(4000) == pytest.approx(0.5)

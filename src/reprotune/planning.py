@@ -284,7 +284,12 @@ def allot(
     for name in explained:
         entries[name]["explain_s"] = round(max(explain_each, 1.0), 1)
     evaluate = {n: 1.0 + 3 * costs[n].predict_s_per_row * test_rows for n in names}
-    left = available - explain_each * len(explained) - sum(evaluate.values())
+    for name, settings in ensembles.items():  # its members score validation, then test
+        per_row = sum(costs[m].predict_s_per_row for m in settings.members if m in costs)
+        evaluate[name] = 1.0 + per_row * (rows["val"] + 3 * test_rows)
+    # compare re-scores the registered champion on the test rows: the costliest one to score
+    compare_s = 1.0 + max(((e - 1.0) / 3 for e in evaluate.values()), default=0.0)
+    left = available - explain_each * len(explained) - sum(evaluate.values()) - compare_s
 
     train_each = max(left, 0.0) * plan_settings.train_share / max(len(names), 1)
     train_cost = {}
@@ -327,7 +332,9 @@ def allot(
                 )
             used = oof(kept)
         ensemble_cost[name] = used
-        entries[name]["estimate_s"] = round(used + entries[name].get("explain_s", 0.0), 1)
+        entries[name]["estimate_s"] = round(
+            used + evaluate[name] + entries[name].get("explain_s", 0.0), 1
+        )
     left -= sum(ensemble_cost.values())
 
     studies = [n for n in names if n in params.tune.candidates]
@@ -383,14 +390,15 @@ def allot(
             train_cost[name] + study_cost.get(name, 0.0) + evaluate[name]
             + entries[name].get("explain_s", 0.0), 1,
         )  # fmt: skip
-    total = measured_s + overhead + sum(e["estimate_s"] for e in entries.values())
+    total = measured_s + overhead + compare_s + sum(e["estimate_s"] for e in entries.values())
     # What no budget can cut: measuring, starting each stage, scoring every test row, a fit
     # on the fewest rows.
     least = min(plan_settings.min_rows, fit_rows)
-    floor = measured_s + overhead + sum(evaluate.values()) + len(explained) * 1.0
+    floor = measured_s + overhead + compare_s + sum(evaluate.values()) + len(explained) * 1.0
     floor += sum(costs[n].fit(least) * (2 if traits[n].refits else 1) for n in names)
     found = {"candidates": entries, "estimate_s": round(total, 1), "left_s": round(left, 1)}
     found["stage_overhead_s"] = round(overhead, 1)
+    found["compare_s"] = round(compare_s, 1)
     found["stages"] = stages
     found["floor_s"] = round(floor, 1)
     if floor > budget:
