@@ -126,7 +126,7 @@ def main() -> None:
         interval,
         predictions_frame,
         replicate_scores,
-        resample_indices,
+        resamples,
     )
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,7 +147,7 @@ def main() -> None:
             results[engine] = {"rows": rows, "wall_s": round(wall, 1), "peak_mib": round(peak),
                                "frame": frame, **answer}  # fmt: skip
             print(json.dumps({k: v for k, v in results[engine].items() if k != "frame"}))
-        indices = resample_indices(len(test), args.seed)
+        indices = resamples(len(test), args.seed)
         scores = {e: replicate_scores("pr_auc", r["frame"], indices) for e, r in results.items()}
         every = np.arange(len(test))[None, :]
         header = (

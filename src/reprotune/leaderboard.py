@@ -190,11 +190,11 @@ def bootstrap_intervals(
         RESAMPLES,
         interval,
         replicate_scores,
-        resample_indices,
+        resamples,
     )
 
     sign = 1 if RANKABLE_METRICS[metric] else -1
-    indices = resample_indices(len(next(iter(predictions.values()))), seed)
+    indices = resamples(len(next(iter(predictions.values()))), seed)
     scores = {n: replicate_scores(metric, f, indices, costs) for n, f in predictions.items()}
     champion = rows[0]["candidate"]
     reference = phases.get("baseline", {}).get("best")

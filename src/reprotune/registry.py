@@ -47,12 +47,12 @@ def decide_on_same_rows(
     (predictions frames: label, predicted, proba_*)."""
     import numpy as np
 
-    from reprotune.evaluation.bootstrap import interval, replicate_scores, resample_indices
+    from reprotune.evaluation.bootstrap import interval, replicate_scores, resamples
 
     if len(new) != len(old):
         raise NotComparable(f"it scored {len(old)} rows, the new one {len(new)}")
     sign = 1 if higher_is_better else -1
-    indices = resample_indices(len(new), seed)
+    indices = resamples(len(new), seed)
     every = np.arange(len(new))[None, :]
     gaps = sign * (
         replicate_scores(metric, new, indices, costs)

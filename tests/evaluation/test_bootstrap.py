@@ -59,6 +59,28 @@ def test_every_resample_scores_as_evaluate_scores_those_rows(classes):
             assert value == pytest.approx(wanted, abs=2e-6, nan_ok=True), metric
 
 
+@pytest.mark.parametrize("classes", [2, 3])
+def test_resamples_drawn_in_chunks_score_as_the_whole_draw(classes, monkeypatch):
+    """A large test split's resamples are made and weighed a few at a time: the same
+    draws from the same stream, the same scores as all at once."""
+    from reprotune.evaluation import bootstrap
+
+    y_true, proba = predictions(301, classes, 0.7, seed=20 + classes)
+    frame = predictions_frame(y_true, proba, decided(proba))
+    whole = resample_indices(len(y_true), 5, 40)
+    monkeypatch.setattr(bootstrap, "CHUNK_DRAWS", 301 * 3)  # 3 resamples a chunk, 14 chunks
+    chunked = bootstrap.resamples(len(y_true), 5, 40)
+    assert [len(c) for c in chunked.chunks()] == [3] * 13 + [1]
+    np.testing.assert_array_equal(np.concatenate(list(chunked.chunks())), whole)
+    for metric in metrics_of(classes):
+        np.testing.assert_allclose(  # a matrix product over fewer rows: last-bit differences
+            replicate_scores(metric, frame, chunked, COSTS),
+            replicate_scores(metric, frame, whole, COSTS),
+            rtol=1e-12,
+            err_msg=metric,
+        )
+
+
 def test_predictions_round_trip_through_the_saved_frame():
     y_true, proba = predictions(50, 3, 1.0, seed=0)
     frame = predictions_frame(y_true, proba, proba.argmax(axis=1))

@@ -36,6 +36,28 @@ def resample_indices(n_rows: int, seed: int, count: int = RESAMPLES) -> np.ndarr
     return np.random.default_rng(seed).integers(0, n_rows, size=(count, n_rows))
 
 
+CHUNK_DRAWS = 2_000_000  # row draws held at once (16 MB of indices; a few arrays that size)
+
+
+class Resamples:
+    """resample_indices' draws, made chunk by chunk from the same seeded stream (the same
+    numbers, tested): a test split of 2M rows would need 16 GB for the 1,000 x 2M indices at
+    once, and as much again for each array derived from them."""
+
+    def __init__(self, n_rows: int, seed: int, count: int = RESAMPLES):
+        self.n_rows, self.seed, self.count = n_rows, seed, count
+
+    def chunks(self):
+        rng = np.random.default_rng(self.seed)
+        size = max(1, CHUNK_DRAWS // max(self.n_rows, 1))
+        for start in range(0, self.count, size):
+            yield rng.integers(0, self.n_rows, size=(min(size, self.count - start), self.n_rows))
+
+
+def resamples(n_rows: int, seed: int, count: int = RESAMPLES) -> Resamples:
+    return Resamples(n_rows, seed, count)
+
+
 def _draw_counts(indices: np.ndarray, n_rows: int) -> np.ndarray:
     """How often each row is drawn in each resample: (resamples, rows)."""
     count = indices.shape[0]
@@ -49,11 +71,11 @@ def _safe_divide(numerator, denominator):
     )
 
 
-def _confusions(weights, y_true, y_pred, n_classes: int) -> np.ndarray:
-    """Each resample's confusion matrix, (resamples, true, predicted)."""
+def _confusion_cells(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Each row's cell of the confusion matrix, one-hot: weights @ cells gives the matrices."""
     cells = np.zeros((len(y_true), n_classes * n_classes))
     cells[np.arange(len(y_true)), y_true * n_classes + y_pred] = 1.0
-    return (weights @ cells).reshape(-1, n_classes, n_classes)
+    return cells
 
 
 def _from_confusion(metric: str, matrices: np.ndarray, costs: dict | None) -> np.ndarray:
@@ -89,60 +111,78 @@ def _from_confusion(metric: str, matrices: np.ndarray, costs: dict | None) -> np
     raise ValueError(metric)
 
 
-def _ranking(weights, positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per resample and distinct score (highest first): positive and negative weights."""
-    order = np.argsort(-scores, kind="stable")
-    sorted_scores = scores[order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    drawn = weights[:, order]
-    is_positive = positive[order].astype(float)
-    positives = np.add.reduceat(drawn * is_positive, starts, axis=1)
-    negatives = np.add.reduceat(drawn * (1 - is_positive), starts, axis=1)
-    return positives, negatives
+class _Ranked:
+    """Rows sorted by score once (highest first), grouped by distinct score: every chunk of
+    resamples weighs the same order."""
+
+    def __init__(self, positive: np.ndarray, scores: np.ndarray):
+        self.order = np.argsort(-scores, kind="stable")
+        sorted_scores = scores[self.order]
+        self.starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+        self.is_positive = positive[self.order].astype(float)
+
+    def counts(self, weights) -> tuple[np.ndarray, np.ndarray]:
+        """Per resample and distinct score: positive and negative weights."""
+        drawn = weights[:, self.order]
+        positives = np.add.reduceat(drawn * self.is_positive, self.starts, axis=1)
+        negatives = np.add.reduceat(drawn * (1 - self.is_positive), self.starts, axis=1)
+        return positives, negatives
+
+    def roc_auc(self, weights) -> np.ndarray:
+        """Mann-Whitney: each positive against the negatives ranked below it, ties half."""
+        positives, negatives = self.counts(weights)
+        below = negatives.sum(axis=1, keepdims=True) - np.cumsum(negatives, axis=1)
+        pairs = positives.sum(axis=1) * negatives.sum(axis=1)
+        won = (positives * (below + 0.5 * negatives)).sum(axis=1)
+        return np.where(pairs > 0, won / np.where(pairs > 0, pairs, 1), np.nan)
+
+    def average_precision(self, weights) -> np.ndarray:
+        """sklearn's step-wise average precision: precision at each distinct score,
+        weighted by the recall it adds."""
+        positives, negatives = self.counts(weights)
+        found = np.cumsum(positives, axis=1)
+        precision = _safe_divide(found, found + np.cumsum(negatives, axis=1))
+        total = positives.sum(axis=1)
+        both = (total > 0) & (negatives.sum(axis=1) > 0)
+        value = (positives * precision).sum(axis=1) / np.where(total > 0, total, 1)
+        return np.where(both, value, np.nan)
 
 
-def _roc_auc(weights, positive, scores) -> np.ndarray:
-    """Mann-Whitney: each positive against the negatives ranked below it, ties counting half."""
-    positives, negatives = _ranking(weights, positive, scores)
-    below = negatives.sum(axis=1, keepdims=True) - np.cumsum(negatives, axis=1)
-    pairs = positives.sum(axis=1) * negatives.sum(axis=1)
-    won = (positives * (below + 0.5 * negatives)).sum(axis=1)
-    return np.where(pairs > 0, won / np.where(pairs > 0, pairs, 1), np.nan)
-
-
-def _average_precision(weights, positive, scores) -> np.ndarray:
-    """sklearn's step-wise average precision: precision at each distinct score, weighted by
-    the recall it adds."""
-    positives, negatives = _ranking(weights, positive, scores)
-    found = np.cumsum(positives, axis=1)
-    precision = _safe_divide(found, found + np.cumsum(negatives, axis=1))
-    total = positives.sum(axis=1)
-    both = (total > 0) & (negatives.sum(axis=1) > 0)
-    value = (positives * precision).sum(axis=1) / np.where(total > 0, total, 1)
-    return np.where(both, value, np.nan)
-
-
-def replicate_scores(metric: str, frame: pd.DataFrame, indices: np.ndarray, costs=None):
-    """`metric` on every resample at once (draw counts as weights), equal to `score` on the
-    resampled rows (tested)."""
+def replicate_scores(metric: str, frame: pd.DataFrame, indices, costs=None):
+    """`metric` on every resample (draw counts as weights), equal to `score` on the resampled
+    rows (tested); `indices` an array of draws or `Resamples` (weighed chunk by chunk)."""
     y_true, proba, y_pred = split_predictions(frame)
-    weights = _draw_counts(indices, len(y_true))
+    scorer = _scorer(metric, y_true, proba, y_pred, costs)
+    chunks = indices.chunks() if isinstance(indices, Resamples) else [indices]
+    return np.concatenate([scorer(_draw_counts(chunk, len(y_true))) for chunk in chunks])
+
+
+def _scorer(metric: str, y_true, proba, y_pred, costs):
+    """weights (resamples, rows) -> the metric per resample."""
     n_classes = proba.shape[1]
     if metric == "log_loss":
         row_loss = -np.log(_clip(proba)[np.arange(len(y_true)), y_true])
-        return weights @ row_loss / weights.sum(axis=1)
+        return lambda weights: weights @ row_loss / weights.sum(axis=1)
     if metric == "brier":
-        return weights @ (proba[:, 1] - y_true) ** 2 / weights.sum(axis=1)
+        squared = (proba[:, 1] - y_true) ** 2
+        return lambda weights: weights @ squared / weights.sum(axis=1)
     if metric in ("roc_auc", "pr_auc"):
-        ranker = _roc_auc if metric == "roc_auc" else _average_precision
-        return ranker(weights, y_true == 1, proba[:, 1])
+        ranked = _Ranked(y_true == 1, proba[:, 1])
+        return ranked.roc_auc if metric == "roc_auc" else ranked.average_precision
     if metric == "roc_auc_ovr":
         if n_classes == 2:
-            return _roc_auc(weights, y_true == 1, proba[:, 1])
+            return _Ranked(y_true == 1, proba[:, 1]).roc_auc
         clipped = _clip(proba)
-        per_class = [_roc_auc(weights, y_true == c, clipped[:, c]) for c in range(n_classes)]
-        return np.mean(per_class, axis=0)  # nan where a resample lacks a class, as sklearn
-    return _from_confusion(metric, _confusions(weights, y_true, y_pred, n_classes), costs)
+        per_class = [_Ranked(y_true == c, clipped[:, c]) for c in range(n_classes)]
+        # nan where a resample lacks a class, as sklearn
+        return lambda weights: np.mean([r.roc_auc(weights) for r in per_class], axis=0)
+    cells = _confusion_cells(y_true, y_pred, n_classes)
+
+    def from_confusion(weights):
+        matrices = (weights @ cells).reshape(-1, n_classes, n_classes)
+        return _from_confusion(metric, matrices, costs)
+
+    return from_confusion
 
 
 def interval(values: np.ndarray, level: float = LEVEL) -> list[float] | None:
