@@ -114,9 +114,13 @@ def spark_session(settings, key: str, app: str, modules: tuple[str, ...] = ("rep
 
 
 PANDAS_NOTE = "PySpark does not yet fully support"
+# Spark's own loggers named at the root's level: a PySpark driver prints "Setting default log
+# level" (and how to change it) when the root's level differs from theirs (WARN when unset).
 QUIET_LOG4J = """\
 rootLogger.level = error
 rootLogger.appenderRef.stderr.ref = console
+logger.spark.name = org.apache.spark
+logger.spark.level = error
 appender.console.type = Console
 appender.console.name = console
 appender.console.target = SYSTEM_ERR
