@@ -127,6 +127,14 @@ def test_an_ensembles_scoring_and_compares_re_scoring_are_in_the_plan():
     assert slow["estimate_s"] <= max(300, slow["floor_s"]) * 1.1
 
 
+def test_a_slow_family_is_measured_on_a_fraction_of_a_small_table():
+    assert planning.measure_sizes(True, 4000, 1000) == (250, 1000)  # quick: all, it is cheap
+    assert planning.measure_sizes(False, 4000, 1000) == (62, 250)  # was (250, 1000): 1.25 fits
+    assert planning.measure_sizes(False, 4000, 40_000) == (250, 1000)  # plan.sample_rows / 4
+    assert planning.measure_sizes(False, 4000, 100) == (16, 64)
+    assert planning.measure_sizes(False, 4000, 30) == (7, 30)
+
+
 def test_the_cost_model_grows_with_rows_and_inverts():
     measured = cost(0.2, 0.5)
     assert measured.fit(4000) == pytest.approx(0.5)

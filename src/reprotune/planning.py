@@ -178,9 +178,7 @@ def measure(
     candidate, _ = _resolved(name)
     # What the family reads of the rows: the typed columns, or the text (one column or joined).
     inputs = models.create(candidate, label_names, seed, features).select_inputs(rows)
-    size = params.plan.sample_rows if type(candidate).quick else params.plan.sample_rows // 4
-    large = min(size, len(labels))
-    small = max(min(large // 4, len(labels)), 2)
+    small, large = measure_sizes(type(candidate).quick, params.plan.sample_rows, len(labels))
     sample = stratified_rows(labels, large, seed)
     held = stratified_rows(labels, min(MEASURE_HELD_ROWS, len(labels)), seed + 1)
     times, model = [], None
@@ -204,6 +202,20 @@ def measure(
         fit_s=(round(times[0], 4), round(times[1], 4)),
         predict_s_per_row=round(per_row, 9),
     )
+
+
+MEASURE_FEWEST_ROWS = 64  # a slow family's larger measured fit sees at least this many
+
+
+def measure_sizes(quick: bool, sample_rows: int, rows: int) -> tuple[int, int]:
+    """The two fits' row counts. A slow family is measured on a quarter of plan.sample_rows
+    and at most a quarter of the table: measuring must cost a fraction of the fit it
+    predicts (on a 1,000-row text task, all the rows made it two full fine-tunings)."""
+    if quick:
+        large = min(sample_rows, rows)
+    else:
+        large = min(sample_rows // 4, max(rows // 4, MEASURE_FEWEST_ROWS), rows)
+    return max(min(large // 4, rows), 2), large
 
 
 def _fit_on_spark(candidate, label_names, seed: int, features, rows):
