@@ -53,11 +53,12 @@ def split(processed, name) -> pd.DataFrame:
 
 
 def test_the_splits_have_the_local_paths_columns_types_and_labels(prepared, tmp_path):
-    table, data, runs = prepared
+    table, _, runs = prepared
     manifest, done, raw, processed = runs[0]
-    assert manifest["engine"] == "spark" and manifest["rows"]["train"] + manifest["rows"][
-        "test"
-    ] == ROWS
+    assert (
+        manifest["engine"] == "spark"
+        and manifest["rows"]["train"] + manifest["rows"]["test"] == ROWS
+    )
     local = prepare_tabular(*[load_raw(raw)[0]], DataParams(**tabular_data_params(table)), 42)
     assert done["label_names"] == local.label_names == ["no", "yes"]
     assert done["schema"]["features"] == local.schema["features"]
@@ -77,7 +78,7 @@ def test_the_splits_have_the_local_paths_columns_types_and_labels(prepared, tmp_
 
 def test_the_splits_are_disjoint_in_the_asked_shares_and_stratified(prepared):
     _, data, runs = prepared
-    _, done, raw, processed = runs[0]
+    _, done, _, processed = runs[0]
     frames = {name: split(processed, name) for name in ("train", "val", "test")}
     rows = {name: len(frame) for name, frame in frames.items()}
     assert sum(rows.values()) == ROWS
@@ -122,16 +123,16 @@ def test_a_group_never_straddles_two_splits(tmp_path):
 
 def test_bad_input_stops_with_the_key_and_the_fix(tmp_path):
     table = write_bank_like_csv(tmp_path / "bank.csv", 200, seed=1)
-    with pytest.raises(ValidationError, match="data.files.train.*URLs"):
+    with pytest.raises(ValidationError, match=r"data\.files\.train.*URLs"):
         params(table, files={"train": "https://example.org/bank.csv", "test": None})
     with pytest.raises(ValidationError, match="image features"):
         params(table, features={"age": "number", "photo": "image"})
     with pytest.raises(ValidationError, match="text task"):
         DataParams(source="csv", files={"train": str(table)}, engine="spark")
     missing = params(tmp_path / "nowhere.csv")
-    with pytest.raises(DataError, match="data.files.train.*no such file"):
+    with pytest.raises(DataError, match=r"data\.files\.train.*no such file"):
         fetch(missing, 1, tmp_path / "raw")
     wrong = params(table, label_column="outcome")
-    with pytest.raises(DataError, match="data.label_column 'outcome'"):
+    with pytest.raises(DataError, match=r"data\.label_column 'outcome'"):
         fetch(wrong, 1, tmp_path / "raw")
     assert not (tmp_path / "raw").exists()  # nothing half-written

@@ -219,16 +219,8 @@ def preprocess(
                 s: sample_parquet(staging / f"{s}.parquet", SAMPLE_ROWS, seed) for s in counts
             }
             warning = check_contract(samples) if check_contract else None
-            schema = {
-                "features": types,
-                "inferred": inferred,
-                "target": data.label_column,
-                "positive_label": names[1] if len(names) == 2 else None,
-                "drop_columns": list(data.drop_columns),
-                "group_column": data.group_column,
-                "dropped_without_target": without_target,
-                "engine": "spark",
-            }
+            schema = tabular.split_schema(types, inferred, names, data, without_target)
+            schema["engine"] = "spark"
             write_json(staging / "labels.json", {"names": names})
             write_json(staging / "features.json", schema)
             reference.write(staging, samples["train"], types, contract_file)

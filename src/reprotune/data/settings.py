@@ -210,7 +210,6 @@ class DataParams(Strict):
             )
         return self
 
-
     def _check_spark_engine(self) -> None:
         """What data.engine: spark reads: typed features from files Spark can open."""
         if self.source not in ("csv", "parquet", "json"):

@@ -212,6 +212,20 @@ def load_images(
     return skipped
 
 
+def split_schema(types: dict, inferred: dict, names: list[str], data: DataParams, without_target):
+    """features.json: the feature types (which were inferred), the target and its classes'
+    positive one, the columns left out and the rows dropped without a target."""
+    return {
+        "features": types,
+        "inferred": inferred,
+        "target": data.label_column,
+        "positive_label": names[1] if len(names) == 2 else None,
+        "drop_columns": list(data.drop_columns),
+        "group_column": data.group_column,
+        "dropped_without_target": without_target,
+    }
+
+
 def prepare_tabular(
     frames: dict[str, pd.DataFrame], data: DataParams, seed: int, raw_dir=None
 ) -> Splits:
@@ -238,13 +252,7 @@ def prepare_tabular(
         frame.reset_index(drop=True, inplace=True)
         frame["label_name"] = np.asarray(names, dtype=object)[frame["label"].to_numpy()]
     schema = {
-        "features": types,
-        "inferred": inferred,
-        "target": data.label_column,
-        "positive_label": names[1] if len(names) == 2 else None,
-        "drop_columns": list(data.drop_columns),
-        "group_column": data.group_column,
-        "dropped_without_target": without_target,
+        **split_schema(types, inferred, names, data, without_target),
         **({"derived_target": target} if target else {}),
         **(
             {"images": {"size": data.images.size, "skipped_unreadable": skipped}} if skipped else {}
