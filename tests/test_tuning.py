@@ -323,3 +323,19 @@ def test_a_pruned_trial_never_wins_however_high_its_partial_score():
     study.add_trial(pruned)
     assert study.trials[1].state == TrialState.PRUNED and study.trials[1].value == 0.95
     assert tuning.best_trial(study).number == 0
+
+
+def test_under_the_spark_engine_a_study_sees_a_seeded_sample_of_the_splits(in_project, monkeypatch):
+    """data.engine: spark: a table that may not fit here; the study runs on a sample."""
+    from reprotune.data import prepare
+
+    params = project_params(in_project)
+    spark = params.model_copy(update={"data": params.data.model_copy(update={"engine": "spark"})})
+    base = params.candidate("logreg_tuned")
+    whole = tuning.Objective(params, "logreg_tuned", base, params.seed, StageRun())
+    monkeypatch.setattr(prepare, "SPARK_DRIVER_ROWS", len(whole.train.labels) // 2)
+    sampled = tuning.Objective(spark, "logreg_tuned", base, params.seed, StageRun())
+    again = tuning.Objective(spark, "logreg_tuned", base, params.seed, StageRun())
+    assert 0 < len(sampled.train.labels) < len(whole.train.labels)
+    assert list(sampled.train.inputs) == list(again.train.inputs)  # seeded: the same rows
+    assert set(sampled.train.inputs) <= set(whole.train.inputs)

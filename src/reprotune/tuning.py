@@ -221,10 +221,11 @@ class Split:
     labels: np.ndarray
 
     @classmethod
-    def read(cls, split: str, reader: models.Candidate) -> "Split":
-        from reprotune.data.prepare import load_split
+    def read(cls, split: str, reader: models.Candidate, engine: str, seed: int) -> "Split":
+        """The split (data.engine: spark, a seeded sample of it: the study runs here)."""
+        from reprotune.data.prepare import driver_rows
 
-        frame: pd.DataFrame = load_split(split)
+        frame: pd.DataFrame = driver_rows(split, engine, seed)
         return cls(reader.select_inputs(frame), frame["label"].to_numpy())
 
 
@@ -241,7 +242,8 @@ class Objective:
         self.label_names, self.features = load_label_names(), load_features()
         models.check_reads(candidate, base, self.features)
         reader = models.create(base, self.label_names, seed, self.features)
-        self.train, self.val = Split.read("train", reader), Split.read("val", reader)
+        engine = params.data.engine
+        self.train, self.val = (Split.read(s, reader, engine, seed) for s in ("train", "val"))
         if not len(self.val.labels):
             raise DataError(
                 "the validation split is empty, and trials are scored on it; fix: raise "
@@ -278,7 +280,7 @@ class Objective:
     def _folds(self, params: Params) -> list:
         """Cross-validation folds over train + validation (grouped when the task is)."""
         from reprotune.data.folds import check_fold_count, fold_indices
-        from reprotune.data.prepare import load_split
+        from reprotune.data.prepare import driver_rows
 
         labels = np.concatenate([self.train.labels, self.val.labels])
         groups = None
@@ -286,7 +288,7 @@ class Objective:
             column = params.data.group_column
             parts = []
             for split in ("train", "val"):
-                values = load_split(split)[column]
+                values = driver_rows(split, params.data.engine, self.seed)[column]
                 if self.kept and split in self.kept:
                     values = values.iloc[self.kept[split]]
                 parts.append(values)
