@@ -136,3 +136,26 @@ def test_bad_input_stops_with_the_key_and_the_fix(tmp_path):
     with pytest.raises(DataError, match=r"data\.label_column 'outcome'"):
         fetch(wrong, 1, tmp_path / "raw")
     assert not (tmp_path / "raw").exists()  # nothing half-written
+
+
+def test_an_unreachable_master_or_no_java_stops_fetch_in_seconds_naming_the_key(
+    tmp_path, monkeypatch
+):
+    import socket
+    import time
+
+    table = write_bank_like_csv(tmp_path / "bank.csv", 200, seed=1)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    master = f"spark://127.0.0.1:{port}"
+    start = time.monotonic()
+    with pytest.raises(DataError, match=r"data\.spark\.master = 'spark://127") as caught:
+        fetch(params(table, spark={"master": master}), 1, tmp_path / "raw")
+    assert time.monotonic() - start < 15 and "fix:" in str(caught.value)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(DataError, match="needs a Java runtime") as caught:
+        on_spark.preprocess(params(table), 1, raw_dir=tmp_path / "raw", out_dir=tmp_path / "p")
+    assert "default-jre-headless" in str(caught.value)
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "p").exists()
