@@ -25,7 +25,7 @@ def main() -> None:
     else:
         splits = prepare(frames, manifest, params.data, params.preprocess, params.seed)
     committed = committed_contract(params.data.contract)
-    warning = check_committed_contract(splits, committed, params.data.contract)
+    warning = check_committed_contract(dict(splits.items()), committed, params.data.contract)
     with stage_run("preprocess", params.tracking) as run:
         write_splits(splits, contract_file=committed)
         summary = {**class_counts(splits), "features": feature_counts(splits.schema)}
@@ -35,78 +35,62 @@ def main() -> None:
         images = image_counts(manifest, splits.schema)
         if images:
             summary["images"] = images
-        write_json(paths.stage_metrics("preprocess"), summary)
-        run.log_params(
-            {
-                "data": params.data.model_dump(mode="json"),
-                "preprocess": params.preprocess.model_dump(),
-                "seed": params.seed,
-            }
-        )
-        run.log_metrics(summary)
-        run.log_artifacts(
-            [
-                paths.LABELS,
-                paths.FEATURES,
-                paths.CONTRACT,
-                paths.PROFILE,
-                paths.stage_metrics("preprocess"),
-            ]
-        )
-        for split, frame in splits.items():
-            run.log_dataset(frame, split, source=manifest)
-    say(summaries.split(summary))
-    if warning:
-        say(warning)
-    if summary.get("dropped_without_target"):
-        say(
-            f"dropped {summary['dropped_without_target']:,} rows without a target value "
-            f"({params.data.label_column!r} empty)"
-        )
-    inferred = splits.schema.get("inferred") or {}
-    if inferred:
-        say(f"inferred feature types: {inferred}")
+        record(run, params, summary, dict(splits.items()), manifest)
+    report(summary, warning, splits.schema, params.data.label_column)
 
 
 def main_on_spark(params) -> None:
-    """data.engine: spark: the executors cast, split and write; the driver holds samples."""
+    """data.engine: spark: the executors cast, split and write; the driver holds samples
+    (the committed contract is checked on them, the MLflow dataset entries are them)."""
     from reprotune.data import on_spark
     from reprotune.io import read_json
 
     committed = committed_contract(params.data.contract)
-    mode = params.data.contract
 
-    def check(samples):  # on the samples, before data/processed/ is replaced
-        if committed is None:
-            return None
-        found = contract.check_tables(contract.read(committed), samples)
-        return contract.enforce(found, mode, str(contract.COMMITTED))
+    def check(samples):  # before data/processed/ is replaced
+        return check_committed_contract(samples, committed, params.data.contract)
 
     with stage_run("preprocess", params.tracking) as run:
         done = on_spark.preprocess(params.data, params.seed, committed, check)
         schema = done["schema"]
         summary = {**done["counts"], "features": feature_counts(schema)}
         summary["dropped_without_target"] = sum(schema["dropped_without_target"].values())
-        write_json(paths.stage_metrics("preprocess"), summary)
-        run.log_params({"data": params.data.model_dump(mode="json"), "seed": params.seed})
-        run.log_metrics(summary)
-        run.log_artifacts(
-            [paths.LABELS, paths.FEATURES, paths.CONTRACT, paths.PROFILE,
-             paths.stage_metrics("preprocess")]
-        )  # fmt: skip
-        manifest = read_json(paths.MANIFEST)
-        for split, sample in done["samples"].items():
-            run.log_dataset(sample, split, source=manifest)
-    say(summaries.split(summary) + " (on Spark)")
-    if done["warning"]:
-        say(done["warning"])
-    if summary["dropped_without_target"]:
+        record(run, params, summary, done["samples"], read_json(paths.MANIFEST))
+    report(summary, done["warning"], schema, params.data.label_column, " (on Spark)")
+
+
+def record(run, params, summary: dict, datasets: dict, manifest: dict) -> None:
+    """metrics/preprocess.json, and the MLflow run: params, metrics, the files beside the
+    splits, each split (or its sample) as a dataset."""
+    write_json(paths.stage_metrics("preprocess"), summary)
+    run.log_params(
+        {
+            "data": params.data.model_dump(mode="json"),
+            "preprocess": params.preprocess.model_dump(),
+            "seed": params.seed,
+        }
+    )
+    run.log_metrics(summary)
+    run.log_artifacts(
+        [paths.LABELS, paths.FEATURES, paths.CONTRACT, paths.PROFILE,
+         paths.stage_metrics("preprocess")]
+    )  # fmt: skip
+    for split, frame in datasets.items():
+        run.log_dataset(frame, split, source=manifest)
+
+
+def report(summary: dict, warning, schema: dict, label_column: str, where: str = "") -> None:
+    say(summaries.split(summary) + where)
+    if warning:
+        say(warning)
+    if summary.get("dropped_without_target"):
         say(
             f"dropped {summary['dropped_without_target']:,} rows without a target value "
-            f"({params.data.label_column!r} empty)"
+            f"({label_column!r} empty)"
         )
-    if schema["inferred"]:
-        say(f"inferred feature types: {schema['inferred']}")
+    inferred = schema.get("inferred") or {}
+    if inferred:
+        say(f"inferred feature types: {inferred}")
 
 
 def committed_contract(mode: str):
@@ -116,13 +100,12 @@ def committed_contract(mode: str):
     return committed if mode != "off" and committed.is_file() else None
 
 
-def check_committed_contract(splits, committed, mode: str) -> str | None:
-    """Every split against the committed contract: stop on a violation (fail), or return the
-    table to print (warn)."""
+def check_committed_contract(tables: dict, committed, mode: str) -> str | None:
+    """Every split (by name) against the committed contract: stop on a violation (fail), or
+    return the table to print (warn)."""
     if committed is None:
         return None
     schema = contract.read(committed)
-    tables = dict(splits.items())
     found = contract.check_tables(schema, tables)
     return contract.enforce(found, mode, str(contract.COMMITTED))
 

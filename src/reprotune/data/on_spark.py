@@ -214,7 +214,8 @@ def preprocess(
                 write_parquet(frame, staging / f"{split}.parquet")
             counts = split_counts(spark, staging, names)
             for split, count in counts.items():
-                check_split(split, count, names)
+                present = [name for name, n in count["classes"].items() if n]
+                tabular.check_two_classes(split, present, count["rows"])
             samples = {
                 s: sample_parquet(staging / f"{s}.parquet", SAMPLE_ROWS, seed) for s in counts
             }
@@ -316,14 +317,3 @@ def split_counts(spark, folder: Path, names: list[str]) -> dict:
             "classes": {name: int(found.get(i, 0)) for i, name in enumerate(names)},
         }
     return counts
-
-
-def check_split(split: str, count: dict, names: list[str]) -> None:
-    present = [name for name, n in count["classes"].items() if n]
-    if len(present) < 2:
-        only = present[0] if present else "none"
-        raise DataError(
-            f"the {split} split holds a single class ({only!r}, {count['rows']} rows): a "
-            "model cannot learn or be scored on it; fix: use more rows (data.train_size, "
-            "data.test_size, data.val_fraction) or check data.label_column"
-        )

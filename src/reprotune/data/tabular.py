@@ -151,14 +151,19 @@ def grouped_split(
 
 def check_classes(tables: dict[str, pd.DataFrame], names: list[str]) -> None:
     for split, frame in tables.items():
-        present = sorted(frame["label"].unique())
-        if len(present) < 2:
-            only = names[present[0]] if present else "none"
-            raise DataError(
-                f"the {split} split holds a single class ({only!r}, {len(frame)} rows): a "
-                "model cannot learn or be scored on it; fix: use more rows (data.train_size, "
-                "data.test_size, data.val_fraction) or check data.label_column"
-            )
+        present = [names[i] for i in sorted(frame["label"].unique())]
+        check_two_classes(split, present, len(frame))
+
+
+def check_two_classes(split: str, present: list[str], rows: int) -> None:
+    """A split with one class (`present`: the class names it holds) stops here."""
+    if len(present) < 2:
+        only = present[0] if present else "none"
+        raise DataError(
+            f"the {split} split holds a single class ({only!r}, {rows} rows): a "
+            "model cannot learn or be scored on it; fix: use more rows (data.train_size, "
+            "data.test_size, data.val_fraction) or check data.label_column"
+        )
 
 
 def split_validation(table: pd.DataFrame, data: DataParams, seed: int):
