@@ -1,6 +1,8 @@
 """sources: hash what the data sources hold now, and the committed data contract, into
-data/sources.json (fetch depends on it); and the code each stage runs into code/<stage>.json
-(each stage depends on its own).
+data/sources.json (fetch depends on it); the code each stage runs into code/<stage>.json
+(each stage depends on its own); and the empty best params of each candidate without a study
+(tune/<candidate>/best_params.json, which its train@ depends on: dvc.yaml has tune@ stages
+only for the candidates in tune.candidates).
 
 DVC runs this stage on every `dvc repro` (always_changed); its output changes only when the
 data does, so an edited data file or image re-runs fetch and what depends on it, no more. It
@@ -18,10 +20,11 @@ from reprotune.config import load_params
 from reprotune.data.fingerprint import StatCache, fingerprint, read_data_section, summary
 from reprotune.io import read_json, write_json
 from reprotune.stage import run_stage, say
+from reprotune.tuning_settings import write_untuned_params
 
 
 def main() -> None:
-    load_params()  # every key checked on every run, not only when a stage reading it re-runs
+    params = load_params()  # every key checked on each run, not only when a stage reading it runs
     root = paths.project_root()
     try:
         previous = read_json(paths.SOURCES)
@@ -40,6 +43,11 @@ def main() -> None:
     say(summary(found, changed=found != previous))
     for note in notes:
         say(note)
+    untuned = write_untuned_params(params.train.candidates, params.tune)
+    if untuned:
+        say(f"no study: {', '.join(untuned)} (empty tune/<candidate>/best_params.json)")
+    # dvc.yaml's plots/tune: `dvc plots show` fails on a missing folder, not an empty one.
+    paths.stage_plots("tune").mkdir(parents=True, exist_ok=True)
     changed = codedeps.write_stage_digests(Path.cwd())  # this copy's code, queued or not
     if changed:
         say(f"code changed: {', '.join(changed)} (code/<stage>.json)")

@@ -1,7 +1,8 @@
 """tune <candidate>: an Optuna study over the candidate's search space (tune.candidates).
 
 Writes the best params to tune/<candidate>/best_params.json, which train@<candidate> applies.
-A candidate without a search space gets an empty file and nothing else, at once.
+dvc.yaml has this stage only for the candidates in tune.candidates; `sources` writes the empty
+best params of the others. A study the budget's plan skips leaves the empty file too.
 """
 
 from reprotune.launcher import handoff
@@ -13,6 +14,7 @@ import sys
 
 from reprotune import paths, planning, summaries
 from reprotune.config import load_params, read_resolved_config
+from reprotune.errors import ParamsError
 from reprotune.io import staged_dir, write_json
 from reprotune.stage import run_stage, say, single_argument
 from reprotune.tracking import stage_run
@@ -23,9 +25,11 @@ def main(candidate: str) -> None:
     params.candidate(candidate)
     base, _ = read_resolved_config(paths.candidate_config(candidate))  # configure ran
     if candidate not in params.tune.candidates:
-        write_untuned(candidate)
-        say(f"{candidate}: no study (not in tune.candidates)")
-        return
+        raise ParamsError(
+            f"params.yaml: tune.candidates has no study for {candidate!r}; fix: add "
+            f"tune.candidates.{candidate}.space, or train it without one "
+            f"(`dvc repro train@{candidate}`)"
+        )
     plan = planning.read_candidate_plan(candidate, params)
     if plan is not None and plan.study_skipped:
         write_untuned(candidate, plan.study_skipped)
@@ -72,13 +76,14 @@ def main(candidate: str) -> None:
     say(summaries.tuned(candidate, result, metrics["n_trials"], ran))
 
 
-def write_untuned(candidate: str, skipped: str | None = None) -> None:
-    why = {"skipped": skipped} if skipped else {}
+def write_untuned(candidate: str, skipped: str) -> None:
+    from reprotune.tuning_settings import untuned_params
+
     with staged_dir(paths.tune_dir(candidate)) as folder:
-        write_json(folder / "best_params.json", {"candidate": candidate, "params": {}, **why})
+        write_json(folder / "best_params.json", untuned_params(candidate, skipped))
     with staged_dir(paths.stage_plots("tune", candidate)):
         pass
-    write_json(paths.stage_metrics("tune", candidate), {"tuned": False, **why})
+    write_json(paths.stage_metrics("tune", candidate), {"tuned": False, "skipped": skipped})
 
 
 def tuning_plot_files(folder, study, importances):

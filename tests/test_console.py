@@ -22,7 +22,6 @@ SUMMARIES = [
     rf"\[fetch\] 120 train, 40 test rows from csv {TIMING}",
     rf"\[preprocess\] 96 train, 24 val, 40 test rows; 4 classes; features: text 1 {TIMING}",
     rf"\[configure\] 2 candidates: baseline \(tfidf_logreg\), mlp \(keras_mlp\) {TIMING}",
-    r"\[tune\] mlp: no study \(not in tune.candidates\) \(\d+\.\ds\)",
     rf"\[train\] mlp \(keras_mlp\): 96 rows, 2 epochs \(best [12]\), fit in [\d.]+s; "
     rf"val macro_f1 [01]\.\d{{4}} {TIMING}",
     rf"\[evaluate\] mlp: accuracy [01]\.\d{{4}}, macro_f1 [01]\.\d{{4}} {TIMING}",

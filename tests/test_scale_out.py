@@ -13,7 +13,14 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from commands import baseline_only_project, git_commit_all, run, stale_stages
+from commands import (
+    ALWAYS_RUNS,
+    baseline_only_project,
+    git_commit_all,
+    run,
+    stages_run,
+    stale_stages,
+)
 from mlflow.tracking import MlflowClient
 from servers import S3_CREDENTIALS, mlflow_server, postgres_server, s3_keys, s3_server
 
@@ -149,6 +156,11 @@ def test_repro_takes_the_shared_study_best_params(servers, workers):
     run(["dvc", "pull"], second, env=client_env(servers))
     pulled = json.loads((second / "models/logreg_tuned/candidate.json").read_text())
     assert pulled == card
+    # A candidate without a study has no tune@ stage: its empty best params are written by
+    # `sources`, not pulled, so the first repro there runs that stage and trains nothing.
+    assert stale_stages(second, env=client_env(servers)) == {"train@baseline"}
+    done = run(["dvc", "repro"], second, env=client_env(servers))
+    assert stages_run(done.stdout) == {ALWAYS_RUNS}
     assert stale_stages(second, env=client_env(servers)) == set()
 
 

@@ -1,6 +1,7 @@
 """Optuna studies on real processed data: search spaces, pruning, shared storage, clashes."""
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -339,3 +340,46 @@ def test_under_the_spark_engine_a_study_sees_a_seeded_sample_of_the_splits(in_pr
     assert 0 < len(sampled.train.labels) < len(whole.train.labels)
     assert list(sampled.train.inputs) == list(again.train.inputs)  # seeded: the same rows
     assert set(sampled.train.inputs) <= set(whole.train.inputs)
+
+
+@pytest.mark.e2e  # the real dvc CLI: a study is added to a candidate and removed by -S
+def test_only_candidates_with_a_study_have_a_tune_stage(tmp_path):
+    from commands import stages_run
+
+    project = copy_pipeline(ROOT, tmp_path / "project")
+    baseline_only_project(project, tmp_path / "corpus", 20, 10, tuned_trials=3)
+    targets = ["train@baseline", "train@logreg_tuned"]
+    first = run(["dvc", "exp", "run", *targets], project)
+    assert {"tune@logreg_tuned", *targets} <= stages_run(first.stdout)
+    untuned_model = locked_model(project, "baseline")
+    listed = run(["dvc", "stage", "list", "--name-only"], project).stdout.split()
+    assert "tune@logreg_tuned" in listed and "tune@baseline" not in listed
+    assert read_best(project, "baseline") == {}  # written by `sources`
+    assert set(read_best(project, "logreg_tuned")) == {"analyzer", "C", "ngram_max", "sublinear_tf"}
+
+    study = "+tune.candidates.baseline={space: {C: {low: 0.5, high: 5.0}}, n_trials: 2}"
+    added = run(["dvc", "exp", "run", "-S", study, *targets], project)
+    assert stages_run(added.stdout) - {"sources"} == {"plan", "tune@baseline", "train@baseline"}
+    assert set(read_best(project, "baseline")) == {"C"}
+    assert locked_model(project, "baseline") != untuned_model
+
+    removed = run(["dvc", "exp", "run", "-S", "~tune.candidates.baseline", *targets], project)
+    assert "tune@baseline" not in removed.stdout
+    assert read_best(project, "baseline") == {}
+    # The same inputs as the first run: DVC's run cache gives train@baseline its model back.
+    assert "'train@baseline' is cached" in removed.stdout
+    assert locked_model(project, "baseline") == untuned_model
+    assert [f.name for f in (project / "tune/baseline").iterdir()] == ["best_params.json"]
+    assert "train@" not in run(["dvc", "status", *targets], project).stdout
+
+
+def read_best(project: Path, candidate: str) -> dict:
+    best = project / "tune" / candidate / "best_params.json"
+    return json.loads(best.read_text(encoding="utf-8"))["params"]
+
+
+def locked_model(project: Path, candidate: str) -> str:
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    outs = lock["stages"][f"train@{candidate}"]["outs"]
+    (model,) = [out for out in outs if out["path"].startswith("models")]
+    return model["md5"]

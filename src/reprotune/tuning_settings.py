@@ -16,7 +16,8 @@ from pydantic import (
 )
 
 from reprotune.errors import ParamsError, did_you_mean
-from reprotune.paths import best_params_file
+from reprotune.io import read_json, staged_dir, write_json
+from reprotune.paths import best_params_file, tune_dir
 from reprotune.schema import Strict
 
 SAMPLERS = ("tpe", "random", "grid")
@@ -204,3 +205,36 @@ def read_tuned_params(candidate: str) -> dict[str, Any]:
         raise ParamsError(
             f"{path} is missing; fix: run `dvc repro tune@{candidate}` first"
         ) from exc
+
+
+def untuned_params(candidate: str, skipped: str | None = None) -> dict[str, Any]:
+    """What tune/<candidate>/best_params.json holds when no study ran for the candidate."""
+    return {"candidate": candidate, "params": {}, **({"skipped": skipped} if skipped else {})}
+
+
+def write_untuned_params(train_candidates, tune: TuneParams) -> list[str]:
+    """Empty best params for each candidate without a study; returns those (re)written.
+
+    dvc.yaml's tune@ stages exist only for the candidates in tune.candidates (a foreach over
+    them), while every train@<candidate> depends on tune/<candidate>/best_params.json: the
+    always-run `sources` stage writes that file for the others, and rewrites it only when it
+    is not already the empty one, so their train@ stays up to date. A folder left from an
+    earlier study is replaced (DVC's cache keeps that study)."""
+    written = []
+    for candidate in train_candidates:
+        if candidate in tune.candidates:
+            continue
+        expected = untuned_params(candidate)
+        if _holds_only(tune_dir(candidate), best_params_file(candidate), expected):
+            continue
+        with staged_dir(tune_dir(candidate)) as folder:
+            write_json(folder / best_params_file(candidate).name, expected)
+        written.append(candidate)
+    return written
+
+
+def _holds_only(folder, file, content) -> bool:
+    try:
+        return [p.name for p in folder.iterdir()] == [file.name] and read_json(file) == content
+    except (OSError, ValueError):
+        return False
