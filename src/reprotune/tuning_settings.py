@@ -203,7 +203,8 @@ def read_tuned_params(candidate: str) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))["params"]
     except FileNotFoundError as exc:
         raise ParamsError(
-            f"{path} is missing; fix: run `dvc repro tune@{candidate}` first"
+            f"{path} is missing; fix: run `dvc repro train@{candidate}` (it runs the "
+            "candidate's study first, or writes empty best params for one without)"
         ) from exc
 
 
