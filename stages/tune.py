@@ -18,6 +18,7 @@ from reprotune.errors import ParamsError
 from reprotune.io import staged_dir, write_json
 from reprotune.stage import run_stage, say, single_argument
 from reprotune.tracking import stage_run
+from reprotune.tuning_settings import untuned_params
 
 
 def main(candidate: str) -> None:
@@ -77,8 +78,6 @@ def main(candidate: str) -> None:
 
 
 def write_untuned(candidate: str, skipped: str) -> None:
-    from reprotune.tuning_settings import untuned_params
-
     with staged_dir(paths.tune_dir(candidate)) as folder:
         write_json(folder / "best_params.json", untuned_params(candidate, skipped))
     with staged_dir(paths.stage_plots("tune", candidate)):
