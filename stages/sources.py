@@ -24,7 +24,9 @@ from reprotune.tuning_settings import write_untuned_params
 
 
 def main() -> None:
-    params = load_params()  # every key checked on each run, not only when a stage reading it runs
+    # Every key checked on each run, not only when a stage reading it runs; and every key
+    # dvc.yaml tracks is there.
+    params = load_params(tracked_by=paths.DVC_YAML)
     root = paths.project_root()
     try:
         previous = read_json(paths.SOURCES)

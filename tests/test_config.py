@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprotune.config import load_params, parse_params
+from reprotune.config import check_tracked_keys, load_params, parse_params, tracked_keys
 from reprotune.errors import ParamsError
 
 PROJECT_PARAMS = Path(__file__).parents[1] / "params.yaml"
@@ -294,3 +294,52 @@ def test_a_misspelt_key_stops_every_repro_at_its_first_stage(tmp_path):
     done = run(["python", "stages/sources.py"], project, check=False)
     assert done.returncode != 0
     assert "data.val_fracton: unknown key; did you mean 'val_fraction'?" in done.stderr
+
+
+def test_a_tracked_key_missing_stops_every_repro_at_its_first_stage(tmp_path):
+    """A setting dvc.yaml tracks, removed to rely on its default: DVC itself would stop only
+    at the stage that lists it, after the stages before it ran."""
+    from commands import run
+
+    from reprotune.workspace import copy_pipeline
+
+    project = copy_pipeline(Path(__file__).resolve().parent.parent, tmp_path / "project")
+    params = project / "params.yaml"
+    lines = params.read_text().splitlines(keepends=True)
+    params.write_text("".join(line for line in lines if "heartbeat_s:" not in line))
+    done = run(["python", "stages/sources.py"], project, check=False)
+    assert done.returncode != 0
+    assert "tune.heartbeat_s (tracked by the tune@ stages); default: 30" in done.stderr
+    assert not (project / "tune").exists() and not (project / "data/sources.json").exists()
+
+
+DVC_YAML = PROJECT_PARAMS.parent / "dvc.yaml"
+
+
+@pytest.mark.parametrize("example", ["", "examples/bank-marketing/", "examples/poi-engagement/"])
+def test_every_shipped_params_file_holds_every_key_dvc_yaml_tracks(example):
+    raw = yaml.safe_load((PROJECT_PARAMS.parent / example / "params.yaml").read_text())
+    check_tracked_keys(raw, DVC_YAML)
+
+
+def test_a_tracked_key_left_to_its_default_stops_with_the_default_to_add():
+    raw = base()
+    del raw["tune"]["heartbeat_s"], raw["data"]["spark"], raw["seed"]
+    parse_params(raw)  # valid: each has a default
+    with pytest.raises(ParamsError) as caught:
+        check_tracked_keys(raw, DVC_YAML)
+    message = str(caught.value)
+    assert "lacks 3 key(s)" in message
+    assert "tune.heartbeat_s (tracked by the tune@ stages); default: 30" in message
+    assert 'data.spark (tracked by fetch); default: {"master": "local[2]", "conf": {}}' in message
+    assert "seed (tracked by fetch); default: 42" in message
+
+
+def test_a_study_tracks_only_its_own_entry():
+    raw = base()
+    stage = yaml.safe_load(DVC_YAML.read_text())["stages"]["tune"]
+    keys = tracked_keys(raw, stage)
+    assert "tune.candidates.logreg_tuned" in keys
+    assert not [k for k in keys if k.startswith("tune.candidates.") and "logreg_tuned" not in k]
+    raw["tune"]["candidates"] = {}
+    assert tracked_keys(raw, stage) == []  # no study, no tune@ stage

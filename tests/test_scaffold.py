@@ -15,7 +15,7 @@ from servers import free_port, popen_server, stop, wait_for_http
 from tabular_data import write_bank_like_csv
 
 from reprotune.cli import main
-from reprotune.config import parse_params
+from reprotune.config import check_tracked_keys, parse_params
 from reprotune.io import read_yaml
 from reprotune.workspace import copy_pipeline
 
@@ -74,6 +74,7 @@ def test_init_infers_types_proposes_drops_and_writes_valid_params(tmp_path, caps
     assert "Written by `reprotune init`" in out.splitlines()[0]
     assert "300 rows sampled" in err and "dropped: customer_id (identifier)" in err
     parse_params(params)
+    check_tracked_keys(params, Path(__file__).parents[1] / "dvc.yaml")  # DVC finds every key
     assert not (tmp_path / "params.yaml").exists()  # --dry-run writes nothing
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
+    BaseModel,
     Field,
     PositiveFloat,
     PositiveInt,
@@ -29,7 +30,7 @@ from reprotune.errors import ParamsError, did_you_mean
 from reprotune.explanation.settings import ExplainParams
 from reprotune.io import read_yaml
 from reprotune.models import registry as families
-from reprotune.paths import PARAMS_FILE
+from reprotune.paths import DVC_YAML, PARAMS_FILE
 from reprotune.plan_settings import PlanParams
 from reprotune.schema import PositiveFloatOrAuto, PositiveIntOrAuto, Strict, describe_error
 from reprotune.tracking import TrackingParams
@@ -327,14 +328,88 @@ class Params(Strict):
         return self.train.candidates[name].resolved(self)
 
 
-def load_params(path: Path = PARAMS_FILE) -> Params:
+def load_params(path: Path = PARAMS_FILE, tracked_by: Path | None = None) -> Params:
+    """params.yaml, typed and validated; with `tracked_by` (dvc.yaml), also checked for every
+    key that a stage there tracks."""
     try:
         raw = read_yaml(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ParamsError(f"{path} not found; fix: run from the project root") from exc
     except YAMLError as exc:
         raise ParamsError(f"{path} is not valid YAML: {exc}") from exc
-    return parse_params(raw or {}, source=str(path))
+    params = parse_params(raw or {}, source=str(path))
+    if tracked_by is not None:
+        check_tracked_keys(raw or {}, tracked_by, source=str(path))
+    return params
+
+
+def check_tracked_keys(raw: dict[str, Any], dvc_yaml: Path = DVC_YAML, source="params.yaml"):
+    """Stop when params.yaml lacks a key that a dvc.yaml stage lists under `params`, such as
+    a setting left to its default: DVC would stop at that stage, after the ones before it
+    ran, with no default to add."""
+    stages = read_yaml(Path(dvc_yaml).read_text(encoding="utf-8")).get("stages") or {}
+    missing: dict[str, str] = {}
+    for name, stage in stages.items():
+        for key in tracked_keys(raw, stage):
+            if not _holds_key(raw, key):
+                missing.setdefault(key, f"the {name}@ stages" if "foreach" in stage else name)
+    if missing:
+        problems = "\n".join(
+            f"  - {key} (tracked by {stage}){_default_hint(key)}" for key, stage in missing.items()
+        )
+        raise ParamsError(
+            f"{source} lacks {len(missing)} key(s) that dvc.yaml's stages track:\n{problems}\n"
+            "fix: add each one to params.yaml (DVC compares them between runs, so they cannot "
+            "be left to their defaults)"
+        )
+
+
+def tracked_keys(raw: dict[str, Any], stage: dict[str, Any]) -> list[str]:
+    """The params.yaml keys a dvc.yaml stage lists, a foreach stage's for each of its items."""
+    if "foreach" not in stage:
+        return _params_yaml_keys(stage.get("params") or [])
+    over = re.fullmatch(r"\$\{([\w.]+)\}", str(stage["foreach"]))
+    items = _lookup(raw, over.group(1)) if over else None
+    listed = _params_yaml_keys((stage.get("do") or {}).get("params") or [])
+    keys = [key.replace("${key}", str(item)) for item in items or [] for key in listed]
+    return [key for key in keys if "${" not in key]
+
+
+def _params_yaml_keys(entries: list) -> list[str]:
+    keys = [entry for entry in entries if isinstance(entry, str)]
+    for entry in entries:
+        if isinstance(entry, dict):
+            keys += [k for file, ks in entry.items() if file == str(PARAMS_FILE) for k in ks or []]
+    return keys
+
+
+def _lookup(raw: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(raw, dict) or part not in raw:
+            return None
+        raw = raw[part]
+    return raw
+
+
+def _holds_key(raw: dict[str, Any], dotted: str) -> bool:
+    *parents, last = dotted.split(".")
+    holder = _lookup(raw, ".".join(parents)) if parents else raw
+    return isinstance(holder, dict) and last in holder
+
+
+def _default_hint(dotted: str) -> str:
+    model: Any = Params
+    for part in dotted.split("."):
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return ""
+        model = field.annotation
+    if field.is_required():
+        return ""
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, BaseModel):
+        default = default.model_dump()
+    return f"; default: {json.dumps(default, default=str)}"
 
 
 def parse_params(raw: dict[str, Any], source: str = "params.yaml") -> Params:

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 PARAMS_FILE = Path("params.yaml")
+DVC_YAML = Path("dvc.yaml")
 DVC_LOCK = Path("dvc.lock")
 LOCK_FILE = Path("constraints.txt")  # the pinned environment `make install` builds
 RAW_DIR = Path("data/raw")
