@@ -8,7 +8,7 @@ import sys
 
 from reprotune import paths, planning, plots
 from reprotune.config import load_params
-from reprotune.data.prepare import load_label_names, load_split
+from reprotune.data.prepare import load_label_names
 from reprotune.explanation import read_summary, top_features_markdown
 from reprotune.io import read_json, staged_dir, write_json, write_text
 from reprotune.leaderboard import (
@@ -122,7 +122,11 @@ def main() -> None:
         if run.enabled:
             champion = result["champion"]
             rows = Rows(
-                load_split("test"), predictions[champion], load_label_names(), params.seed, costs
+                paths.processed_split("test"),
+                predictions[champion],
+                load_label_names(),
+                params.seed,
+                costs,
             )
             decision = register_champion(
                 run,

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from corpus import LABEL_NAMES, texts_and_labels
 
@@ -96,7 +98,9 @@ def _test_split(n_per_class: int, seed: int):
     import pandas as pd
 
     texts, labels = texts_and_labels(n_per_class, seed)
-    return pd.DataFrame({"text": texts, "label": labels}), texts, labels
+    path = Path(f"test-{n_per_class}-{seed}.parquet")  # in the test's folder
+    pd.DataFrame({"text": texts, "label": labels}).to_parquet(path)
+    return path, texts, labels
 
 
 def _register_on_rows(folder, test, texts, labels, score=0.5):
@@ -163,7 +167,8 @@ def test_a_champion_that_cannot_score_these_rows_is_not_comparable(in_tmp):
 
     _register(_saved_baseline(in_tmp / "m1", C=1.0), 0.9)
     texts, labels = texts_and_labels(20, 4)
-    test = pd.DataFrame({"text": texts, "label": labels})
+    test = in_tmp / "test.parquet"
+    pd.DataFrame({"text": texts, "label": labels}).to_parquet(test)
     folder = _saved_baseline(in_tmp / "m2", C=1.0)
     other_task = ["A", "B", "C", "D"]
     rows = Rows(test, _frame_of(folder, texts, labels), other_task, seed=0)

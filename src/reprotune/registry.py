@@ -103,8 +103,8 @@ def download_version(client, name: str, version: str, into: Path) -> Path:
     return model_dir / flavors["python_function"]["data"]
 
 
-def score_version(client, name: str, version: str, test, label_names: list[str]):
-    """The registered version's predictions of `test` (a processed split: features and
+def score_version(client, name: str, version: str, test: Path, label_names: list[str]):
+    """The registered version's predictions of the processed split at `test` (features and
     `label`), as evaluate writes them; NotComparable when it cannot score them."""
     from reprotune import models
     from reprotune.evaluation.bootstrap import predictions_frame
@@ -121,11 +121,21 @@ def score_version(client, name: str, version: str, test, label_names: list[str])
             f"{label_names}"
         )
     try:
-        proba = candidate.predict_proba(candidate.select_inputs(test))
+        labels, proba = _scored(candidate, card, test)
     except Exception as exc:  # other features or inputs than this data has
         raise NotComparable(f"version {version} cannot read these rows ({exc})") from None
-    labels = test["label"].to_numpy()
     return predictions_frame(labels, proba, models.decide(proba, candidate.threshold))
+
+
+def _scored(candidate, card: dict, test: Path):
+    """Labels and probabilities; a version trained with `engine: spark` is scored on the
+    executors, as its evaluate@ scored it, so the driver never holds the split's features."""
+    from reprotune.data.prepare import load_split
+
+    if card["params"].get("engine") == "spark":
+        return candidate.score_split_on_spark(test)
+    frame = load_split(test.stem, test.parent)
+    return frame["label"].to_numpy(), candidate.predict_proba(candidate.select_inputs(frame))
 
 
 @dataclass(frozen=True)
@@ -214,7 +224,7 @@ class Rows:
     """What the current champion is re-scored on: this execution's test split, the new
     champion's predictions of it, and the bootstrap's seed and costs."""
 
-    test: object  # the processed test split (a DataFrame with `label`)
+    test: Path  # the processed test split (features and `label`)
     predictions: object  # the new champion's predictions frame
     label_names: list[str]
     seed: int

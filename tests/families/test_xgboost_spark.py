@@ -10,12 +10,16 @@ import time
 
 import numpy as np
 import pytest
+from mlflow.tracking import MlflowClient
 from sklearn.metrics import average_precision_score
 from tabular_data import FEATURES, make_bank_like
 
-from reprotune import models
+from reprotune import models, registry
+from reprotune.data import prepare
 from reprotune.errors import DataError
 from reprotune.families.xgboost import XgboostParams
+from reprotune.registry import register_champion
+from reprotune.tracking import TrackingParams, stage_run
 
 pytestmark = [
     pytest.mark.e2e,
@@ -55,7 +59,9 @@ def pr_auc(model, test) -> float:
     )
 
 
-def test_spark_training_matches_the_local_path_and_saves_the_usual_model(splits, tmp_path):
+def test_spark_training_matches_the_local_path_and_saves_the_usual_model(
+    splits, tmp_path, in_tmp, monkeypatch
+):
     files, train, val, test = splits
     on_spark = models.create(settings(engine="spark"), LABELS, 0, FEATURES)
     history, labels, proba = on_spark.fit_on_spark({s: files[s] for s in ("train", "val")})
@@ -88,6 +94,20 @@ def test_spark_training_matches_the_local_path_and_saves_the_usual_model(splits,
     scored_labels, scored = loaded.score_split_on_spark(files["test"])
     np.testing.assert_array_equal(scored_labels, test["label"].to_numpy())
     np.testing.assert_allclose(scored, loaded.predict_proba(loaded.select_inputs(test)), rtol=1e-6)
+
+    # compare's path: the registered version is re-scored on the executors as well; the
+    # driver never reads the split (a read here would fail).
+    with stage_run("compare", TrackingParams(experiment="unit")) as run:
+        register_champion(run, "spark-model", "xgb", folder, "pr_auc", 0.5, True)
+    monkeypatch.setattr(prepare, "load_split", refuse_to_read)
+    client = MlflowClient(f"sqlite:///{in_tmp / 'mlflow.db'}")
+    again = registry.score_version(client, "spark-model", "1", files["test"], LABELS)
+    np.testing.assert_array_equal(again["label"], test["label"].to_numpy())
+    np.testing.assert_allclose(again[["proba_0", "proba_1"]], scored, rtol=1e-6)
+
+
+def refuse_to_read(*args, **kwargs):
+    raise AssertionError("the driver read the split")
 
 
 def test_the_plans_share_of_training_rows_is_kept_on_spark(splits):
