@@ -9,6 +9,7 @@ data does, so an edited data file or image re-runs fetch and what depends on it,
 also validates the whole params.yaml first: a misspelt key stops every run with its fix, even
 when no stage that reads it would re-run."""
 
+import os
 from pathlib import Path
 
 from reprotune.launcher import handoff
@@ -24,9 +25,9 @@ from reprotune.tuning_settings import write_untuned_params
 
 
 def main() -> None:
-    # Every key checked on each run, not only when a stage reading it runs; and every key
-    # dvc.yaml tracks is there.
-    params = load_params(tracked_by=paths.DVC_YAML)
+    # Every key checked on each run, not only when a stage reading it runs; under DVC, also
+    # every key dvc.yaml tracks (a stage script run by hand needs only what it reads).
+    params = load_params(tracked_by=paths.DVC_YAML if os.environ.get("DVC_STAGE") else None)
     root = paths.project_root()
     try:
         previous = read_json(paths.SOURCES)

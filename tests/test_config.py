@@ -296,10 +296,12 @@ def test_a_misspelt_key_stops_every_repro_at_its_first_stage(tmp_path):
     assert "data.val_fracton: unknown key; did you mean 'val_fraction'?" in done.stderr
 
 
+@pytest.mark.e2e  # the real dvc CLI
 def test_a_tracked_key_missing_stops_every_repro_at_its_first_stage(tmp_path):
     """A setting dvc.yaml tracks, removed to rely on its default: DVC itself would stop only
-    at the stage that lists it, after the stages before it ran."""
-    from commands import run
+    at the stage that lists it, after the stages before it ran. (A stage script run by hand,
+    outside DVC, needs only the keys it reads: tests/data/test_contract.py runs them so.)"""
+    from commands import git_commit_all, run
 
     from reprotune.workspace import copy_pipeline
 
@@ -307,7 +309,8 @@ def test_a_tracked_key_missing_stops_every_repro_at_its_first_stage(tmp_path):
     params = project / "params.yaml"
     lines = params.read_text().splitlines(keepends=True)
     params.write_text("".join(line for line in lines if "heartbeat_s:" not in line))
-    done = run(["python", "stages/sources.py"], project, check=False)
+    git_commit_all(project)
+    done = run(["dvc", "repro"], project, check=False)
     assert done.returncode != 0
     assert "tune.heartbeat_s (tracked by the tune@ stages); default: 30" in done.stderr
     assert not (project / "tune").exists() and not (project / "data/sources.json").exists()
