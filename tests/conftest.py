@@ -22,6 +22,7 @@ from corpus import ag_news_data_params, write_ag_news_csv
 # first: xdist hands modules out in this order, so the long ones start early and the short
 # ones fill the gaps (run with --no-loadscope-reorder).
 LONGEST_FIRST = (
+    "test_xgboost_spark.py",  # ~350 s: Spark training, then a whole pipeline on Spark
     "test_tabular_e2e.py",
     "test_pipeline_e2e.py",
     "test_small_scripts.py",
@@ -30,6 +31,7 @@ LONGEST_FIRST = (
     "test_queue_e2e.py",
     "test_scale_out.py",
     "test_tuning.py",
+    "test_on_spark.py",
     "test_fuzz.py",
     "test_tracking_server.py",
 )
