@@ -226,7 +226,7 @@ def write_untuned_params(train_candidates, tune: TuneParams) -> list[str]:
         if candidate in tune.candidates:
             continue
         expected = untuned_params(candidate)
-        if _holds_only(tune_dir(candidate), best_params_file(candidate), expected):
+        if _holds_only(best_params_file(candidate), expected):
             continue
         with staged_dir(tune_dir(candidate)) as folder:
             write_json(folder / best_params_file(candidate).name, expected)
@@ -234,8 +234,9 @@ def write_untuned_params(train_candidates, tune: TuneParams) -> list[str]:
     return written
 
 
-def _holds_only(folder, file, content) -> bool:
+def _holds_only(file, content) -> bool:
+    """`file` is its folder's only file and holds `content`."""
     try:
-        return [p.name for p in folder.iterdir()] == [file.name] and read_json(file) == content
+        return list(file.parent.iterdir()) == [file] and read_json(file) == content
     except (OSError, ValueError):
         return False
